@@ -1,0 +1,137 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{Event, Session, SessionDetail, SessionId, SessionStatus};
+
+/// `{"error": {"code", "message"}}`: every error answer of both HTTP APIs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// snake_case, stable: clients branch on it.
+    pub code: String,
+    /// For people: says what was wrong and names the field.
+    pub message: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            error: ErrorDetail {
+                code: code.into(),
+                message: message.into(),
+            },
+        }
+    }
+}
+
+/// `GET /health` of the supervisor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// `ok`, or `shutting_down` while draining.
+    pub status: String,
+    pub version: String,
+    pub runtime_id: String,
+    pub uptime_seconds: u64,
+    pub sessions: HealthSessions,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HealthSessions {
+    pub running: usize,
+    pub max: usize,
+}
+
+/// `GET /sessions` of the supervisor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionsResponse {
+    pub sessions: Vec<Session>,
+}
+
+/// `POST /sessions/{id}/cancel`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CancelResponse {
+    pub session_id: SessionId,
+    /// `cancelling`, or the final status when the session had already finished.
+    pub status: String,
+}
+
+/// `POST /api/internal/v1/events`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventBatch {
+    pub runtime_id: String,
+    pub events: Vec<Event>,
+}
+
+/// Answer to an event batch: per session, the highest seq stored with no gap below it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IngestResponse {
+    pub acked: BTreeMap<SessionId, u64>,
+    pub commands: Vec<Command>,
+}
+
+/// `POST /api/internal/v1/heartbeat`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Heartbeat {
+    pub runtime_id: String,
+    pub version: String,
+    pub sessions: Vec<SessionId>,
+}
+
+/// Something the control plane asks a runtime to do, delivered in the answer of its next request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    #[serde(rename_all = "camelCase")]
+    Cancel { session_id: SessionId },
+}
+
+/// Seed compatibility: `POST /api/internal/logs` and `/api/internal/logs/append`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LegacyLogEntry {
+    pub agent_id: String,
+    pub session_id: SessionId,
+    pub key: String,
+    pub value: Value,
+    #[serde(default)]
+    pub timestamp: Option<String>,
+}
+
+/// Seed compatibility: `POST /api/internal/sessions/status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LegacySessionStatus {
+    pub session_id: SessionId,
+    pub status: SessionStatus,
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// `GET /api/v1/sessions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionList {
+    pub sessions: Vec<SessionDetail>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /api/v1/sessions/{id}/events`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventPage {
+    pub events: Vec<Event>,
+    /// Pass as `after` to get the next page; the last seq of this page, or the `after` that was asked for.
+    pub next_after: Option<u64>,
+}

@@ -1,0 +1,32 @@
+//! Wire types shared by `agent-supervisor`, `agentctl` and the agent runner.
+//!
+//! This is the only crate whose types derive serde for the wire (DESIGN.md §2–5), so a field cannot drift
+//! between the side that writes it and the side that reads it. Every type serialises as camelCase JSON and
+//! absent values are `null`, never missing.
+//!
+//! Layout:
+//! - `ids`: `AgentId` and `SessionId`, parsed (not merely validated) from strings.
+//! - `event`: the numbered `Event` and the data of the supervisor's own lifecycle events.
+//! - `session`: `Session`, `SessionStatus` and the control plane's `SessionDetail`.
+//! - `execute`: `POST /execute` request and answer, and the job spec the runner reads on stdin.
+//! - `api`: error body, health, cancel and the internal ingest/heartbeat messages.
+
+mod api;
+mod event;
+mod execute;
+mod ids;
+mod session;
+
+pub use api::{
+    CancelResponse, Command, ErrorBody, ErrorDetail, EventBatch, EventPage, Health, HealthSessions,
+    Heartbeat, IngestResponse, LegacyLogEntry, LegacySessionStatus, SessionList, SessionsResponse,
+};
+pub use event::{Event, EventSource, OutputStream, OutputTruncated, SessionFinished, SessionStarted};
+pub use execute::{
+    AgentOptions, ExecuteRequest, ExecuteResponse, FileEncoding, FileSpec, RunnerJob, SkillSpec, StorageSpec,
+};
+pub use ids::{AgentId, InvalidId, SessionId};
+pub use session::{Session, SessionDetail, SessionStatus};
+
+#[cfg(test)]
+mod tests;
