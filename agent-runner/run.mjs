@@ -1,0 +1,155 @@
+#!/usr/bin/env node
+// Runs one Claude Agent SDK query and prints every SDK message as one JSON line on stdout.
+//
+// The job spec (protocol `RunnerJob`) arrives as one JSON document on stdin. The supervisor parses stdout
+// line by line, so stdout carries nothing but SDK messages; diagnostics go to stderr.
+//
+// Exit status: 0 only after a `result` with subtype "success" and is_error false; 1 for any other ending;
+// 2 for a missing or malformed job spec; 128+N when stopped by signal N (SIGTERM → 143, SIGINT → 130).
+
+import { once } from 'node:events';
+import { query } from '@anthropic-ai/claude-agent-sdk';
+
+const EXIT_FAILED = 1;
+const EXIT_BAD_JOB = 2;
+const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 };
+// The supervisor escalates to SIGKILL after its grace period; leaving well before that keeps our exit code.
+const SIGNAL_DEADLINE_MS = 1500;
+
+// Job option name → SDK option name. Everything else in `options` is refused: a misspelt option must stop
+// the run, not let the agent run without the limit its caller asked for (same rule as the protocol crate).
+const OPTION_NAMES = [
+  'model',
+  'maxTurns',
+  'allowedTools',
+  'disallowedTools',
+  'systemPrompt',
+  'permissionMode',
+  'maxBudgetUsd',
+  'mcpServers',
+];
+
+class BadJob extends Error {}
+
+async function readStdin() {
+  const chunks = [];
+  for await (const chunk of process.stdin) chunks.push(chunk);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function parseJob(text) {
+  if (text.trim() === '') throw new BadJob('no job spec on stdin (expected one JSON object)');
+  let job;
+  try {
+    job = JSON.parse(text);
+  } catch (err) {
+    throw new BadJob(`job spec is not valid JSON: ${err.message}`);
+  }
+  const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (!isObject(job)) throw new BadJob('job spec must be a JSON object');
+  if (typeof job.prompt !== 'string' || job.prompt === '') {
+    throw new BadJob('job spec field `prompt` must be a non-empty string');
+  }
+  if (typeof job.cwd !== 'string' || job.cwd === '') {
+    throw new BadJob('job spec field `cwd` must be a non-empty string');
+  }
+  const options = job.options ?? {};
+  if (!isObject(options)) throw new BadJob('job spec field `options` must be an object');
+  for (const name of Object.keys(options)) {
+    if (!OPTION_NAMES.includes(name)) throw new BadJob(`job spec has unknown option \`options.${name}\``);
+  }
+  return { ...job, options };
+}
+
+// Null means "not set" in the job spec; the SDK wants such options absent rather than null.
+function sdkOptions(job, abortController) {
+  const options = {};
+  for (const name of OPTION_NAMES) {
+    const value = job.options[name];
+    if (value !== null && value !== undefined) options[name] = value;
+  }
+  options.permissionMode ??= 'bypassPermissions';
+  if (options.permissionMode === 'bypassPermissions') options.allowDangerouslySkipPermissions = true;
+  return {
+    ...options,
+    cwd: job.cwd,
+    // User-level skills (baked into the image) and the session's project skills; never `local` settings.
+    settingSources: ['user', 'project'],
+    // Given `env`, the SDK replaces the CLI's environment instead of merging, so pass ours on whole.
+    env: { ...process.env },
+    abortController,
+    // The CLI's stderr is dropped unless asked for; the supervisor keeps our stderr tail as the error.
+    stderr: (data) => process.stderr.write(data),
+  };
+}
+
+// Awaiting 'drain' keeps memory bounded when the supervisor reads slower than the agent talks.
+async function writeLine(message) {
+  if (!process.stdout.write(`${JSON.stringify(message)}\n`)) await once(process.stdout, 'drain');
+}
+
+// The write callback fires once everything queued before it reached the pipe, so nothing is lost on exit.
+function flushStdout() {
+  return new Promise((resolve) => process.stdout.write('', () => resolve()));
+}
+
+async function exit(code) {
+  await flushStdout();
+  process.exit(code);
+}
+
+async function main() {
+  let job;
+  try {
+    job = parseJob(await readStdin());
+  } catch (err) {
+    if (!(err instanceof BadJob)) throw err;
+    process.stderr.write(`agent-runner: ${err.message}\n`);
+    return exit(EXIT_BAD_JOB);
+  }
+
+  const abortController = new AbortController();
+  let stoppedBy = null;
+  const onSignal = (signal) => {
+    if (stoppedBy !== null) process.exit(SIGNAL_EXIT[signal]); // a second signal: no more waiting
+    stoppedBy = signal;
+    process.stderr.write(`agent-runner: ${signal} received, stopping the query\n`);
+    // Aborting makes the SDK stop the CLI and end the message loop below, which then exits.
+    abortController.abort();
+    // The timer is a backstop in case the SDK does not wind down in time; unref'd so it never delays an exit.
+    setTimeout(() => exit(SIGNAL_EXIT[signal]), SIGNAL_DEADLINE_MS).unref();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // The supervisor may close our stdout early; that is its choice, not a crash worth a stack trace.
+  process.stdout.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(EXIT_FAILED);
+    throw err;
+  });
+
+  let lastResult = null;
+  try {
+    for await (const message of query({ prompt: job.prompt, options: sdkOptions(job, abortController) })) {
+      await writeLine(message);
+      if (message.type === 'result') lastResult = message;
+    }
+  } catch (err) {
+    if (stoppedBy === null) process.stderr.write(`agent-runner: query failed: ${err.message ?? err}\n`);
+  }
+
+  if (stoppedBy !== null) return exit(SIGNAL_EXIT[stoppedBy]);
+  if (lastResult === null) {
+    process.stderr.write('agent-runner: the query ended without a result message\n');
+    return exit(EXIT_FAILED);
+  }
+  if (lastResult.subtype !== 'success' || lastResult.is_error) {
+    process.stderr.write(`agent-runner: the query ended unsuccessfully (subtype ${lastResult.subtype}, is_error ${lastResult.is_error})\n`);
+    return exit(EXIT_FAILED);
+  }
+  return exit(0);
+}
+
+main().catch((err) => {
+  process.stderr.write(`agent-runner: ${err.stack ?? err}\n`);
+  process.exit(EXIT_FAILED);
+});
