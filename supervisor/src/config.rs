@@ -1,0 +1,178 @@
+//! The supervisor's one typed configuration, read once from flags and environment at startup.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// PID 1 of the agent runtime container: runs agents, reaps every process, keeps every line.
+#[derive(Debug, Parser)]
+#[command(name = "agent-supervisor", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: Config,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Exit 0 when `GET /health` of the supervisor on `--listen` answers 200 (for Docker's HEALTHCHECK).
+    Healthcheck {
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address of the HTTP API.
+    #[arg(long, env = "SUPERVISOR_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    /// Where session working directories and private homes are created.
+    #[arg(long, env = "SUPERVISOR_WORKSPACE", default_value = "/workspace")]
+    pub workspace: PathBuf,
+
+    /// Local event logs, delivery cursors and the generated token.
+    #[arg(
+        long,
+        env = "SUPERVISOR_STATE_DIR",
+        default_value = "/var/lib/agent-supervisor"
+    )]
+    pub state_dir: PathBuf,
+
+    /// The agent command, split like a shell would; the job spec goes to its stdin.
+    #[arg(
+        long,
+        env = "SUPERVISOR_RUNNER",
+        default_value = "node /opt/agent-runner/run.mjs"
+    )]
+    pub runner: String,
+
+    /// The unprivileged user agents run as (only used when the supervisor runs as root).
+    #[arg(long, env = "SUPERVISOR_RUN_AS", default_value = "agent")]
+    pub run_as: String,
+
+    /// Default environment for every agent, `KEY=VALUE`; the request's `env` wins over it.
+    #[arg(long = "agent-env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub agent_env: Vec<(String, String)>,
+
+    /// The control plane that receives this runtime's events.
+    #[arg(long, env = "CONTROL_PLANE_URL")]
+    pub control_plane_url: Option<String>,
+
+    /// Credential for the control plane's internal API.
+    #[arg(long, env = "INTERNAL_API_KEY", hide_env_values = true)]
+    pub internal_api_key: Option<String>,
+
+    /// This runtime's name in the control plane (default: the hostname).
+    #[arg(long, env = "RUNTIME_ID")]
+    pub runtime_id: Option<String>,
+
+    /// Read the API token from this file (else `SUPERVISOR_TOKEN`, else one is generated).
+    #[arg(long, env = "SUPERVISOR_TOKEN_FILE", conflicts_with = "no_auth")]
+    pub token_file: Option<PathBuf>,
+
+    /// The API token.
+    #[arg(long = "token", env = "SUPERVISOR_TOKEN", hide_env_values = true, hide = true)]
+    pub token: Option<String>,
+
+    /// Serve the API without authentication (local development only).
+    #[arg(long)]
+    pub no_auth: bool,
+
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Sessions running at once; further `POST /execute` get 429.
+    #[arg(long, env = "SUPERVISOR_MAX_SESSIONS", default_value_t = 16)]
+    pub max_sessions: usize,
+
+    /// Default session timeout (a request's `timeoutSeconds` overrides it).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub session_timeout: Duration,
+
+    /// Time between SIGTERM and SIGKILL when stopping an agent.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub grace: Duration,
+
+    /// Largest accepted request body.
+    #[arg(long, default_value = "4MiB", value_parser = parse_size)]
+    pub max_body: u64,
+
+    /// Longest stdout line kept; the rest is dropped with an `output.truncated` event.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size)]
+    pub max_line: u64,
+
+    /// Output kept per session; past it output is read and dropped, and counted.
+    #[arg(long, default_value = "256MiB", value_parser = parse_size)]
+    pub max_output: u64,
+
+    /// An agent still alive this long after its `result` message is stopped.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub after_result_grace: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+fn parse_key_value(value: &str) -> Result<(String, String), String> {
+    let (key, val) = value
+        .split_once('=')
+        .ok_or_else(|| format!("expected KEY=VALUE, got {value:?}"))?;
+    crate::session::env::check_name(key)?;
+    Ok((key.to_owned(), val.to_owned()))
+}
+
+/// Parses `4MiB`, `512KiB`, `1GiB`, `100kB` or a plain number of bytes.
+pub fn parse_size(value: &str) -> Result<u64, String> {
+    let value = value.trim();
+    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    let (digits, unit) = value.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("invalid size {value:?}: expected e.g. 4MiB"))?;
+    let multiplier: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "k" | "kB" | "K" => 1_000,
+        "KiB" => 1 << 10,
+        "M" | "MB" => 1_000_000,
+        "MiB" => 1 << 20,
+        "G" | "GB" => 1_000_000_000,
+        "GiB" => 1 << 30,
+        other => {
+            return Err(format!(
+                "invalid size unit {other:?} in {value:?}: use B, KiB, MiB or GiB"
+            ));
+        }
+    };
+    number
+        .checked_mul(multiplier)
+        .ok_or_else(|| format!("size {value:?} is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_with_binary_and_decimal_units() {
+        assert_eq!(parse_size("4MiB"), Ok(4 << 20));
+        assert_eq!(parse_size("100"), Ok(100));
+        assert_eq!(parse_size("2kB"), Ok(2000));
+        assert!(parse_size("4XB").unwrap_err().contains("unit"));
+        assert!(parse_size("MiB").is_err());
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,201 @@
+//! The HTTP API of DESIGN.md §3.
+
+mod auth;
+mod error;
+mod events;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, middleware};
+use protocol::{
+    CancelResponse, ExecuteRequest, ExecuteResponse, Health, HealthSessions, SessionId, SessionsResponse,
+};
+
+pub use error::ApiError;
+
+use crate::metrics::Gauges;
+use crate::runtime::Runtime;
+use crate::session::{self, Launch, now_ts};
+
+/// How long a client should wait before retrying a 429.
+const BUSY_RETRY_AFTER_SECONDS: u64 = 5;
+
+pub fn router(runtime: Arc<Runtime>) -> Router {
+    let max_body = usize::try_from(runtime.config.max_body).unwrap_or(usize::MAX);
+    let protected = Router::new()
+        .route("/execute", post(execute))
+        .route("/sessions", get(list_sessions))
+        .route("/sessions/{id}", get(get_session))
+        .route("/sessions/{id}/events", get(events::events))
+        .route("/sessions/{id}/cancel", post(cancel))
+        .route("/metrics", get(metrics))
+        .route_layer(middleware::from_fn_with_state(
+            runtime.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .route("/health", get(health))
+        .merge(protected)
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(runtime)
+}
+
+async fn health(State(runtime): State<Arc<Runtime>>) -> Response {
+    let shutting_down = runtime.shutdown.is_cancelled();
+    let body = Health {
+        status: if shutting_down { "shutting_down" } else { "ok" }.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        runtime_id: runtime.runtime_id.clone(),
+        uptime_seconds: runtime.started.elapsed().as_secs(),
+        sessions: HealthSessions {
+            running: runtime.running(),
+            max: runtime.config.max_sessions,
+        },
+    };
+    let status = if shutting_down {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn execute(
+    State(runtime): State<Arc<Runtime>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(error::from_rejection)?;
+    let request: ExecuteRequest = parse_json(&body)?;
+    let prepared = session::prepare(request, runtime.config.session_timeout)
+        .map_err(|e| reject(&runtime, ApiError::bad_request(e.to_string())))?;
+    let agent_id = prepared.request.agent_id.clone();
+    let launched = session::launch(&runtime, prepared).await.map_err(|err| {
+        use session::LaunchError as E;
+        let message = err.to_string();
+        match err {
+            E::ShuttingDown => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", message),
+            E::Conflict(_) => reject(&runtime, ApiError::new(StatusCode::CONFLICT, "conflict", message)),
+            E::Busy(_) => reject(
+                &runtime,
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_sessions", message)
+                    .retry_after(BUSY_RETRY_AFTER_SECONDS),
+            ),
+            E::Files(session::workspace::WriteFilesError::Escape { .. }) => {
+                reject(&runtime, ApiError::bad_request(message))
+            }
+            E::Spawn { .. } => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "spawn_failed", message),
+            E::Files(_) | E::Log { .. } => {
+                tracing::error!(error = ?anyhow::Error::from(err), "prepare session");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "could not prepare the session",
+                )
+            }
+        }
+    })?;
+    let (status, entry, label) = match launched {
+        Launch::Started(entry) => (StatusCode::ACCEPTED, entry, "started".to_owned()),
+        Launch::Existing(entry) => (StatusCode::OK, entry.clone(), entry.status().to_string()),
+    };
+    let body = ExecuteResponse {
+        success: true,
+        agent_id,
+        session_id: entry.id.clone(),
+        status: label,
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+async fn list_sessions(State(runtime): State<Arc<Runtime>>) -> Json<SessionsResponse> {
+    Json(SessionsResponse {
+        sessions: runtime.sessions().iter().map(|e| e.snapshot()).collect(),
+    })
+}
+
+async fn get_session(
+    State(runtime): State<Arc<Runtime>>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let entry = find(&runtime, &id)?;
+    Ok(Json(entry.snapshot()).into_response())
+}
+
+async fn cancel(State(runtime): State<Arc<Runtime>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let entry = find(&runtime, &id)?;
+    let status = entry.status();
+    if status.is_finished() {
+        let body = CancelResponse {
+            session_id: entry.id.clone(),
+            status: status.to_string(),
+        };
+        return Ok((StatusCode::OK, Json(body)).into_response());
+    }
+    if !entry.cancel.is_cancelled() {
+        entry.with_log(|log| {
+            log.supervisor(&now_ts(), "session.cancel_requested", &serde_json::json!({}));
+            if let Err(err) = log.writer().commit() {
+                tracing::error!(session_id = %entry.id, error = %err, "write event log");
+            }
+        });
+        entry.cancel.cancel();
+        tracing::info!(session_id = %entry.id, "cancel requested");
+    }
+    let body = CancelResponse {
+        session_id: entry.id.clone(),
+        status: "cancelling".to_owned(),
+    };
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+async fn metrics(State(runtime): State<Arc<Runtime>>) -> Response {
+    let gauges = Gauges {
+        sessions_running: runtime.running(),
+        orphans_reaped: runtime.reaper.orphans_reaped(),
+        uptime_seconds: runtime.started.elapsed().as_secs(),
+    };
+    let body = runtime.metrics.render(&gauges);
+    (
+        [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        body,
+    )
+        .into_response()
+}
+
+/// Parses a JSON body; the error names the field that was wrong (`options.maxTurns: invalid type …`).
+fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let deserializer = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = if inner.is_syntax() || inner.is_eof() {
+            format!("body is not valid JSON: {inner}")
+        } else if path == "." {
+            format!("body: {inner}")
+        } else {
+            format!("{path}: {inner}")
+        };
+        ApiError::bad_request(message)
+    })
+}
+
+fn find(runtime: &Runtime, id: &str) -> Result<Arc<session::SessionEntry>, ApiError> {
+    let id = SessionId::parse(id).map_err(|e| ApiError::bad_request(format!("sessionId {id:?}: {e}")))?;
+    runtime
+        .session(&id)
+        .ok_or_else(|| ApiError::not_found(format_args!("session {id}")))
+}
+
+fn reject(runtime: &Runtime, error: ApiError) -> ApiError {
+    runtime.metrics.requests_rejected.fetch_add(1, Ordering::Relaxed);
+    error
+}

@@ -1,0 +1,107 @@
+//! Counters for `GET /metrics`, in the Prometheus text format.
+//!
+//! A handful of atomics rendered by hand: the set is small and fixed, and a metrics crate would add more
+//! code to the static binary than this file has lines.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use protocol::SessionStatus;
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub sessions_started: AtomicU64,
+    pub spawn_failures: AtomicU64,
+    finished: [AtomicU64; SessionStatus::ALL.len()],
+    pub events_written: AtomicU64,
+    pub output_truncated: AtomicU64,
+    pub log_write_errors: AtomicU64,
+    pub requests_rejected: AtomicU64,
+}
+
+/// Values that are read from elsewhere when rendering.
+#[derive(Debug)]
+pub struct Gauges {
+    pub sessions_running: usize,
+    pub orphans_reaped: u64,
+    pub uptime_seconds: u64,
+}
+
+impl Metrics {
+    pub fn session_finished(&self, status: SessionStatus) {
+        let index = SessionStatus::ALL
+            .iter()
+            .position(|s| *s == status)
+            .expect("ALL lists every status");
+        self.finished[index].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let mut out = String::new();
+        let mut counter = |name: &str, help: &str, value: u64| {
+            let _ = write!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n"
+            );
+        };
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        counter(
+            "supervisor_sessions_started_total",
+            "Agent processes started.",
+            get(&self.sessions_started),
+        );
+        counter(
+            "supervisor_spawn_failures_total",
+            "Agent processes that could not be started.",
+            get(&self.spawn_failures),
+        );
+        counter(
+            "supervisor_events_written_total",
+            "Events appended to local logs.",
+            get(&self.events_written),
+        );
+        counter(
+            "supervisor_output_truncated_total",
+            "Lines cut at --max-line or output dropped past --max-output.",
+            get(&self.output_truncated),
+        );
+        counter(
+            "supervisor_log_write_errors_total",
+            "Failed writes to local event logs.",
+            get(&self.log_write_errors),
+        );
+        counter(
+            "supervisor_requests_rejected_total",
+            "API requests answered with a 4xx.",
+            get(&self.requests_rejected),
+        );
+        counter(
+            "supervisor_orphans_reaped_total",
+            "Adopted processes reaped.",
+            gauges.orphans_reaped,
+        );
+        let _ = writeln!(
+            out,
+            "# HELP supervisor_sessions_finished_total Sessions finished, by status."
+        );
+        let _ = writeln!(out, "# TYPE supervisor_sessions_finished_total counter");
+        for (status, count) in SessionStatus::ALL.iter().zip(&self.finished) {
+            let _ = writeln!(
+                out,
+                "supervisor_sessions_finished_total{{status=\"{status}\"}} {}",
+                get(count)
+            );
+        }
+        let _ = write!(
+            out,
+            "# HELP supervisor_sessions_running Agent processes running now.\n# TYPE supervisor_sessions_running gauge\nsupervisor_sessions_running {}\n",
+            gauges.sessions_running
+        );
+        let _ = write!(
+            out,
+            "# HELP supervisor_uptime_seconds Seconds since start.\n# TYPE supervisor_uptime_seconds gauge\nsupervisor_uptime_seconds {}\n",
+            gauges.uptime_seconds
+        );
+        out
+    }
+}

@@ -1,0 +1,98 @@
+//! Secret redaction: every secret value is replaced by `[redacted:NAME]` before an event is written anywhere.
+
+use std::borrow::Cow;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+
+/// Secrets shorter than this are not redacted: they would match ordinary words and numbers.
+pub const MIN_SECRET_LEN: usize = 8;
+
+/// Replaces known secret values in event data.
+///
+/// Each secret is searched both as it is and as it appears inside a JSON string (escaped), because agent
+/// lines are JSON text and redaction runs on the raw bytes before they are embedded in an event.
+#[derive(Debug, Default)]
+pub struct Redactor {
+    matcher: Option<AhoCorasick>,
+    replacements: Vec<Vec<u8>>,
+}
+
+impl Redactor {
+    /// `secrets` are `(name, value)`; values shorter than `MIN_SECRET_LEN` are ignored.
+    pub fn new<'a>(secrets: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let mut patterns: Vec<Vec<u8>> = Vec::new();
+        let mut replacements = Vec::new();
+        for (name, value) in secrets {
+            if value.len() < MIN_SECRET_LEN {
+                continue;
+            }
+            let replacement = format!("[redacted:{name}]").into_bytes();
+            let escaped = serde_json::to_string(value).expect("a string always serialises");
+            let escaped = &escaped[1..escaped.len() - 1];
+            if escaped != value {
+                patterns.push(escaped.as_bytes().to_vec());
+                replacements.push(replacement.clone());
+            }
+            patterns.push(value.as_bytes().to_vec());
+            replacements.push(replacement);
+        }
+        if patterns.is_empty() {
+            return Self::default();
+        }
+        let matcher = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostLongest)
+            .build(&patterns)
+            .expect("literal patterns of bounded size always build");
+        Self {
+            matcher: Some(matcher),
+            replacements,
+        }
+    }
+
+    pub fn redact<'a>(&self, data: &'a [u8]) -> Cow<'a, [u8]> {
+        let Some(matcher) = &self.matcher else {
+            return Cow::Borrowed(data);
+        };
+        if matcher.find(data).is_none() {
+            return Cow::Borrowed(data);
+        }
+        Cow::Owned(matcher.replace_all_bytes(data, &self.replacements))
+    }
+
+    pub fn redact_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match self.redact(text.as_bytes()) {
+            Cow::Borrowed(_) => Cow::Borrowed(text),
+            // Replacing whole UTF-8 sequences with ASCII keeps the text valid UTF-8.
+            Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replaces_plain_and_json_escaped_secrets() {
+        let redactor = Redactor::new([
+            ("API_KEY", "sk-123456789"),
+            ("QUOTED", "pa\"ss\\word"),
+            ("SHORT", "abc"),
+        ]);
+        let out = redactor.redact(br#"{"text":"key sk-123456789 and pa\"ss\\word, abc"}"#);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"text":"key [redacted:API_KEY] and [redacted:QUOTED], abc"}"#
+        );
+    }
+
+    #[test]
+    fn leaves_data_without_secrets_borrowed() {
+        let redactor = Redactor::new([("API_KEY", "sk-123456789")]);
+        assert!(matches!(redactor.redact(b"nothing here"), Cow::Borrowed(_)));
+        assert!(matches!(
+            Redactor::default().redact(b"sk-123456789"),
+            Cow::Borrowed(_)
+        ));
+    }
+}

@@ -1,0 +1,76 @@
+use std::sync::{Mutex, MutexGuard};
+
+use protocol::{AgentId, Session, SessionId, SessionStatus};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::SessionLog;
+use crate::eventlog::Progress;
+
+/// One session known to this supervisor, running or finished.
+#[derive(Debug)]
+pub struct SessionEntry {
+    pub id: SessionId,
+    pub agent_id: AgentId,
+    /// Identifies the request that created it: a retry with the same body is answered, not re-run.
+    pub request_hash: u64,
+    /// Cancelled by `POST /sessions/{id}/cancel` (or a control-plane command).
+    pub cancel: CancellationToken,
+    pub log_path: std::path::PathBuf,
+    /// Followers subscribe here; it outlives the writer, which is dropped when the session ends.
+    pub progress: watch::Receiver<Progress>,
+    state: Mutex<Session>,
+    /// `None` once the session finished and its log was closed.
+    log: Mutex<Option<SessionLog>>,
+}
+
+impl SessionEntry {
+    pub fn new(
+        session: Session,
+        request_hash: u64,
+        log: SessionLog,
+        log_path: std::path::PathBuf,
+        progress: watch::Receiver<Progress>,
+    ) -> Self {
+        Self {
+            id: session.session_id.clone(),
+            agent_id: session.agent_id.clone(),
+            request_hash,
+            cancel: CancellationToken::new(),
+            log_path,
+            progress,
+            state: Mutex::new(session),
+            log: Mutex::new(Some(log)),
+        }
+    }
+
+    /// The session as the API reports it.
+    pub fn snapshot(&self) -> Session {
+        let mut session = lock(&self.state).clone();
+        session.last_seq = self.progress.borrow().last_seq;
+        session
+    }
+
+    pub fn status(&self) -> SessionStatus {
+        lock(&self.state).status
+    }
+
+    pub fn update(&self, f: impl FnOnce(&mut Session)) {
+        f(&mut lock(&self.state));
+    }
+
+    /// Runs `f` on the open log. Returns `None` when the session already finished.
+    pub fn with_log<T>(&self, f: impl FnOnce(&mut SessionLog) -> T) -> Option<T> {
+        lock(&self.log).as_mut().map(f)
+    }
+
+    /// Closes the log for good; later `with_log` calls do nothing.
+    pub fn take_log(&self) -> Option<SessionLog> {
+        lock(&self.log).take()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The guarded values stay consistent across a panic (plain field updates), so poisoning is ignored.
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}

@@ -1,0 +1,102 @@
+//! The agent's environment, built from scratch: a small base, `--agent-env` defaults, then the request's.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Names a caller may not set: each would let it take over the runner process or break the supervisor's
+/// guarantees (a private `HOME`), rather than merely configure the agent.
+const REFUSED: &[&str] = &[
+    "HOME",
+    "NODE_OPTIONS",
+    "NODE_PATH",
+    "NODE_REPL_EXTERNAL_MODULE",
+    "BASH_ENV",
+    "ENV",
+    "SHELLOPTS",
+    "BASHOPTS",
+    "PS4",
+    "GCONV_PATH",
+    "HOSTALIASES",
+    "RESOLV_HOST_CONF",
+    "LOCALDOMAIN",
+    "MALLOC_CONF",
+];
+/// Prefixes of refused names: the dynamic loader's and glibc's tunables.
+const REFUSED_PREFIXES: &[&str] = &["LD_", "DYLD_", "GLIBC_TUNABLES"];
+
+/// The base `PATH` of every agent.
+pub const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Checks an environment variable name: `[A-Za-z_][A-Za-z0-9_]*` and not one of the refused names.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let mut bytes = name.bytes();
+    let valid = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
+        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid {
+        return Err(format!(
+            "invalid name {name:?}: must match [A-Za-z_][A-Za-z0-9_]*"
+        ));
+    }
+    if REFUSED.contains(&name) || REFUSED_PREFIXES.iter().any(|p| name.starts_with(p)) {
+        return Err(format!(
+            "{name} may not be set: it would let the caller take over the agent process"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a value: it reaches `execve`, where a NUL byte would cut it.
+pub fn check_value(name: &str, value: &str) -> Result<(), String> {
+    if value.contains('\0') {
+        return Err(format!("{name}: value contains a NUL byte"));
+    }
+    Ok(())
+}
+
+/// The complete environment of one agent; later layers override earlier ones.
+pub fn build(
+    home: &Path,
+    defaults: &[(String, String)],
+    request: &BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    env.insert("PATH".into(), BASE_PATH.into());
+    env.insert("LANG".into(), "C.UTF-8".into());
+    for (key, value) in defaults.iter().map(|(k, v)| (k, v)).chain(request) {
+        env.insert(key.clone(), value.clone());
+    }
+    // Last, so no layer can move it: the private home is a guarantee, not a default.
+    env.insert("HOME".into(), home.to_string_lossy().into_owned());
+    env.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked() {
+        assert!(check_name("ANTHROPIC_API_KEY").is_ok());
+        assert!(check_name("_x1").is_ok());
+        assert!(check_name("1X").unwrap_err().contains("must match"));
+        assert!(check_name("A-B").is_err());
+        assert!(check_name("").is_err());
+        assert!(check_name("LD_PRELOAD").unwrap_err().contains("take over"));
+        assert!(check_name("NODE_OPTIONS").is_err());
+        assert!(check_name("HOME").is_err());
+    }
+
+    #[test]
+    fn request_overrides_defaults_but_not_home() {
+        let defaults = vec![
+            ("A".to_owned(), "default".to_owned()),
+            ("B".to_owned(), "b".to_owned()),
+        ];
+        let request = BTreeMap::from([("A".to_owned(), "request".to_owned())]);
+        let env: BTreeMap<_, _> = build(Path::new("/h"), &defaults, &request).into_iter().collect();
+        assert_eq!(env["A"], "request");
+        assert_eq!(env["B"], "b");
+        assert_eq!(env["HOME"], "/h");
+        assert_eq!(env["PATH"], BASE_PATH);
+    }
+}

@@ -1,0 +1,250 @@
+//! Validation of `POST /execute`: everything the caller got wrong is found before anything is started.
+
+use std::hash::{Hash, Hasher};
+use std::time::Duration;
+
+use base64::Engine;
+use protocol::{ExecuteRequest, FileEncoding, SessionId};
+
+use super::env;
+use super::workspace::{MAX_FILES, check_relative_path};
+
+/// Permission modes the SDK knows; anything else would only fail later, inside the agent.
+const PERMISSION_MODES: &[&str] = &[
+    "default",
+    "acceptEdits",
+    "bypassPermissions",
+    "plan",
+    "dontAsk",
+    "auto",
+];
+const MAX_TIMEOUT_SECONDS: u64 = 7 * 24 * 3600;
+
+/// The caller's mistake, naming the field.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct RequestError {
+    pub field: String,
+    pub message: String,
+}
+
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> RequestError {
+    RequestError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// A file to write into the session's working directory.
+#[derive(Debug, Clone)]
+pub struct PreparedFile {
+    /// The request field it came from, for error messages (`files[2].path`).
+    pub field: String,
+    pub components: Vec<String>,
+    pub content: Vec<u8>,
+}
+
+/// A validated request, ready to start.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub session_id: SessionId,
+    pub request: ExecuteRequest,
+    pub files: Vec<PreparedFile>,
+    pub timeout: Duration,
+    pub request_hash: u64,
+}
+
+/// Validates `request` and resolves its defaults.
+pub fn prepare(request: ExecuteRequest, default_timeout: Duration) -> Result<Prepared, RequestError> {
+    if request.prompt.trim().is_empty() {
+        return Err(invalid("prompt", "must not be empty"));
+    }
+    for (name, value) in &request.env {
+        env::check_name(name).map_err(|m| invalid(format!("env.{name}"), m))?;
+        env::check_value(name, value).map_err(|m| invalid(format!("env.{name}"), m))?;
+    }
+    if let Some(storage) = &request.storage
+        && !(storage.api_url.starts_with("http://") || storage.api_url.starts_with("https://"))
+    {
+        return Err(invalid(
+            "storage.apiUrl",
+            format!("{:?} is not an http(s) URL", storage.api_url),
+        ));
+    }
+    check_options(&request)?;
+    let timeout = match request.timeout_seconds {
+        None => default_timeout,
+        Some(0) => return Err(invalid("timeoutSeconds", "must be at least 1")),
+        Some(s) if s > MAX_TIMEOUT_SECONDS => {
+            return Err(invalid(
+                "timeoutSeconds",
+                format!("must be at most {MAX_TIMEOUT_SECONDS}"),
+            ));
+        }
+        Some(s) => Duration::from_secs(s),
+    };
+    let files = collect_files(&request)?;
+
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(&request)
+        .expect("a request always serialises")
+        .hash(&mut hasher);
+    let request_hash = hasher.finish();
+    let session_id = match &request.session_id {
+        Some(id) => id.clone(),
+        None => SessionId::parse(uuid::Uuid::new_v4().to_string()).expect("a UUID is a valid session id"),
+    };
+    Ok(Prepared {
+        session_id,
+        request,
+        files,
+        timeout,
+        request_hash,
+    })
+}
+
+fn check_options(request: &ExecuteRequest) -> Result<(), RequestError> {
+    let options = &request.options;
+    if options.max_turns == Some(0) {
+        return Err(invalid("options.maxTurns", "must be at least 1"));
+    }
+    if let Some(budget) = options.max_budget_usd
+        && !(budget.is_finite() && budget > 0.0)
+    {
+        return Err(invalid("options.maxBudgetUsd", "must be a positive number"));
+    }
+    if let Some(mode) = &options.permission_mode
+        && !PERMISSION_MODES.contains(&mode.as_str())
+    {
+        return Err(invalid(
+            "options.permissionMode",
+            format!(
+                "unknown mode {mode:?}: expected one of {}",
+                PERMISSION_MODES.join(", ")
+            ),
+        ));
+    }
+    if options.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
+        return Err(invalid("options.model", "must not be empty"));
+    }
+    for (name, server) in options.mcp_servers.iter().flatten() {
+        if !server.is_object() {
+            return Err(invalid(format!("options.mcpServers.{name}"), "must be an object"));
+        }
+    }
+    Ok(())
+}
+
+fn collect_files(request: &ExecuteRequest) -> Result<Vec<PreparedFile>, RequestError> {
+    let mut files = Vec::new();
+    for (i, skill) in request.skills.iter().enumerate() {
+        let field = format!("skills[{i}].name");
+        let name_ok = (1..=64).contains(&skill.name.len())
+            && !skill.name.starts_with('.')
+            && skill
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+        if !name_ok {
+            return Err(invalid(
+                field,
+                format!("{:?} must match [A-Za-z0-9_-][A-Za-z0-9._-]{{0,63}}", skill.name),
+            ));
+        }
+        if skill.files.is_empty() {
+            return Err(invalid(
+                format!("skills[{i}].files"),
+                "must hold at least SKILL.md",
+            ));
+        }
+        for (path, content) in &skill.files {
+            let field = format!("skills[{i}].files[{path:?}]");
+            let components = check_relative_path(path).map_err(|m| invalid(&field, m))?;
+            let mut full = vec![".claude".to_owned(), "skills".to_owned(), skill.name.clone()];
+            full.extend(components.iter().map(|c| (*c).to_owned()));
+            files.push(PreparedFile {
+                field,
+                components: full,
+                content: content.as_bytes().to_vec(),
+            });
+        }
+    }
+    for (i, file) in request.files.iter().enumerate() {
+        let field = format!("files[{i}].path");
+        let components = check_relative_path(&file.path).map_err(|m| invalid(&field, m))?;
+        let content = match file.encoding {
+            FileEncoding::Utf8 => file.content.as_bytes().to_vec(),
+            FileEncoding::Base64 => base64::engine::general_purpose::STANDARD
+                .decode(&file.content)
+                .map_err(|e| invalid(format!("files[{i}].content"), format!("invalid base64: {e}")))?,
+        };
+        files.push(PreparedFile {
+            field,
+            components: components.iter().map(|c| (*c).to_owned()).collect(),
+            content,
+        });
+    }
+    if files.len() > MAX_FILES {
+        return Err(invalid(
+            "files",
+            format!("{} files in skills and files, more than {MAX_FILES}", files.len()),
+        ));
+    }
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn check_refused(body: serde_json::Value, expected: &str) {
+        let request: ExecuteRequest = serde_json::from_value(body).unwrap();
+        let err = prepare(request, Duration::from_secs(60)).unwrap_err();
+        assert_eq!(err.to_string(), expected);
+    }
+
+    #[test]
+    fn refuses_what_the_caller_got_wrong_naming_the_field() {
+        use serde_json::json;
+        check_refused(json!({"agentId":"a","prompt":"  "}), "prompt: must not be empty");
+        check_refused(
+            json!({"agentId":"a","prompt":"p","env":{"LD_PRELOAD":"x"}}),
+            "env.LD_PRELOAD: LD_PRELOAD may not be set: it would let the caller take over the agent process",
+        );
+        check_refused(
+            json!({"agentId":"a","prompt":"p","files":[{"path":"../x","content":""}]}),
+            "files[0].path: \"../x\" contains `..`: paths must stay inside the workspace",
+        );
+        check_refused(
+            json!({"agentId":"a","prompt":"p","skills":[{"name":"s","files":{"/abs":"x"}}]}),
+            "skills[0].files[\"/abs\"]: \"/abs\" is absolute: paths are relative to the session workspace",
+        );
+        check_refused(
+            json!({"agentId":"a","prompt":"p","files":[{"path":"x","content":"!!","encoding":"base64"}]}),
+            "files[0].content: invalid base64: Invalid symbol 33, offset 0.",
+        );
+        check_refused(
+            json!({"agentId":"a","prompt":"p","timeoutSeconds":0}),
+            "timeoutSeconds: must be at least 1",
+        );
+        check_refused(
+            json!({"agentId":"a","prompt":"p","options":{"permissionMode":"yolo"}}),
+            "options.permissionMode: unknown mode \"yolo\": expected one of default, acceptEdits, bypassPermissions, plan, dontAsk, auto",
+        );
+    }
+
+    #[test]
+    fn skills_land_under_claude_skills() {
+        let request: ExecuteRequest = serde_json::from_value(serde_json::json!({
+            "agentId":"a","prompt":"p","skills":[{"name":"pdf","files":{"SKILL.md":"x","scripts/a.py":"y"}}]
+        }))
+        .unwrap();
+        let prepared = prepare(request, Duration::from_secs(60)).unwrap();
+        let paths: Vec<String> = prepared.files.iter().map(|f| f.components.join("/")).collect();
+        assert_eq!(
+            paths,
+            [".claude/skills/pdf/SKILL.md", ".claude/skills/pdf/scripts/a.py"]
+        );
+    }
+}

@@ -1,0 +1,249 @@
+//! A session's directories and the skills and files of its request, written with path safety.
+//!
+//! Paths are checked twice: lexically when the request is parsed (`check_relative_path`: no absolute
+//! path, no `..`, no NUL, bounded lengths), and structurally when written: every component is opened
+//! relative to its parent with `O_NOFOLLOW`, so a symlink already in the workspace cannot lead outside.
+
+use std::fs;
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, openat};
+use nix::sys::stat::{Mode, mkdirat};
+use nix::unistd::fchown;
+
+use crate::process::RunAs;
+
+pub const MAX_PATH_LEN: usize = 1024;
+pub const MAX_COMPONENT_LEN: usize = 255;
+pub const MAX_FILES: usize = 1000;
+
+/// Checks a caller-given relative path and returns its components.
+pub fn check_relative_path(path: &str) -> Result<Vec<&str>, String> {
+    if path.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if path.contains('\0') {
+        return Err("must not contain a NUL byte".into());
+    }
+    if path.len() > MAX_PATH_LEN {
+        return Err(format!("is {} bytes long, more than {MAX_PATH_LEN}", path.len()));
+    }
+    if path.starts_with('/') {
+        return Err(format!(
+            "{path:?} is absolute: paths are relative to the session workspace"
+        ));
+    }
+    let components: Vec<&str> = path.split('/').collect();
+    for component in &components {
+        match *component {
+            ".." => {
+                return Err(format!(
+                    "{path:?} contains `..`: paths must stay inside the workspace"
+                ));
+            }
+            "" | "." => return Err(format!("{path:?} has an empty or `.` component")),
+            c if c.len() > MAX_COMPONENT_LEN => {
+                return Err(format!(
+                    "{path:?} has a component longer than {MAX_COMPONENT_LEN} bytes"
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(components)
+}
+
+/// The directories of one session.
+#[derive(Debug, Clone)]
+pub struct SessionDirs {
+    /// The agent's working directory: `<workspace>/sessions/<id>`.
+    pub cwd: PathBuf,
+    /// Its private, writable home: `<workspace>/homes/<id>`.
+    pub home: PathBuf,
+}
+
+/// Why a session's files could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum WriteFilesError {
+    /// The caller's fault: the path leads through a symlink or a non-directory.
+    #[error("{field}: {path:?} leaves the workspace through a symlink or a non-directory")]
+    Escape { field: String, path: String },
+    #[error("write {path}")]
+    Io {
+        path: String,
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl SessionDirs {
+    pub fn new(workspace: &Path, session_id: &str) -> Self {
+        Self {
+            cwd: workspace.join("sessions").join(session_id),
+            home: workspace.join("homes").join(session_id),
+        }
+    }
+
+    /// Creates both directories (0700, owned by the agent's user).
+    pub fn create(&self, run_as: Option<RunAs>) -> Result<(), WriteFilesError> {
+        for dir in [&self.cwd, &self.home] {
+            let io_err = |source| WriteFilesError::Io {
+                path: dir.display().to_string(),
+                source,
+            };
+            let parent = dir.parent().expect("session dirs have a parent");
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(parent)
+                .map_err(io_err)?;
+            match fs::DirBuilder::new().mode(0o700).create(dir) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(err) => return Err(io_err(err)),
+            }
+            let fd = open_dir_nofollow(dir).map_err(|err| match err {
+                Errno::ELOOP | Errno::ENOTDIR => WriteFilesError::Escape {
+                    field: "sessionId".into(),
+                    path: dir.display().to_string(),
+                },
+                other => io_err(other.into()),
+            })?;
+            chown(&fd, run_as).map_err(|e| io_err(e.into()))?;
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err)?;
+        }
+        Ok(())
+    }
+
+    /// Writes `content` at `components` below the working directory, creating directories on the way.
+    pub fn write_file(
+        &self,
+        field: &str,
+        components: &[&str],
+        content: &[u8],
+        run_as: Option<RunAs>,
+    ) -> Result<(), WriteFilesError> {
+        let display = components.join("/");
+        let escape = || WriteFilesError::Escape {
+            field: field.to_owned(),
+            path: display.clone(),
+        };
+        let io_err = |source: io::Error| WriteFilesError::Io {
+            path: display.clone(),
+            source,
+        };
+        let (name, dirs) = components.split_last().expect("checked paths have a component");
+        let mut dir = open_dir_nofollow(&self.cwd).map_err(|e| io_err(e.into()))?;
+        for component in dirs {
+            match mkdirat(dir.as_fd(), *component, Mode::from_bits_truncate(0o755)) {
+                Ok(()) => {
+                    let created = open_at_nofollow(&dir, component, OFlag::O_DIRECTORY)
+                        .map_err(|e| io_err(e.into()))?;
+                    chown(&created, run_as).map_err(|e| io_err(e.into()))?;
+                    dir = created;
+                }
+                Err(Errno::EEXIST) => {
+                    dir = open_at_nofollow(&dir, component, OFlag::O_DIRECTORY).map_err(|err| match err {
+                        Errno::ELOOP | Errno::ENOTDIR => escape(),
+                        other => io_err(other.into()),
+                    })?;
+                }
+                Err(err) => return Err(io_err(err.into())),
+            }
+        }
+        // Scripts keep working when run directly.
+        let mode = if content.starts_with(b"#!") { 0o755 } else { 0o644 };
+        let fd = openat(
+            dir.as_fd(),
+            *name,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(mode),
+        )
+        .map_err(|err| match err {
+            Errno::ELOOP | Errno::EISDIR => escape(),
+            other => io_err(other.into()),
+        })?;
+        chown(&fd, run_as).map_err(|e| io_err(e.into()))?;
+        let mut file = fs::File::from(fd);
+        file.write_all(content).map_err(io_err)?;
+        Ok(())
+    }
+}
+
+fn open_dir_nofollow(path: &Path) -> Result<OwnedFd, Errno> {
+    nix::fcntl::open(
+        path,
+        OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+fn open_at_nofollow(dir: &OwnedFd, name: &str, extra: OFlag) -> Result<OwnedFd, Errno> {
+    openat(
+        dir.as_fd(),
+        name,
+        extra | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC | OFlag::O_RDONLY,
+        Mode::empty(),
+    )
+}
+
+fn chown(fd: &OwnedFd, run_as: Option<RunAs>) -> Result<(), Errno> {
+    match run_as {
+        Some(user) => fchown(fd.as_fd(), Some(user.uid), Some(user.gid)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths_are_checked() {
+        assert_eq!(
+            check_relative_path("input/data.csv").unwrap(),
+            vec!["input", "data.csv"]
+        );
+        assert!(
+            check_relative_path("/etc/passwd")
+                .unwrap_err()
+                .contains("absolute")
+        );
+        assert!(check_relative_path("a/../../x").unwrap_err().contains(".."));
+        assert!(check_relative_path("a//b").is_err());
+        assert!(check_relative_path("a\0b").unwrap_err().contains("NUL"));
+        assert!(
+            check_relative_path(&"x".repeat(256))
+                .unwrap_err()
+                .contains("longer")
+        );
+        assert!(check_relative_path("").is_err());
+    }
+
+    #[test]
+    fn writing_through_a_symlink_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let dirs = SessionDirs::new(tmp.path(), "s1");
+        dirs.create(None).unwrap();
+        std::os::unix::fs::symlink(outside.path(), dirs.cwd.join("out")).unwrap();
+        let err = dirs
+            .write_file("files[0].path", &["out", "x"], b"data", None)
+            .unwrap_err();
+        assert!(matches!(err, WriteFilesError::Escape { .. }), "{err}");
+        std::os::unix::fs::symlink("/etc/hostname", dirs.cwd.join("link")).unwrap();
+        let err = dirs
+            .write_file("files[1].path", &["link"], b"data", None)
+            .unwrap_err();
+        assert!(matches!(err, WriteFilesError::Escape { .. }), "{err}");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+
+        dirs.write_file("files[2].path", &["a", "b", "c.txt"], b"hello", None)
+            .unwrap();
+        assert_eq!(std::fs::read(dirs.cwd.join("a/b/c.txt")).unwrap(), b"hello");
+    }
+}

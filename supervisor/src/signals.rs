@@ -1,0 +1,138 @@
+//! Signals and the shutdown sequence.
+//!
+//! Invariants:
+//! - Handlers for every signal we care about are installed by `Signals::install` before the first
+//!   child is spawned and before the port is bound: PID 1 ignores any signal without a handler, and a
+//!   SIGCHLD that arrives before the reaper listens would otherwise wait for the next sweep.
+//! - The first SIGTERM/SIGINT stops admissions and stops every session (SIGTERM to its group, SIGKILL
+//!   after `--grace`); a second one skips to SIGKILL at once.
+//! - Only as PID 1 do we signal `-1` (every process of our namespace, which reaches agents' descendants
+//!   that escaped their group with `setsid`); as a subreaper outside a namespace that would hit the
+//!   whole machine.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::net::TcpListener;
+use tokio::signal::unix::{Signal as SignalStream, SignalKind, signal};
+use tokio_util::sync::CancellationToken;
+
+use crate::runtime::Runtime;
+
+/// The signal streams, created first thing.
+#[derive(Debug)]
+pub struct Signals {
+    terminate: SignalStream,
+    interrupt: SignalStream,
+    child: SignalStream,
+    /// Signals that would kill or stop a process with the default action, but must not kill PID 1
+    /// (or a supervisor run by hand): caught and ignored.
+    ignored: Vec<(SignalKind, SignalStream)>,
+}
+
+impl Signals {
+    pub fn install() -> anyhow::Result<Self> {
+        let ignored = [
+            SignalKind::hangup(),
+            SignalKind::user_defined1(),
+            SignalKind::user_defined2(),
+            SignalKind::from_raw(libc::SIGTTIN),
+            SignalKind::from_raw(libc::SIGTTOU),
+            SignalKind::from_raw(libc::SIGTSTP),
+            SignalKind::pipe(),
+        ]
+        .into_iter()
+        .map(|kind| signal(kind).map(|s| (kind, s)))
+        .collect::<Result<_, _>>()
+        .context("install signal handlers")?;
+        Ok(Self {
+            terminate: signal(SignalKind::terminate()).context("install SIGTERM handler")?,
+            interrupt: signal(SignalKind::interrupt()).context("install SIGINT handler")?,
+            child: signal(SignalKind::child()).context("install SIGCHLD handler")?,
+            ignored,
+        })
+    }
+}
+
+pub fn is_pid1() -> bool {
+    std::process::id() == 1
+}
+
+/// Serves until a shutdown signal, then runs the shutdown sequence. Returns when everything is flushed.
+pub async fn run(runtime: Arc<Runtime>, listener: TcpListener, signals: Signals) -> anyhow::Result<()> {
+    let Signals {
+        mut terminate,
+        mut interrupt,
+        child,
+        ignored,
+    } = signals;
+    let reaper_stop = CancellationToken::new();
+    let reaper = tokio::spawn(runtime.reaper.clone().run(child, reaper_stop.clone()));
+    for (kind, mut stream) in ignored {
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                tracing::debug!(signal = kind.as_raw_value(), "ignored signal");
+            }
+        });
+    }
+
+    let server_stop = CancellationToken::new();
+    let app = crate::http::router(runtime.clone());
+    let server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(server_stop.clone().cancelled_owned())
+            .into_future(),
+    );
+    tracing::info!(runtime_id = %runtime.runtime_id, pid1 = is_pid1(), "supervisor ready");
+
+    tokio::select! {
+        _ = terminate.recv() => tracing::info!(signal = "SIGTERM", "shutting down"),
+        _ = interrupt.recv() => tracing::info!(signal = "SIGINT", "shutting down"),
+    }
+    runtime.shutdown.cancel();
+    if is_pid1() {
+        broadcast(Signal::SIGTERM);
+    }
+    let grace = runtime.config.grace;
+    let escalate = {
+        let runtime = runtime.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = terminate.recv() => tracing::warn!(signal = "SIGTERM", "second signal: killing now"),
+                _ = interrupt.recv() => tracing::warn!(signal = "SIGINT", "second signal: killing now"),
+                () = tokio::time::sleep(grace) => {}
+            }
+            runtime.kill_now.cancel();
+            if is_pid1() {
+                broadcast(Signal::SIGKILL);
+            }
+        })
+    };
+
+    // Each session task stops its agent, reaps it, drains its pipes and writes `session.finished`.
+    runtime.tasks.close();
+    runtime.tasks.wait().await;
+    escalate.abort();
+    server_stop.cancel();
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(error = %err, "http server"),
+        Err(err) => tracing::error!(error = %err, "http server task"),
+    }
+    reaper_stop.cancel();
+    let _ = reaper.await;
+    tracing::info!("shutdown complete");
+    Ok(())
+}
+
+/// `kill(-1, signal)`: every process in our PID namespace but ourselves. Only ever called as PID 1.
+fn broadcast(signal: Signal) {
+    debug_assert!(is_pid1());
+    if let Err(err) = kill(Pid::from_raw(-1), signal)
+        && err != nix::errno::Errno::ESRCH
+    {
+        tracing::warn!(signal = signal.as_str(), error = %err, "signal all processes");
+    }
+}
