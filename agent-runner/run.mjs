@@ -7,13 +7,15 @@
 // Exit status: 0 only after a `result` with subtype "success" and is_error false; 1 for any other ending;
 // 2 for a missing or malformed job spec; 128+N when stopped by signal N (SIGTERM → 143, SIGINT → 130).
 
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { query } from '@anthropic-ai/claude-agent-sdk';
 
 const EXIT_FAILED = 1;
 const EXIT_BAD_JOB = 2;
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 };
-// The supervisor escalates to SIGKILL after its grace period; leaving well before that keeps our exit code.
+// After a signal the CLI gets this long to stop its tools and exit before it is killed; well within the
+// supervisor's grace period, so we still exit with our own status.
 const SIGNAL_DEADLINE_MS = 1500;
 
 // Job option name → SDK option name. Everything else in `options` is refused: a misspelt option must stop
@@ -62,7 +64,7 @@ function parseJob(text) {
 }
 
 // Null means "not set" in the job spec; the SDK wants such options absent rather than null.
-function sdkOptions(job, abortController) {
+function sdkOptions(job, abortController, spawnClaude) {
   const options = {};
   for (const name of OPTION_NAMES) {
     const value = job.options[name];
@@ -78,8 +80,7 @@ function sdkOptions(job, abortController) {
     // Given `env`, the SDK replaces the CLI's environment instead of merging, so pass ours on whole.
     env: { ...process.env },
     abortController,
-    // The CLI's stderr is dropped unless asked for; the supervisor keeps our stderr tail as the error.
-    stderr: (data) => process.stderr.write(data),
+    spawnClaudeCodeProcess: spawnClaude,
   };
 }
 
@@ -99,25 +100,28 @@ async function exit(code) {
 }
 
 async function main() {
-  let job;
-  try {
-    job = parseJob(await readStdin());
-  } catch (err) {
-    if (!(err instanceof BadJob)) throw err;
-    process.stderr.write(`agent-runner: ${err.message}\n`);
-    return exit(EXIT_BAD_JOB);
-  }
+  // Any way out other than the explicit exits below is a failure, never a silent 0.
+  process.exitCode = EXIT_FAILED;
 
-  const abortController = new AbortController();
+  let cli = null; // the claude CLI process, once the SDK has started it
   let stoppedBy = null;
+  const abortController = new AbortController();
   const onSignal = (signal) => {
-    if (stoppedBy !== null) process.exit(SIGNAL_EXIT[signal]); // a second signal: no more waiting
+    if (stoppedBy !== null || cli === null) {
+      // A second signal, or nothing started yet: no reason to wait.
+      cli?.kill('SIGKILL');
+      process.exit(SIGNAL_EXIT[signal]);
+    }
     stoppedBy = signal;
-    process.stderr.write(`agent-runner: ${signal} received, stopping the query\n`);
-    // Aborting makes the SDK stop the CLI and end the message loop below, which then exits.
+    process.stderr.write(`agent-runner: ${signal} received, stopping the agent\n`);
     abortController.abort();
-    // The timer is a backstop in case the SDK does not wind down in time; unref'd so it never delays an exit.
-    setTimeout(() => exit(SIGNAL_EXIT[signal]), SIGNAL_DEADLINE_MS).unref();
+    // The SDK's abort only closes the CLI's stdin and waits ~2 s before signalling it; SIGTERM now makes
+    // the CLI stop its tools and exit at once, which ends the message loop below.
+    cli.kill('SIGTERM');
+    setTimeout(() => {
+      cli.kill('SIGKILL');
+      exit(SIGNAL_EXIT[signal]);
+    }, SIGNAL_DEADLINE_MS);
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
@@ -127,9 +131,25 @@ async function main() {
     throw err;
   });
 
+  let job;
+  try {
+    job = parseJob(await readStdin());
+  } catch (err) {
+    if (!(err instanceof BadJob)) throw err;
+    process.stderr.write(`agent-runner: ${err.message}\n`);
+    return exit(EXIT_BAD_JOB);
+  }
+
+  // We spawn the CLI ourselves (as the SDK would) only to hold its handle for the signal handler above.
+  // Its stderr goes straight to ours, where the supervisor keeps the tail as the session's error.
+  const spawnClaude = ({ command, args, cwd, env, signal }) => {
+    cli = spawn(command, args, { cwd, env, signal, stdio: ['pipe', 'pipe', 'inherit'] });
+    return cli;
+  };
+
   let lastResult = null;
   try {
-    for await (const message of query({ prompt: job.prompt, options: sdkOptions(job, abortController) })) {
+    for await (const message of query({ prompt: job.prompt, options: sdkOptions(job, abortController, spawnClaude) })) {
       await writeLine(message);
       if (message.type === 'result') lastResult = message;
     }
@@ -143,7 +163,9 @@ async function main() {
     return exit(EXIT_FAILED);
   }
   if (lastResult.subtype !== 'success' || lastResult.is_error) {
-    process.stderr.write(`agent-runner: the query ended unsuccessfully (subtype ${lastResult.subtype}, is_error ${lastResult.is_error})\n`);
+    process.stderr.write(
+      `agent-runner: the query ended unsuccessfully (subtype ${lastResult.subtype}, is_error ${lastResult.is_error})\n`,
+    );
     return exit(EXIT_FAILED);
   }
   return exit(0);
