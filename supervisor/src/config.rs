@@ -28,8 +28,13 @@ pub enum Command {
 
 #[derive(Debug, Clone, Args)]
 pub struct Config {
-    /// Address of the HTTP API.
-    #[arg(long, env = "SUPERVISOR_LISTEN", default_value = "0.0.0.0:8080")]
+    /// Address of the HTTP API (also the address `healthcheck` probes).
+    #[arg(
+        long,
+        env = "SUPERVISOR_LISTEN",
+        default_value = "0.0.0.0:8080",
+        global = true
+    )]
     pub listen: SocketAddr,
 
     /// Where session working directories and private homes are created.

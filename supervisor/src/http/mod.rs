@@ -173,6 +173,14 @@ async fn metrics(State(runtime): State<Arc<Runtime>>) -> Response {
 
 /// Parses a JSON body; the error names the field that was wrong (`options.maxTurns: invalid type …`).
 fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // serde would read a struct from a JSON array too; the API only takes objects.
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(_) if serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok() => {
+            return Err(ApiError::bad_request("body must be a JSON object"));
+        }
+        _ => {}
+    }
     let deserializer = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(deserializer).map_err(|err| {
         let path = err.path().to_string();

@@ -48,7 +48,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 /// Checks a value: it reaches `execve`, where a NUL byte would cut it.
 pub fn check_value(name: &str, value: &str) -> Result<(), String> {
     if value.contains('\0') {
-        return Err(format!("{name}: value contains a NUL byte"));
+        return Err(format!("the value of {name} contains a NUL byte"));
     }
     Ok(())
 }

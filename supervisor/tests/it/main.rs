@@ -1,0 +1,12 @@
+//! Integration tests of `agent-supervisor`: the real binary, real processes, real PID namespaces.
+// The harness waits for the processes it starts itself; the sole-reaper rule is the supervisor's.
+#![allow(clippy::disallowed_methods)]
+// A failed unwrap in a test is a failed test with its reason.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[allow(dead_code)] // Not every helper is used by every test module.
+mod support;
+
+mod api;
+mod lifecycle;
+mod output;
