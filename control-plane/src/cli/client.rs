@@ -1,0 +1,198 @@
+//! The CLI's HTTP client of the public API, with its SSE reader.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use protocol::{CancelResponse, ErrorBody, Event, EventPage, SessionDetail, SessionList};
+use reqwest::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::cli::CliError;
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+/// One message of the follow stream.
+#[derive(Debug)]
+pub enum Followed {
+    Event(Box<Event>),
+    End,
+}
+
+impl Client {
+    pub fn new(base: &str, token: Option<String>) -> Result<Self, CliError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| CliError::Other(anyhow::anyhow!("build http client: {e}")))?;
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token,
+        })
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        request
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, CliError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|e| CliError::Other(anyhow::anyhow!("connect to {}: {}", self.base, error_chain(&e))))?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(error_from(response).await)
+    }
+
+    async fn json<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, CliError> {
+        let response = self.send(request).await?;
+        response
+            .json()
+            .await
+            .map_err(|e| CliError::Other(anyhow::anyhow!("read answer of {}: {e}", self.base)))
+    }
+
+    pub async fn sessions(
+        &self,
+        status: Option<&str>,
+        agent: Option<&str>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<SessionList, CliError> {
+        let mut query: Vec<(&str, String)> = vec![("limit", limit.to_string())];
+        if let Some(s) = status {
+            query.push(("status", s.to_owned()));
+        }
+        if let Some(a) = agent {
+            query.push(("agentId", a.to_owned()));
+        }
+        if let Some(c) = cursor {
+            query.push(("cursor", c.to_owned()));
+        }
+        self.json(
+            self.request(reqwest::Method::GET, "/api/v1/sessions")
+                .query(&query),
+        )
+        .await
+    }
+
+    pub async fn session(&self, id: &str) -> Result<SessionDetail, CliError> {
+        self.json(self.request(reqwest::Method::GET, &format!("/api/v1/sessions/{id}")))
+            .await
+    }
+
+    pub async fn events(&self, id: &str, after: Option<u64>, limit: u32) -> Result<EventPage, CliError> {
+        let mut query = vec![("limit", limit.to_string())];
+        if let Some(a) = after {
+            query.push(("after", a.to_string()));
+        }
+        self.json(
+            self.request(reqwest::Method::GET, &format!("/api/v1/sessions/{id}/events"))
+                .query(&query),
+        )
+        .await
+    }
+
+    pub async fn cancel(&self, id: &str) -> Result<(bool, CancelResponse), CliError> {
+        let response = self
+            .send(self.request(reqwest::Method::POST, &format!("/api/v1/sessions/{id}/cancel")))
+            .await?;
+        let queued = response.status() == StatusCode::ACCEPTED;
+        let body = response
+            .json()
+            .await
+            .map_err(|e| CliError::Other(anyhow::anyhow!("read answer of {}: {e}", self.base)))?;
+        Ok((queued, body))
+    }
+
+    /// Follows the session's events after `after`, calling `on` for each; returns when the stream ends.
+    /// `Ok(None)` means the connection dropped before `end`: resume after the last seq seen.
+    pub async fn follow(
+        &self,
+        id: &str,
+        after: Option<u64>,
+        mut on: impl FnMut(Followed) -> Result<(), CliError>,
+    ) -> Result<Option<SessionDetail>, CliError> {
+        let mut request = self
+            .request(reqwest::Method::GET, &format!("/api/v1/sessions/{id}/events"))
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        if let Some(a) = after {
+            request = request.header("Last-Event-ID", a.to_string());
+        }
+        let response = self.send(request).await?;
+        let mut stream = response.bytes_stream();
+        let mut buffer: Vec<u8> = Vec::new();
+        let mut kind = String::new();
+        let mut data = String::new();
+        while let Some(chunk) = stream.next().await {
+            let Ok(chunk) = chunk else {
+                return Ok(None);
+            };
+            buffer.extend_from_slice(&chunk);
+            while let Some(newline) = buffer.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = buffer.drain(..=newline).collect();
+                let line = String::from_utf8_lossy(&line);
+                let line = line.trim_end_matches(['\n', '\r']);
+                if line.is_empty() {
+                    if !data.is_empty() {
+                        if kind == "end" {
+                            let detail: SessionDetail = serde_json::from_str(&data)
+                                .map_err(|e| CliError::Other(anyhow::anyhow!("read end of stream: {e}")))?;
+                            on(Followed::End)?;
+                            return Ok(Some(detail));
+                        }
+                        let event: Event = serde_json::from_str(&data)
+                            .map_err(|e| CliError::Other(anyhow::anyhow!("read event: {e}")))?;
+                        on(Followed::Event(Box::new(event)))?;
+                    }
+                    kind.clear();
+                    data.clear();
+                } else if let Some(v) = line.strip_prefix("event:") {
+                    kind = v.trim_start().to_owned();
+                } else if let Some(v) = line.strip_prefix("data:") {
+                    if !data.is_empty() {
+                        data.push('\n');
+                    }
+                    data.push_str(v.strip_prefix(' ').unwrap_or(v));
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The error of a non-2xx answer, with the server's message.
+pub async fn error_from(response: reqwest::Response) -> CliError {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<ErrorBody>(&text)
+        .map(|b| b.error.message)
+        .unwrap_or_else(|_| text.trim().chars().take(200).collect());
+    match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => CliError::Auth(message),
+        StatusCode::NOT_FOUND => CliError::NotFound(message),
+        _ => CliError::Other(anyhow::anyhow!("server answered {status}: {message}")),
+    }
+}
+
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}

@@ -1,0 +1,131 @@
+//! `/api/internal/…`: what supervisors call.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use protocol::{Command, Heartbeat, IngestResponse, LegacyLogEntry, LegacySessionStatus};
+use serde_json::json;
+
+use crate::http::error::ApiError;
+use crate::http::{AppState, parse_json, read_body};
+use crate::ingest;
+use crate::metrics::Metrics;
+use crate::store::{BatchOutcome, StoreError};
+use crate::time;
+
+/// A batch not committed within this long is answered 503 (the supervisor's client waits longer, so it
+/// never gives up on a request the server still works on).
+const INGEST_DEADLINE: Duration = Duration::from_secs(10);
+
+pub async fn events(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Response {
+    match ingest_events(&state, &headers, body).await {
+        Ok(response) => {
+            Metrics::add(&state.metrics.ingest_batches, 1);
+            response
+        }
+        Err(error) => {
+            if error.status == StatusCode::SERVICE_UNAVAILABLE {
+                Metrics::add(&state.metrics.ingest_unavailable, 1);
+            } else {
+                Metrics::add(&state.metrics.ingest_rejected, 1);
+            }
+            error.into_response()
+        }
+    }
+}
+
+async fn ingest_events(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let body = read_body(headers, body).await?;
+    let batch = ingest::parse_batch(&body).map_err(|e| ApiError::bad_request(e.0))?;
+    let runtime_id = batch.runtime_id.clone();
+    let total = batch.events.len();
+    let outcome = tokio::time::timeout(INGEST_DEADLINE, state.ingestor.submit(batch))
+        .await
+        .map_err(|_| ApiError::unavailable())??;
+    match outcome {
+        BatchOutcome::Stored {
+            acked,
+            cancels,
+            inserted,
+        } => {
+            Metrics::add(&state.metrics.events_inserted, inserted as u64);
+            Metrics::add(&state.metrics.events_duplicate, (total - inserted) as u64);
+            let commands = cancels
+                .into_iter()
+                .map(|session_id| Command::Cancel { session_id })
+                .collect();
+            Ok(Json(IngestResponse { acked, commands }).into_response())
+        }
+        BatchOutcome::Conflict { session_id, owner } => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "runtime_conflict",
+            format!(
+                "session {session_id} belongs to runtime {owner:?}; this batch came from runtime {runtime_id:?}"
+            ),
+        )),
+    }
+}
+
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_body(&headers, body).await?;
+    let beat: Heartbeat = parse_json(&body)?;
+    if beat.runtime_id.is_empty() {
+        return Err(ApiError::bad_request("runtimeId: must not be empty"));
+    }
+    let cancels = state
+        .store
+        .heartbeat(&beat.runtime_id, &beat.version, &beat.sessions, time::now_ms())
+        .await?;
+    Metrics::add(&state.metrics.heartbeats, 1);
+    let commands: Vec<Command> = cancels
+        .into_iter()
+        .map(|session_id| Command::Cancel { session_id })
+        .collect();
+    Ok(Json(json!({ "commands": commands })).into_response())
+}
+
+pub async fn legacy_log(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_body(&headers, body).await?;
+    let entry: LegacyLogEntry = parse_json(&body)?;
+    if protocol::AgentId::parse(entry.agent_id.clone()).is_err() {
+        return Err(ApiError::bad_request(format!(
+            "agentId: must match {}",
+            protocol::AgentId::RULE
+        )));
+    }
+    let event = state
+        .store
+        .append_legacy_log(&entry, time::now_ms())
+        .await
+        .map_err(ApiError::from)?;
+    state.hub.publish(vec![event.session_id.to_string()]);
+    Ok(Json(json!({"success": true, "sessionId": event.session_id, "seq": event.seq})).into_response())
+}
+
+pub async fn legacy_status(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let body = read_body(&headers, body).await?;
+    let update: LegacySessionStatus = parse_json(&body)?;
+    state
+        .store
+        .set_legacy_status(&update, time::now_ms())
+        .await
+        .map_err(|e: StoreError| ApiError::from(e))?;
+    state.hub.publish(vec![update.session_id.to_string()]);
+    Ok(Json(json!({"success": true})).into_response())
+}

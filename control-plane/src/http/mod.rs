@@ -1,0 +1,145 @@
+//! The HTTP APIs of `agentctl serve` (DESIGN.md §5).
+//!
+//! - `internal`: `/api/internal/…`, for supervisors, behind an internal API key.
+//! - `public`: `/api/v1/…` and `/metrics`, behind an API token; `/health` open.
+//!
+//! Handlers parse and validate, then call the store or the ingest writer; they never build SQL.
+
+pub mod auth;
+pub mod error;
+mod internal;
+mod public;
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware;
+use axum::routing::{get, post};
+use serde::de::DeserializeOwned;
+
+use crate::follow::Hub;
+use crate::ingest::Ingestor;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use auth::Auth;
+use error::ApiError;
+
+/// Largest request body, after gzip decoding.
+pub const MAX_BODY: usize = 8 * 1024 * 1024;
+/// An oversized body is read and dropped up to this size before the 413 is sent.
+const DRAIN_MAX: usize = 64 * 1024 * 1024;
+
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub ingestor: Ingestor,
+    pub hub: Hub,
+    pub metrics: Arc<Metrics>,
+    pub auth: Arc<Auth>,
+    pub started: Instant,
+    /// Cancelled when the server stops: live followers end their streams so the drain can finish.
+    pub shutdown: tokio_util::sync::CancellationToken,
+}
+
+pub fn router(state: AppState) -> Router {
+    let internal = Router::new()
+        .route("/api/internal/v1/events", post(internal::events))
+        .route("/api/internal/v1/heartbeat", post(internal::heartbeat))
+        .route("/api/internal/logs", post(internal::legacy_log))
+        .route("/api/internal/logs/append", post(internal::legacy_log))
+        .route("/api/internal/sessions/status", post(internal::legacy_status))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_internal,
+        ));
+    let public = Router::new()
+        .route("/api/v1/sessions", get(public::list))
+        .route("/api/v1/sessions/{id}", get(public::show))
+        .route("/api/v1/sessions/{id}/events", get(public::events))
+        .route("/api/v1/sessions/{id}/cancel", post(public::cancel))
+        .route("/metrics", get(public::metrics))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_public,
+        ));
+    Router::new()
+        .merge(internal)
+        .merge(public)
+        .route("/health", get(public::health))
+        .route("/api/internal/health", get(public::health))
+        .fallback(|| async { ApiError::not_found("no such route") })
+        .with_state(state)
+}
+
+/// Reads a request body of at most [`MAX_BODY`] bytes, gunzipping it when it says so.
+pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("request body is larger than {MAX_BODY} bytes; split the batch"),
+        )
+    };
+    // Read to the end even past the limit (up to a bound), so the client gets to read the 413 instead of a
+    // connection closed under the body it is still writing, and knows to split the batch.
+    let mut body = body.into_data_stream();
+    let mut bytes = Vec::new();
+    let mut total = 0usize;
+    while let Some(chunk) = futures_util::StreamExt::next(&mut body).await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        total += chunk.len();
+        if total <= MAX_BODY {
+            bytes.extend_from_slice(&chunk);
+        } else if total > DRAIN_MAX {
+            break;
+        }
+    }
+    if total > MAX_BODY {
+        return Err(too_large());
+    }
+    let bytes = Bytes::from(bytes);
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("identity");
+    match encoding {
+        "identity" | "" => Ok(bytes),
+        "gzip" | "x-gzip" => {
+            let mut out = Vec::new();
+            flate2::read::GzDecoder::new(&bytes[..])
+                .take(MAX_BODY as u64 + 1)
+                .read_to_end(&mut out)
+                .map_err(|e| ApiError::bad_request(format!("invalid gzip body: {e}")))?;
+            if out.len() > MAX_BODY {
+                return Err(too_large());
+            }
+            Ok(out.into())
+        }
+        other => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            format!("Content-Encoding {other:?} is not supported: send identity or gzip"),
+        )),
+    }
+}
+
+/// Parses JSON; the error names the field that was wrong (`events[3].seq: invalid type …`).
+pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::bad_request(format!("invalid body: malformed JSON: {inner}"))
+        } else if path == "." || path == "?" {
+            ApiError::bad_request(format!("invalid body: {inner}"))
+        } else {
+            ApiError::bad_request(format!("{path}: {inner}"))
+        }
+    })
+}

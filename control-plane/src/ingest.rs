@@ -1,0 +1,172 @@
+//! Ingest: validation of event batches and the group-commit writer.
+//!
+//! Every accepted batch goes through one writer task per replica. While a transaction commits, the batches
+//! that arrive meanwhile queue up; the writer then stores all of them (up to [`GROUP_MAX_EVENTS`]) in the next
+//! transaction, so the cost of a commit (a WAL flush) is shared by every sender instead of paid by each.
+//! A request is answered only after the transaction holding its batch committed: never 200 for something
+//! not stored.
+
+use std::sync::Arc;
+
+use protocol::{EventBatch, SessionId};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::follow::Hub;
+use crate::metrics::Metrics;
+use crate::store::{BatchOutcome, IngestBatch, Store, StoreError};
+use crate::time;
+
+/// A group commit holds at most this many events (and always at least one batch).
+pub const GROUP_MAX_EVENTS: usize = 5_000;
+
+/// Why a batch is refused before it reaches the store; the message names the index and field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct Invalid(pub String);
+
+/// Parses and checks a batch: all of it or nothing.
+pub fn parse_batch(body: &[u8]) -> Result<IngestBatch, Invalid> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    let batch: EventBatch = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            Invalid(format!("invalid body: malformed JSON: {inner}"))
+        } else if path == "." || path == "?" {
+            Invalid(format!("invalid body: {inner}"))
+        } else {
+            Invalid(format!("{path}: {inner}"))
+        }
+    })?;
+    if batch.runtime_id.is_empty() || batch.runtime_id.len() > 256 {
+        return Err(Invalid("runtimeId: must be 1 to 256 characters".into()));
+    }
+    for (i, e) in batch.events.iter().enumerate() {
+        if e.seq > i64::MAX as u64 {
+            return Err(Invalid(format!("events[{i}].seq: must be at most {}", i64::MAX)));
+        }
+        if time::parse_rfc3339_ms(&e.ts).is_none() {
+            return Err(Invalid(format!(
+                "events[{i}].ts: {:?} is not an RFC 3339 time in UTC (2026-11-25T12:00:00.123Z)",
+                e.ts
+            )));
+        }
+        if e.kind.is_empty() || e.kind.len() > 128 {
+            return Err(Invalid(format!("events[{i}].type: must be 1 to 128 characters")));
+        }
+    }
+    Ok(IngestBatch {
+        runtime_id: batch.runtime_id,
+        events: batch.events,
+    })
+}
+
+struct Job {
+    batch: IngestBatch,
+    reply: oneshot::Sender<Result<BatchOutcome, StoreError>>,
+}
+
+/// Handle on the writer task; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Ingestor {
+    tx: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("events", &self.batch.events.len())
+            .finish()
+    }
+}
+
+impl Ingestor {
+    /// Starts the writer. It stops once every handle is dropped and the queue is drained.
+    pub fn spawn(store: Store, hub: Hub, metrics: Arc<Metrics>) -> Self {
+        let (tx, rx) = mpsc::channel(1024);
+        tokio::spawn(writer(rx, store, hub, metrics));
+        Self { tx }
+    }
+
+    pub async fn submit(&self, batch: IngestBatch) -> Result<BatchOutcome, StoreError> {
+        if batch.events.is_empty() {
+            return Ok(BatchOutcome::Stored {
+                acked: Default::default(),
+                cancels: Vec::new(),
+                inserted: 0,
+            });
+        }
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Job { batch, reply })
+            .await
+            .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolClosed))?;
+        rx.await
+            .map_err(|_| StoreError::Unavailable(sqlx::Error::PoolClosed))?
+    }
+}
+
+async fn writer(mut rx: mpsc::Receiver<Job>, store: Store, hub: Hub, metrics: Arc<Metrics>) {
+    while let Some(first) = rx.recv().await {
+        let mut events = first.batch.events.len();
+        let mut jobs = vec![first];
+        while events < GROUP_MAX_EVENTS {
+            match rx.try_recv() {
+                Ok(job) => {
+                    events += job.batch.events.len();
+                    jobs.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        let batches: Vec<IngestBatch> = jobs.iter().map(|j| j.batch.clone()).collect();
+        match store.commit_group(&batches, time::now_ms()).await {
+            Ok(result) => {
+                Metrics::add(&metrics.group_commits, 1);
+                hub.publish(result.touched);
+                for (job, outcome) in jobs.into_iter().zip(result.outcomes) {
+                    let _ = job.reply.send(Ok(outcome));
+                }
+            }
+            // A batch that breaks the whole transaction (a database error that is not about availability)
+            // must not take its neighbours down with it: store each alone.
+            Err(StoreError::Database(error)) if jobs.len() > 1 => {
+                tracing::warn!(error = %error, batches = jobs.len(), "group commit failed; storing batches one by one");
+                for job in jobs {
+                    let result = store
+                        .commit_group(std::slice::from_ref(&job.batch), time::now_ms())
+                        .await;
+                    let reply = result.map(|mut r| {
+                        Metrics::add(&metrics.group_commits, 1);
+                        hub.publish(std::mem::take(&mut r.touched));
+                        r.outcomes.remove(0)
+                    });
+                    let _ = job.reply.send(reply);
+                }
+            }
+            Err(error) => {
+                let shared = Arc::new(error);
+                for job in jobs {
+                    let _ = job.reply.send(Err(clone_error(&shared)));
+                }
+            }
+        }
+    }
+}
+
+/// `sqlx::Error` is not `Clone`: every request of a failed group gets an equivalent error.
+fn clone_error(error: &StoreError) -> StoreError {
+    match error {
+        StoreError::Unavailable(e) => StoreError::Unavailable(sqlx::Error::Protocol(e.to_string())),
+        StoreError::Database(e) => StoreError::Database(sqlx::Error::Protocol(e.to_string())),
+        StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
+        StoreError::UnsupportedUrl(u) => StoreError::UnsupportedUrl(u.clone()),
+    }
+}
+
+/// Session ids of a batch, for logs.
+pub fn sessions_of(batch: &IngestBatch) -> Vec<&SessionId> {
+    let mut ids: Vec<&SessionId> = batch.events.iter().map(|e| &e.session_id).collect();
+    ids.dedup();
+    ids
+}

@@ -1,0 +1,20 @@
+//! `agentctl`: the Agent Studio control plane and its session CLI.
+//!
+//! Layout:
+//! - `store`: PostgreSQL or SQLite behind one type; all SQL lives there. The session row is a projection of
+//!   the session's events (`store::projection`), updated in the ingest transaction.
+//! - `ingest`: validation of event batches and the group-commit writer that stores them.
+//! - `follow`: wake-ups for live followers: in-process broadcast, plus a PostgreSQL NOTIFY doorbell between
+//!   replicas and a poll fallback.
+//! - `http`: the internal (supervisor) and public APIs, auth and error bodies.
+//! - `server`: `agentctl serve`: configuration, startup, background tasks, shutdown.
+//! - `cli`: every other subcommand, a client of the public API.
+
+pub mod cli;
+pub mod follow;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod server;
+pub mod store;
+pub mod time;

@@ -1,0 +1,239 @@
+//! `agentctl serve`: configuration, startup, background tasks and shutdown.
+//!
+//! Shutdown: the caller's trigger cancels one token; live followers end their streams on it, axum stops
+//! accepting and drains the open requests, then the background tasks (lost sweeper, doorbell) stop and are
+//! waited for.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::follow::{self, Hub};
+use crate::http::auth::{Auth, Secret};
+use crate::http::{self, AppState};
+use crate::ingest::Ingestor;
+use crate::metrics::Metrics;
+use crate::store::{Backend, Store};
+use crate::time;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "AGENTCTL_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+    /// `postgres://…` (several replicas may share it) or `sqlite://path` (created on first start).
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://agentctl.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// Keys supervisors present on the internal API (comma-separated for several).
+    #[arg(long, env = "INTERNAL_API_KEY", value_delimiter = ',', hide_env_values = true)]
+    pub internal_api_key: Vec<String>,
+    /// Tokens people and tools present on the public API (comma-separated for several).
+    #[arg(
+        long,
+        env = "AGENTCTL_API_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub api_token: Vec<String>,
+    /// Sessions of a runtime silent for this long become `lost`.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub heartbeat_timeout: Duration,
+    /// Accept every request without credentials (local development only).
+    #[arg(long)]
+    pub no_auth: bool,
+    /// Log format: text or json.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+/// What the server needs, validated.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub auth: Auth,
+    pub heartbeat_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// Builds the configuration; credentials that are not configured are generated and printed once.
+    pub fn from_args(args: &ServeArgs) -> Self {
+        let clean = |v: &[String]| -> Vec<Secret> {
+            v.iter()
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty())
+                .map(Secret::new)
+                .collect()
+        };
+        let mut auth = Auth {
+            internal_keys: clean(&args.internal_api_key),
+            api_tokens: clean(&args.api_token),
+            disabled: args.no_auth,
+        };
+        if args.no_auth {
+            tracing::warn!(
+                "--no-auth: every request is accepted without credentials; local development only"
+            );
+        } else {
+            if auth.internal_keys.is_empty() {
+                let key = generate_secret("ak");
+                eprintln!(
+                    "agentctl: generated internal API key (INTERNAL_API_KEY): {}",
+                    key.expose()
+                );
+                auth.internal_keys.push(key);
+            }
+            if auth.api_tokens.is_empty() {
+                let token = generate_secret("at");
+                eprintln!(
+                    "agentctl: generated API token (AGENTCTL_TOKEN): {}",
+                    token.expose()
+                );
+                auth.api_tokens.push(token);
+            }
+        }
+        Self {
+            listen: args.listen,
+            database_url: args.database_url.clone(),
+            auth,
+            heartbeat_timeout: args.heartbeat_timeout,
+        }
+    }
+}
+
+fn generate_secret(prefix: &str) -> Secret {
+    Secret::new(format!(
+        "{prefix}_{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    ))
+}
+
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    heartbeat_timeout: Duration,
+    tasks: TaskTracker,
+}
+
+impl Application {
+    /// Connects to the database, runs the migrations and binds the listener (port 0 picks a free one).
+    pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
+        let store = Store::connect(&config.database_url)
+            .await
+            .with_context(|| format!("open database {}", redact_url(&config.database_url)))?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listen on {}", config.listen))?;
+        let hub = Hub::new(store.backend() == Backend::Postgres);
+        let metrics = Arc::new(Metrics::default());
+        let ingestor = Ingestor::spawn(store.clone(), hub.clone(), metrics.clone());
+        let state = AppState {
+            store,
+            ingestor,
+            hub,
+            metrics,
+            auth: Arc::new(config.auth),
+            started: Instant::now(),
+            shutdown: CancellationToken::new(),
+        };
+        Ok(Self {
+            listener,
+            state,
+            heartbeat_timeout: config.heartbeat_timeout,
+            tasks: TaskTracker::new(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Serves until `shutdown` completes, then drains.
+    pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+        let Self {
+            listener,
+            state,
+            heartbeat_timeout,
+            tasks,
+        } = self;
+        let token = state.shutdown.clone();
+        follow::spawn_doorbell(state.hub.clone(), state.store.clone(), token.clone(), &tasks);
+        tasks.spawn(sweep_lost(state.clone(), heartbeat_timeout, token.clone()));
+        tracing::info!(addr = %listener.local_addr()?, backend = ?state.store.backend(), "agentctl serving");
+        let store = state.store.clone();
+        let stop = token.clone();
+        axum::serve(listener, http::router(state))
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stop.cancel();
+            })
+            .await
+            .context("serve http")?;
+        token.cancel();
+        tasks.close();
+        tasks.wait().await;
+        store.close().await;
+        Ok(())
+    }
+}
+
+/// Marks `lost` the sessions of runtimes silent for longer than `timeout`.
+async fn sweep_lost(state: AppState, timeout: Duration, shutdown: CancellationToken) {
+    let period = (timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let cutoff = time::now_ms() - timeout.as_millis() as i64;
+        match state.store.mark_lost(cutoff).await {
+            Ok(ids) if !ids.is_empty() => {
+                tracing::warn!(sessions = ?ids, "runtime stopped heartbeating: sessions lost");
+                Metrics::add(&state.metrics.sessions_lost, ids.len() as u64);
+                state.hub.publish(ids);
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(error = %error, "mark lost sessions"),
+        }
+    }
+}
+
+/// The URL without its password, for messages.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:[redacted]{}",
+                    &url[..scheme + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,215 @@
+//! One group commit: several validated batches stored in one transaction.
+//!
+//! Order of work inside the transaction, and why:
+//! 1. Create and lock every session row the group mentions, in session-id order, so two writers (two
+//!    replicas) that touch the same sessions lock them in the same order and cannot deadlock.
+//! 2. Check runtime ownership per batch: a batch whose session belongs to another runtime is refused whole
+//!    and the other batches of the group go on.
+//! 3. Insert the events with `ON CONFLICT DO NOTHING`: a resent event is a no-op, never a second copy.
+//! 4. Project only the events actually inserted, in seq order, onto the locked rows, and advance `acked_seq`
+//!    over the seqs now stored without a gap.
+//! 5. Write the rows back, stamp the runtimes as seen, take their pending commands.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use protocol::{Event, SessionId};
+
+use super::{Result, SessionRow, StoreError, Tx, projection};
+
+/// A batch that passed validation: every event parses and belongs to `runtime_id`.
+#[derive(Debug, Clone)]
+pub struct IngestBatch {
+    pub runtime_id: String,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum BatchOutcome {
+    Stored {
+        /// Per session of the batch: highest seq stored with no gap below it (absent while seq 0 is missing).
+        acked: BTreeMap<SessionId, u64>,
+        /// Sessions the batch's runtime must cancel.
+        cancels: Vec<SessionId>,
+        /// Events that were new (the others were already stored).
+        inserted: usize,
+    },
+    /// The session belongs to another runtime; nothing of the batch was stored.
+    Conflict { session_id: SessionId, owner: String },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommitResult {
+    /// One per batch, in order.
+    pub outcomes: Vec<BatchOutcome>,
+    /// Sessions that got new events, for the followers.
+    pub touched: Vec<String>,
+}
+
+pub(super) async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64) -> Result<CommitResult> {
+    // 1. Rows, created with the first batch that mentions them as owner, then locked in id order.
+    let mut first_seen: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
+    for batch in batches {
+        for e in &batch.events {
+            first_seen
+                .entry(e.session_id.as_str())
+                .or_insert((batch.runtime_id.as_str(), e.ts.as_str()));
+        }
+    }
+    let mut rows: BTreeMap<String, SessionRow> = BTreeMap::new();
+    let mut created: BTreeSet<&str> = BTreeSet::new();
+    for (session_id, (runtime_id, ts)) in &first_seen {
+        if tx.ensure_session(session_id, Some(runtime_id), ts).await? {
+            created.insert(session_id);
+        }
+        let row = tx
+            .lock_session(session_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("session {session_id} vanished")))?;
+        rows.insert((*session_id).to_owned(), row);
+    }
+
+    // 2. Ownership.
+    let mut claimed: BTreeSet<String> = BTreeSet::new();
+    let mut accepted: Vec<bool> = Vec::with_capacity(batches.len());
+    let mut outcomes: Vec<Option<BatchOutcome>> = Vec::with_capacity(batches.len());
+    for batch in batches {
+        let conflict = batch.events.iter().find_map(|e| {
+            let row = &rows[e.session_id.as_str()];
+            match &row.runtime_id {
+                Some(owner) if owner != &batch.runtime_id => Some(BatchOutcome::Conflict {
+                    session_id: e.session_id.clone(),
+                    owner: owner.clone(),
+                }),
+                _ => None,
+            }
+        });
+        if conflict.is_none() {
+            for e in &batch.events {
+                let row = rows
+                    .get_mut(e.session_id.as_str())
+                    .expect("every session was loaded");
+                if row.runtime_id.is_none() {
+                    row.runtime_id = Some(batch.runtime_id.clone());
+                    claimed.insert(row.session_id.clone());
+                }
+            }
+        }
+        accepted.push(conflict.is_none());
+        outcomes.push(conflict);
+    }
+
+    // Nothing of a refused batch is kept, not even the row made for its new session.
+    let used: BTreeSet<&str> = batches
+        .iter()
+        .zip(&accepted)
+        .filter(|(_, ok)| **ok)
+        .flat_map(|(b, _)| b.events.iter().map(|e| e.session_id.as_str()))
+        .collect();
+    for session_id in created.difference(&used) {
+        tx.forget_session(session_id).await?;
+        rows.remove(*session_id);
+        claimed.remove(*session_id);
+    }
+
+    // 3. Insert.
+    let to_insert: Vec<&Event> = batches
+        .iter()
+        .zip(&accepted)
+        .filter(|(_, ok)| **ok)
+        .flat_map(|(b, _)| &b.events)
+        .collect();
+    let inserted: BTreeSet<(String, i64)> = if to_insert.is_empty() {
+        BTreeSet::new()
+    } else {
+        tx.insert_events(&to_insert).await?.into_iter().collect()
+    };
+    let mut inserted_per_batch = vec![0usize; batches.len()];
+
+    // 4. Project the new events, each once (the same event may be in two batches of the group).
+    let mut new_events: BTreeMap<&str, BTreeMap<i64, &Event>> = BTreeMap::new();
+    for (i, batch) in batches.iter().enumerate() {
+        if !accepted[i] {
+            continue;
+        }
+        for e in &batch.events {
+            let key = (e.session_id.as_str().to_owned(), e.seq as i64);
+            if inserted.contains(&key) {
+                let per_session = new_events.entry(e.session_id.as_str()).or_default();
+                if per_session.insert(e.seq as i64, e).is_none() {
+                    inserted_per_batch[i] += 1;
+                }
+            }
+        }
+    }
+    let mut changed: BTreeSet<String> = BTreeSet::new();
+    for (session_id, events) in &new_events {
+        let row = rows.get_mut(*session_id).expect("every session was loaded");
+        // Everything stored above `acked_seq` before this group is known only when nothing was stored past
+        // it; otherwise (batches that arrived out of order) ask the database.
+        let gap_before = row.last_seq != row.acked_seq;
+        for event in events.values() {
+            projection::apply(row, event);
+        }
+        row.acked_seq = if gap_before {
+            let mut acked = row.acked_seq;
+            loop {
+                let seqs = tx.stored_seqs_after(session_id, acked, 10_000).await?;
+                let full = seqs.len() == 10_000;
+                let next = projection::contiguous(acked, seqs.iter().copied());
+                let stalled = next == acked;
+                acked = next;
+                if !full || stalled {
+                    break;
+                }
+            }
+            acked
+        } else {
+            projection::contiguous(row.acked_seq, events.keys().copied())
+        };
+        changed.insert((*session_id).to_owned());
+    }
+    // A row created by a legacy route and now claimed by a runtime changes too.
+    changed.extend(claimed);
+
+    // 5. Write back, runtimes, commands.
+    for session_id in &changed {
+        tx.update_session(&rows[session_id]).await?;
+    }
+    let mut cancels: BTreeMap<&str, Vec<SessionId>> = BTreeMap::new();
+    for (i, batch) in batches.iter().enumerate() {
+        if accepted[i] && !cancels.contains_key(batch.runtime_id.as_str()) {
+            tx.touch_runtime(&batch.runtime_id, None, now_ms).await?;
+            let commands = tx.take_commands(&batch.runtime_id, now_ms).await?;
+            cancels.insert(batch.runtime_id.as_str(), commands);
+        }
+    }
+
+    let outcomes = outcomes
+        .into_iter()
+        .enumerate()
+        .map(|(i, conflict)| {
+            if let Some(conflict) = conflict {
+                return conflict;
+            }
+            let batch = &batches[i];
+            let mut acked = BTreeMap::new();
+            for e in &batch.events {
+                if let Some(a) = rows[e.session_id.as_str()].acked_seq {
+                    acked.insert(e.session_id.clone(), a as u64);
+                }
+            }
+            BatchOutcome::Stored {
+                acked,
+                cancels: cancels
+                    .get(batch.runtime_id.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
+                inserted: inserted_per_batch[i],
+            }
+        })
+        .collect();
+    Ok(CommitResult {
+        outcomes,
+        touched: new_events.keys().map(|s| (*s).to_owned()).collect(),
+    })
+}

@@ -1,0 +1,7 @@
+//! The control plane's integration tests: one binary (see STYLE.md). Store and HTTP tests run on SQLite and
+//! on PostgreSQL (`DATABASE_URL`, an admin URL; `eval "$(scripts/pg.sh start)"` starts a throwaway cluster).
+
+mod api;
+mod follow;
+mod helpers;
+mod ingest;
