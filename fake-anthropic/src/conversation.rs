@@ -7,6 +7,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::error::Category;
 
 use crate::scenario::{self, Reply, Scenario, Scenarios, Turn, UsageOverride};
 
@@ -54,10 +55,12 @@ impl MessagesRequest {
         let deserializer = &mut serde_json::Deserializer::from_slice(body);
         serde_path_to_error::deserialize(deserializer).map_err(|err| {
             let path = err.path().to_string();
-            if path == "." {
-                err.inner().to_string()
-            } else {
-                format!("{path}: {}", err.inner())
+            match err.inner().classify() {
+                Category::Syntax | Category::Eof | Category::Io => {
+                    format!("the request body is not valid JSON: {}", err.inner())
+                }
+                Category::Data if path == "." => err.inner().to_string(),
+                Category::Data => format!("{path}: {}", err.inner()),
             }
         })
     }

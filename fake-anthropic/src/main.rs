@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
@@ -35,10 +36,20 @@ enum LogFormat {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn main() -> ExitCode {
     let args = Args::parse();
     init_tracing(args.log_format);
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // One line, the whole chain: `load scenarios from x.json: parse scenario file at …`.
+            eprintln!("fake-anthropic: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
+async fn run(args: Args) -> anyhow::Result<()> {
     let scenarios = match &args.scenario {
         Some(path) => {
             Scenarios::load(path).with_context(|| format!("load scenarios from {}", path.display()))?
