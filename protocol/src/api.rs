@@ -87,6 +87,12 @@ pub struct Heartbeat {
     pub sessions: Vec<SessionId>,
 }
 
+/// Answer to a heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatResponse {
+    pub commands: Vec<Command>,
+}
+
 /// Something the control plane asks a runtime to do, delivered in the answer of its next request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

@@ -19,7 +19,8 @@ mod session;
 
 pub use api::{
     CancelResponse, Command, ErrorBody, ErrorDetail, EventBatch, EventPage, Health, HealthSessions,
-    Heartbeat, IngestResponse, LegacyLogEntry, LegacySessionStatus, SessionList, SessionsResponse,
+    Heartbeat, HeartbeatResponse, IngestResponse, LegacyLogEntry, LegacySessionStatus, SessionList,
+    SessionsResponse,
 };
 pub use event::{Event, EventSource, OutputStream, OutputTruncated, SessionFinished, SessionStarted};
 pub use execute::{

@@ -116,6 +116,10 @@ pub struct Config {
     #[arg(long, default_value = "256MiB", value_parser = parse_size)]
     pub max_output: u64,
 
+    /// At shutdown, how long to keep delivering events the control plane has not confirmed.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub delivery_deadline: Duration,
+
     /// An agent still alive this long after its `result` message is stopped.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub after_result_grace: Duration,

@@ -17,6 +17,9 @@ pub struct Metrics {
     pub output_truncated: AtomicU64,
     pub log_write_errors: AtomicU64,
     pub requests_rejected: AtomicU64,
+    pub events_delivered: AtomicU64,
+    pub delivery_retries: AtomicU64,
+    pub delivery_dead_letters: AtomicU64,
 }
 
 /// Values that are read from elsewhere when rendering.

@@ -55,6 +55,8 @@ pub struct Runtime {
     pub kill_now: CancellationToken,
     /// Every session task; shutdown waits for all of them.
     pub tasks: TaskTracker,
+    /// Delivery to the control plane (and to requests' `storage`).
+    pub shippers: crate::ship::Shippers,
     table: Mutex<Table>,
 }
 
@@ -91,6 +93,7 @@ impl Runtime {
             shutdown: CancellationToken::new(),
             kill_now: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            shippers: crate::ship::Shippers::default(),
             table: Mutex::new(Table::default()),
         }
     }

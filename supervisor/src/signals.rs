@@ -115,6 +115,8 @@ pub async fn run(runtime: Arc<Runtime>, listener: TcpListener, signals: Signals)
     runtime.tasks.close();
     runtime.tasks.wait().await;
     escalate.abort();
+    // Every log is complete; deliver what the control plane has not confirmed yet.
+    runtime.shippers.drain(runtime.config.delivery_deadline).await;
     server_stop.cancel();
     match server.await {
         Ok(Ok(())) => {}

@@ -23,7 +23,7 @@ pub use error::ApiError;
 
 use crate::metrics::Gauges;
 use crate::runtime::Runtime;
-use crate::session::{self, Launch, now_ts};
+use crate::session::{self, Launch};
 
 /// How long a client should wait before retrying a 429.
 const BUSY_RETRY_AFTER_SECONDS: u64 = 5;
@@ -132,23 +132,12 @@ async fn get_session(
 
 async fn cancel(State(runtime): State<Arc<Runtime>>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let entry = find(&runtime, &id)?;
-    let status = entry.status();
-    if status.is_finished() {
+    if !entry.request_cancel() {
         let body = CancelResponse {
             session_id: entry.id.clone(),
-            status: status.to_string(),
+            status: entry.status().to_string(),
         };
         return Ok((StatusCode::OK, Json(body)).into_response());
-    }
-    if !entry.cancel.is_cancelled() {
-        entry.with_log(|log| {
-            log.supervisor(&now_ts(), "session.cancel_requested", &serde_json::json!({}));
-            if let Err(err) = log.writer().commit() {
-                tracing::error!(session_id = %entry.id, error = %err, "write event log");
-            }
-        });
-        entry.cancel.cancel();
-        tracing::info!(session_id = %entry.id, "cancel requested");
     }
     let body = CancelResponse {
         session_id: entry.id.clone(),

@@ -64,6 +64,29 @@ impl SessionEntry {
         lock(&self.log).as_mut().map(f)
     }
 
+    /// Asks the session's task to stop the agent (once), recording `session.cancel_requested`.
+    /// Returns false when the session had already finished.
+    pub fn request_cancel(&self) -> bool {
+        if self.status().is_finished() {
+            return false;
+        }
+        if !self.cancel.is_cancelled() {
+            self.with_log(|log| {
+                log.supervisor(
+                    &super::now_ts(),
+                    "session.cancel_requested",
+                    &serde_json::json!({}),
+                );
+                if let Err(err) = log.writer().commit() {
+                    tracing::error!(session_id = %self.id, error = %err, "write event log");
+                }
+            });
+            self.cancel.cancel();
+            tracing::info!(session_id = %self.id, "cancel requested");
+        }
+        true
+    }
+
     /// Closes the log for good; later `with_log` calls do nothing.
     pub fn take_log(&self) -> Option<SessionLog> {
         lock(&self.log).take()

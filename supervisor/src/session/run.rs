@@ -105,6 +105,12 @@ pub async fn launch(runtime: &Arc<Runtime>, prepared: Prepared) -> Result<Launch
         cwd: dirs.cwd.clone(),
         run_as,
     };
+    if let Some(dest) = destination(runtime, &prepared) {
+        runtime
+            .shippers
+            .for_destination(runtime, dest)
+            .track(entry.clone(), None);
+    }
     let reaper = runtime.reaper.clone();
     let spawned = tokio::task::spawn_blocking(move || spec.spawn(&reaper))
         .await
@@ -163,6 +169,20 @@ pub async fn launch(runtime: &Arc<Runtime>, prepared: Prepared) -> Result<Launch
     Ok(Launch::Started(entry))
 }
 
+/// Where a session's events go: the request's `storage`, else the configured control plane.
+fn destination(runtime: &Runtime, prepared: &Prepared) -> Option<crate::ship::Destination> {
+    match &prepared.request.storage {
+        Some(storage) => Some(crate::ship::Destination {
+            url: storage.api_url.clone(),
+            key: storage.api_key.clone(),
+        }),
+        None => crate::ship::configured(
+            runtime.config.control_plane_url.as_deref(),
+            runtime.secrets.iter().find(|s| s.name == "INTERNAL_API_KEY"),
+        ),
+    }
+}
+
 /// Checks admission and registers a pending session.
 fn admit(runtime: &Arc<Runtime>, prepared: &Prepared) -> Result<Launch, LaunchError> {
     if runtime.shutdown.is_cancelled() {
@@ -199,7 +219,15 @@ fn admit(runtime: &Arc<Runtime>, prepared: &Prepared) -> Result<Launch, LaunchEr
         .env
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
-        .chain(runtime.secrets.iter().map(|s| (s.name, s.value.as_str())));
+        .chain(runtime.secrets.iter().map(|s| (s.name, s.value.as_str())))
+        .chain(
+            prepared
+                .request
+                .storage
+                .iter()
+                .filter_map(|s| s.api_key.as_deref())
+                .map(|k| ("STORAGE_API_KEY", k)),
+        );
     let redactor = Arc::new(Redactor::new(secrets));
     let log = SessionLog::new(writer, redactor, runtime.config.max_output);
     let session = Session {

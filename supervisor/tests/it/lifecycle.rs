@@ -238,7 +238,7 @@ async fn retrying_execute_is_idempotent_and_a_different_body_conflicts() {
     let (_, sessions) = sup.get("/sessions").await;
     assert_eq!(sessions["sessions"].as_array().unwrap().len(), 1);
     let count = sup.workspace().join("homes/s-idem/count");
-    assert!(eventually(WAIT, || std::fs::read_to_string(&count).is_ok()).await);
+    assert!(eventually(WAIT, || std::fs::read_to_string(&count).is_ok_and(|c| c.ends_with('\n'))).await);
     assert_eq!(std::fs::read_to_string(&count).unwrap(), "once\n", "started once");
 }
 

@@ -64,6 +64,9 @@ async fn execute(sup: &Sup, id: &str, prompt: &str, extra: Value) {
     assert_eq!(status, 202, "{answer}");
 }
 
+/// Recognises one expected event.
+type Matcher = Box<dyn Fn(&Value) -> bool>;
+
 fn content_types(event: &Value) -> Vec<String> {
     event["data"]["message"]["content"]
         .as_array()
@@ -84,7 +87,7 @@ async fn a_real_sdk_session_runs_a_tool_and_succeeds() {
     let events = sup.events("s-sdk").await;
     assert_eq!(session["status"], "succeeded", "{session}\n{events:#?}");
     // The conversation, in order (other SDK messages may come between, e.g. system status).
-    let wanted: Vec<(&str, Box<dyn Fn(&Value) -> bool>)> = vec![
+    let wanted: Vec<(&str, Matcher)> = vec![
         ("session.started", Box::new(|e| e["type"] == "session.started")),
         (
             "system init",
@@ -115,7 +118,7 @@ async fn a_real_sdk_session_runs_a_tool_and_succeeds() {
     ];
     let mut at = 0;
     for (name, matches) in &wanted {
-        let found = events[at..].iter().position(|e| matches(e));
+        let found = events[at..].iter().position(&**matches);
         let Some(offset) = found else {
             panic!("no {name} after event {at}: {events:#?}")
         };

@@ -1,0 +1,59 @@
+//! Capped exponential backoff with full jitter (500 ms doubling to 30 s; reference/delivery-and-ingest.md).
+
+use std::hash::{BuildHasher, Hasher};
+use std::time::Duration;
+
+const INITIAL: Duration = Duration::from_millis(500);
+const CAP: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Default)]
+pub struct Backoff {
+    attempt: u32,
+}
+
+impl Backoff {
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+
+    /// The wait before the next attempt: uniform in `[0, min(cap, initial × 2^attempt)]`, or what the
+    /// server asked for with `Retry-After` (capped too).
+    pub fn next(&mut self, retry_after: Option<Duration>) -> Duration {
+        let ceiling = INITIAL.saturating_mul(1u32 << self.attempt.min(16)).min(CAP);
+        self.attempt = self.attempt.saturating_add(1);
+        if let Some(wait) = retry_after {
+            return wait.min(CAP);
+        }
+        // Full jitter spreads the retries of many supervisors after a shared outage.
+        let fraction = (random_u64() % 1_000_001) as f64 / 1_000_000.0;
+        ceiling.mul_f64(fraction)
+    }
+}
+
+/// A random number from the standard library's per-instance SipHash keys, which are seeded from the OS.
+fn random_u64() -> u64 {
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_grow_to_the_cap_and_honour_retry_after() {
+        let mut backoff = Backoff::default();
+        for attempt in 0..20u32 {
+            let wait = backoff.next(None);
+            assert!(
+                wait <= INITIAL.saturating_mul(1 << attempt.min(16)).min(CAP),
+                "attempt {attempt}: {wait:?}"
+            );
+        }
+        assert_eq!(backoff.next(Some(Duration::from_secs(2))), Duration::from_secs(2));
+        assert_eq!(backoff.next(Some(Duration::from_secs(600))), CAP);
+        backoff.reset();
+        assert!(backoff.next(None) <= INITIAL);
+    }
+}

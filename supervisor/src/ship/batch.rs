@@ -1,0 +1,167 @@
+//! Reading sessions' logs into batches.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use protocol::SessionId;
+
+use super::{BATCH_MAX_BYTES, BATCH_MAX_EVENTS};
+use crate::eventlog::{LogReader, ReadRecord};
+use crate::session::SessionEntry;
+
+/// A session whose events are being shipped.
+#[derive(Debug)]
+pub struct Tracked {
+    entry: Arc<SessionEntry>,
+    reader: Option<LogReader>,
+    /// The highest seq the destination confirmed.
+    acked: Option<u64>,
+    cursor_path: PathBuf,
+}
+
+#[derive(Debug)]
+struct Item {
+    session_id: SessionId,
+    seq: u64,
+    json: Vec<u8>,
+}
+
+/// Events on their way, in log order per session.
+#[derive(Debug)]
+pub struct Batch {
+    items: Vec<Item>,
+}
+
+impl Tracked {
+    pub fn new(entry: Arc<SessionEntry>, acked: Option<u64>) -> Self {
+        let cursor_path = cursor_path(&entry.log_path);
+        Self {
+            entry,
+            reader: None,
+            acked,
+            cursor_path,
+        }
+    }
+
+    pub fn session_id(&self) -> &SessionId {
+        &self.entry.id
+    }
+
+    /// Finished and everything delivered.
+    pub fn is_done(&self) -> bool {
+        let progress = *self.entry.progress.borrow();
+        progress.finished
+            && progress
+                .last_seq
+                .is_none_or(|last| self.acked.is_some_and(|a| a >= last))
+    }
+
+    /// Records that the destination has every event up to `seq`, durably for the next start.
+    pub fn acked(&mut self, seq: u64) {
+        if self.acked.is_some_and(|a| a >= seq) {
+            return;
+        }
+        self.acked = Some(seq);
+        let tmp = self.cursor_path.with_extension("acked.tmp");
+        let written =
+            std::fs::write(&tmp, seq.to_string()).and_then(|()| std::fs::rename(&tmp, &self.cursor_path));
+        if let Err(err) = written {
+            // Not fatal: after a restart the events are sent again and the control plane drops duplicates.
+            tracing::warn!(path = %self.cursor_path.display(), error = %err, "write delivery cursor");
+        }
+    }
+}
+
+/// `<state>/sessions/<id>.acked`, beside `<id>.log`.
+pub fn cursor_path(log_path: &std::path::Path) -> PathBuf {
+    log_path.with_extension("acked")
+}
+
+/// The next batch from the tracked sessions' logs, or `None` when nothing is waiting.
+pub async fn assemble(tracked: &mut [Tracked]) -> Option<Batch> {
+    let mut items = Vec::new();
+    let mut bytes = 0;
+    'sessions: for t in tracked.iter_mut() {
+        if t.reader.is_none() {
+            match LogReader::open(&t.entry.log_path, t.entry.progress.clone()).await {
+                Ok(reader) => t.reader = Some(reader),
+                Err(err) => {
+                    tracing::error!(session_id = %t.entry.id, error = %err, "open event log for delivery");
+                    continue;
+                }
+            }
+        }
+        let reader = t.reader.as_mut().expect("opened above");
+        while items.len() < BATCH_MAX_EVENTS && bytes < BATCH_MAX_BYTES {
+            match reader.next(false).await {
+                Ok(Some(ReadRecord::Event { seq, json })) => {
+                    if t.acked.is_some_and(|acked| seq <= acked) {
+                        continue;
+                    }
+                    bytes += json.len() + 1;
+                    items.push(Item {
+                        session_id: t.entry.id.clone(),
+                        seq,
+                        json,
+                    });
+                }
+                Ok(Some(ReadRecord::Corrupt)) => {
+                    tracing::warn!(session_id = %t.entry.id, "skipped a corrupt record while shipping");
+                }
+                Ok(None) => continue 'sessions,
+                Err(err) => {
+                    tracing::error!(session_id = %t.entry.id, error = %err, "read event log for delivery");
+                    continue 'sessions;
+                }
+            }
+        }
+        break;
+    }
+    (!items.is_empty()).then_some(Batch { items })
+}
+
+impl Batch {
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// `{"runtimeId": …, "events": [<records as they are in the log>]}`: no event is re-encoded.
+    pub fn body(&self, runtime_id: &str) -> Vec<u8> {
+        let size: usize = self.items.iter().map(|i| i.json.len() + 1).sum();
+        let mut body = Vec::with_capacity(size + runtime_id.len() + 32);
+        body.extend_from_slice(b"{\"runtimeId\":");
+        serde_json::to_writer(&mut body, runtime_id).expect("a str always serialises");
+        body.extend_from_slice(b",\"events\":[");
+        for (i, item) in self.items.iter().enumerate() {
+            if i > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&item.json);
+        }
+        body.extend_from_slice(b"]}");
+        body
+    }
+
+    pub fn split(mut self) -> (Batch, Batch) {
+        let second = self.items.split_off(self.items.len() / 2);
+        (self, Batch { items: second })
+    }
+
+    /// Per session, the last seq in this batch.
+    pub fn last_seqs(&self) -> BTreeMap<SessionId, u64> {
+        let mut last = BTreeMap::new();
+        for item in &self.items {
+            last.insert(item.session_id.clone(), item.seq);
+        }
+        last
+    }
+
+    /// A file-name-safe label of the batch's first event.
+    pub fn first_label(&self) -> String {
+        self.items
+            .first()
+            .map(|i| format!("{}-{}", i.session_id, i.seq))
+            .unwrap_or_default()
+    }
+}
