@@ -202,6 +202,8 @@ pub fn show(s: &SessionDetail, now_ms: i64, style: Style) -> String {
     let mut out = String::new();
     for (name, value) in fields {
         let label = format!("{name}:");
+        // Continuation lines of a multi-line value stay in the value column.
+        let value = value.trim_end().replace('\n', &format!("\n{:11}", ""));
         out.push_str(&format!("{label:<11}{value}\n"));
     }
     out
@@ -284,9 +286,10 @@ impl Transcript {
         }
         let tools = data.get("tools").and_then(Value::as_array).map_or(0, Vec::len);
         vec![self.style.dim(&format!(
-            "model {} · {} tools · cwd {}",
+            "model {} · {} tool{} · cwd {}",
             text(data, "model"),
             tools,
+            if tools == 1 { "" } else { "s" },
             text(data, "cwd")
         ))]
     }
@@ -396,6 +399,8 @@ impl Transcript {
                 .and_then(Value::as_str)
                 .filter(|s| *s != "success");
             let error = finished.get("error").and_then(Value::as_str);
+            // "cancelled (cancelled)" says nothing twice.
+            let error = error.filter(|e| *e != status.as_str());
             let reason: Vec<&str> = subtype.into_iter().chain(error).collect();
             if !reason.is_empty() {
                 head.push_str(&format!(" ({})", first_line(&reason.join(": "))));

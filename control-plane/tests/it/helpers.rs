@@ -137,8 +137,12 @@ pub async fn spawn_app(db: &TestDb) -> TestApp {
 }
 
 pub async fn spawn_app_with(db: &TestDb, heartbeat_timeout: Duration) -> TestApp {
+    spawn_app_on(db, "127.0.0.1:0".parse().expect("an address"), heartbeat_timeout).await
+}
+
+pub async fn spawn_app_on(db: &TestDb, listen: SocketAddr, heartbeat_timeout: Duration) -> TestApp {
     let config = ServerConfig {
-        listen: "127.0.0.1:0".parse().expect("an address"),
+        listen,
         database_url: db.url.clone(),
         auth: Auth {
             internal_keys: vec![Secret::new(KEY)],

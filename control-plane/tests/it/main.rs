@@ -2,6 +2,7 @@
 //! on PostgreSQL (`DATABASE_URL`, an admin URL; `eval "$(scripts/pg.sh start)"` starts a throwaway cluster).
 
 mod api;
+mod cli;
 mod follow;
 mod helpers;
 mod ingest;
