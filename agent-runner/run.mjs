@@ -18,8 +18,8 @@ const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 };
 // supervisor's grace period, so we still exit with our own status.
 const SIGNAL_DEADLINE_MS = 1500;
 
-// Job option name → SDK option name. Everything else in `options` is refused: a misspelt option must stop
-// the run, not let the agent run without the limit its caller asked for (same rule as the protocol crate).
+// The job options, passed to the SDK under the same names. Anything else in `options` is refused: a misspelt
+// option must stop the run, not let the agent run without the limit its caller asked for (as in the protocol crate).
 const OPTION_NAMES = [
   'model',
   'maxTurns',
