@@ -1,6 +1,6 @@
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -68,6 +68,11 @@ impl SpawnSpec {
             command.pre_exec(child_setup);
         }
         let (mut child, exit) = reaper.spawn(&mut command)?;
+        for pipe in [child.stdout.as_ref().map(|p| p.as_raw_fd()), child.stderr.as_ref().map(|p| p.as_raw_fd())] {
+            if let Some(fd) = pipe {
+                grow_pipe(fd);
+            }
+        }
         let take = |fd: Option<OwnedFd>| fd.ok_or_else(|| io::Error::other("child pipe missing"));
         let spawned = Spawned {
             pid: child.id(),
@@ -79,6 +84,18 @@ impl SpawnSpec {
         // Dropping a std Child neither waits nor kills: the reaper owns its status.
         drop(child);
         Ok(spawned)
+    }
+}
+
+/// A fast agent writes 64 KiB (the default pipe size) and then waits for every read of ours; a larger pipe
+/// lets it run ahead while we parse, which halves the round trips at high output rates. Best effort: the
+/// kernel caps the size at `/proc/sys/fs/pipe-max-size` for unprivileged processes.
+const PIPE_SIZE: libc::c_int = 1 << 20;
+
+fn grow_pipe(fd: std::os::fd::RawFd) {
+    // SAFETY: F_SETPIPE_SZ on an fd we own; failure leaves the pipe as it was.
+    unsafe {
+        libc::fcntl(fd, libc::F_SETPIPE_SZ, PIPE_SIZE);
     }
 }
 

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Benchmarks (speed and memory goals are measured here, never asserted in tests).
+#
+#   scripts/bench.sh                 the supervisor (static musl build), then the control plane if present
+#   scripts/bench.sh supervisor      only the supervisor
+#
+# Machines are shared and noisy: every goal is stated as a ratio or a bound measured in one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=${1:-all}
+
+if [[ $what == all || $what == supervisor ]]; then
+    echo "==> static build (x86_64-unknown-linux-musl, release, stripped)" >&2
+    rustup target add x86_64-unknown-linux-musl >/dev/null 2>&1 || true
+    # ring (TLS) builds its C with the system gcc; musl-gcc is not needed for this freestanding code.
+    CC_x86_64_unknown_linux_musl=${CC_x86_64_unknown_linux_musl:-gcc} \
+        cargo build --quiet --release --locked --target x86_64-unknown-linux-musl -p agent-supervisor
+    bin=target/x86_64-unknown-linux-musl/release/agent-supervisor
+    python3 scripts/bench/supervisor.py "$bin"
+fi
+
+if [[ $what == all || $what == control-plane ]] && [[ -x scripts/bench-cp.sh ]]; then
+    scripts/bench-cp.sh
+fi
