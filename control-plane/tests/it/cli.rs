@@ -422,3 +422,220 @@ async fn logs_follow_resumes_after_the_server_goes_away() {
     assert!(run.stderr.contains("resuming after seq 9"), "{}", run.stderr);
     app.stop().await;
 }
+
+/// A stand-in runtime: `POST /execute` checks the bearer token, records the request and answers like a
+/// supervisor, with the session id the request carried (or `s-new`).
+async fn fake_runtime() -> (String, tokio::sync::mpsc::Receiver<protocol::ExecuteRequest>) {
+    use axum::http::{HeaderMap, StatusCode};
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let router = axum::Router::new().route(
+        "/execute",
+        axum::routing::post(move |headers: HeaderMap, body: String| {
+            let tx = tx.clone();
+            async move {
+                if headers.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer sup-token") {
+                    return (
+                        StatusCode::UNAUTHORIZED,
+                        r#"{"error":{"code":"unauthorized","message":"bad token"}}"#.to_owned(),
+                    );
+                }
+                let request: protocol::ExecuteRequest =
+                    serde_json::from_str(&body).expect("an ExecuteRequest");
+                let answer = protocol::ExecuteResponse {
+                    success: true,
+                    agent_id: request.agent_id.clone(),
+                    session_id: request
+                        .session_id
+                        .clone()
+                        .unwrap_or_else(|| "s-new".parse().expect("id")),
+                    status: "started".into(),
+                };
+                tx.send(request).await.expect("test listens");
+                (
+                    StatusCode::ACCEPTED,
+                    serde_json::to_string(&answer).expect("json"),
+                )
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    (url, rx)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_starts_a_session_on_a_runtime_and_follows_it_to_its_end() {
+    let (_db, app) = seeded().await;
+    let (runtime, mut requests) = fake_runtime().await;
+
+    let mut cmd = command(
+        &app.url(""),
+        &[
+            "run",
+            "--runtime",
+            &runtime,
+            "--agent",
+            "reviewer",
+            "--prompt",
+            "fix the test",
+            "--max-turns",
+            "3",
+        ],
+    );
+    cmd.env("SUPERVISOR_TOKEN", "sup-token");
+    check(&agentctl_with(cmd).await, 0, expect!["s-new\n"]);
+    let request = requests.recv().await.expect("a request");
+    assert_eq!(
+        (
+            request.agent_id.as_str(),
+            request.prompt.as_str(),
+            request.options.max_turns
+        ),
+        ("reviewer", "fix the test", Some(3))
+    );
+
+    // -f: the exit code is the session's; the runtime ships the events a moment later.
+    let mut cmd = command(
+        &app.url(""),
+        &[
+            "run",
+            "--runtime",
+            &runtime,
+            "--agent",
+            "reviewer",
+            "--prompt-file",
+            "-",
+            "--session-id",
+            "s-followed",
+            "-f",
+        ],
+    );
+    cmd.env("SUPERVISOR_TOKEN", "sup-token").stdin(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"prompt from stdin").expect("write prompt");
+    }
+    let request = requests.recv().await.expect("a request");
+    assert_eq!(request.prompt, "prompt from stdin");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    app.ingest(
+        "rt-1",
+        &transcript("s-followed", "rt-1", "failed", Ending::Failed),
+    )
+    .await;
+    let run = finish(child).await;
+    check(
+        &run,
+        5,
+        expect![[r#"
+        session s-followed · agent reviewer · runner node /opt/agent-runner/run.mjs · pid 4242
+        model claude-haiku-4-5 · 2 tools · cwd /workspace/sessions/s-fail
+        ⏺ Bash(make)
+          ⎿  ✗ make: *** No targets specified and no makefile found.  Stop.
+        ✗ failed (error_max_turns: Reached maximum number of turns (2)) · 2 turns · 4s · $0.0123
+    "#]],
+    );
+
+    // A wrong supervisor token is an auth error.
+    let mut cmd = command(
+        &app.url(""),
+        &[
+            "run",
+            "--runtime",
+            &runtime,
+            "--agent",
+            "reviewer",
+            "--prompt",
+            "x",
+        ],
+    );
+    cmd.env("SUPERVISOR_TOKEN", "wrong");
+    check(&agentctl_with(cmd).await, 4, expect![""]);
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_creates_its_database_prints_generated_credentials_once_and_stops_on_sigterm() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("fresh.db").display());
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        .env_remove("INTERNAL_API_KEY")
+        .env_remove("AGENTCTL_API_TOKENS")
+        .env_remove("DATABASE_URL")
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let pid = child.id().to_string();
+    let reader = tokio::task::spawn_blocking(move || {
+        let (mut key, mut token) = (None, None);
+        for line in std::io::BufReader::new(stderr).lines() {
+            let line = line.expect("a line");
+            if let Some(k) = line.strip_prefix("agentctl: generated internal API key (INTERNAL_API_KEY): ") {
+                key = Some(k.to_owned());
+            } else if let Some(t) = line.strip_prefix("agentctl: generated API token (AGENTCTL_TOKEN): ") {
+                token = Some(t.to_owned());
+            } else if let Some(rest) = line.split("addr=").nth(1) {
+                let addr = rest.split_whitespace().next().expect("an address").to_owned();
+                return (
+                    key.expect("key printed before serving"),
+                    token.expect("token printed"),
+                    addr,
+                );
+            }
+        }
+        panic!("serve exited before listening");
+    });
+    let Ok(read) = tokio::time::timeout(Duration::from_secs(30), reader).await else {
+        Command::new("kill").args(["-KILL", &pid]).status().expect("kill");
+        panic!("serve did not start listening within 30 s");
+    };
+    let (key, token, addr) = read.expect("join");
+    assert!(key.starts_with("ak_") && token.starts_with("at_") && key != token);
+    let http = reqwest::Client::new();
+    let list = http
+        .get(format!("http://{addr}/api/v1/sessions"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(list.status(), reqwest::StatusCode::OK);
+    let wrong = http
+        .get(format!("http://{addr}/api/v1/sessions"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(wrong.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let batch = serde_json::json!({"runtimeId": "rt-1", "events": lines("s-1", 0, 2)});
+    let ingest = http
+        .post(format!("http://{addr}/api/internal/v1/events"))
+        .bearer_auth(&key)
+        .json(&batch)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(ingest.status(), reqwest::StatusCode::OK);
+    assert!(dir.path().join("fresh.db").exists());
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    let status = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await
+    .expect("serve stops within 10 s")
+    .expect("join")
+    .expect("wait");
+    assert_eq!(status.code(), Some(0));
+}
