@@ -62,6 +62,15 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening");
         let runtime = Arc::new(Runtime::new(config, runtime_id, runner, run_as, token, secrets));
+        let recovered = supervisor::recover::recover(&runtime);
+        tracing::info!(
+            sessions = recovered.sessions,
+            lost = recovered.lost,
+            corrupt_records = recovered.corrupt_records,
+            torn_bytes = recovered.torn_bytes,
+            resumed_deliveries = recovered.resumed_deliveries,
+            "recovered earlier sessions"
+        );
         signals::run(runtime, listener, signals).await
     })?;
     // Exiting drops the runtime: every log was synced by its session's task.

@@ -79,6 +79,21 @@ impl Metrics {
             get(&self.requests_rejected),
         );
         counter(
+            "supervisor_events_delivered_total",
+            "Events the control plane confirmed.",
+            get(&self.events_delivered),
+        );
+        counter(
+            "supervisor_delivery_retries_total",
+            "Event batches sent again after a failure.",
+            get(&self.delivery_retries),
+        );
+        counter(
+            "supervisor_delivery_dead_letters_total",
+            "Event batches the control plane rejected (kept in the dead-letter directory).",
+            get(&self.delivery_dead_letters),
+        );
+        counter(
             "supervisor_orphans_reaped_total",
             "Adopted processes reaped.",
             gauges.orphans_reaped,

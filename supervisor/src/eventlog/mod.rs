@@ -11,8 +11,10 @@
 
 mod reader;
 mod record;
+mod recover;
 mod writer;
 
 pub use reader::{LogReader, ReadRecord};
 pub use record::{EventSink, decode_record, record_seq};
+pub use recover::{Scan, scan_and_repair};
 pub use writer::{LogWriter, Progress};

@@ -54,6 +54,32 @@ impl LogWriter {
         })
     }
 
+    /// Reopens the log of an earlier incarnation to append after its last whole record (see `Scan`).
+    pub fn reopen(
+        path: &Path,
+        session_id: SessionId,
+        valid_len: u64,
+        last_seq: Option<u64>,
+    ) -> io::Result<Self> {
+        let file = OpenOptions::new().append(true).open(path)?;
+        let progress = Progress {
+            committed_len: valid_len,
+            last_seq,
+            finished: false,
+        };
+        Ok(Self {
+            session_id,
+            path: path.to_owned(),
+            file,
+            next_seq: last_seq.map_or(0, |s| s + 1),
+            pending: Vec::with_capacity(4096),
+            pending_last_seq: None,
+            pending_records: 0,
+            progress: watch::Sender::new(progress),
+            synced_len: valid_len,
+        })
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -68,10 +68,12 @@ impl SpawnSpec {
             command.pre_exec(child_setup);
         }
         let (mut child, exit) = reaper.spawn(&mut command)?;
-        for pipe in [child.stdout.as_ref().map(|p| p.as_raw_fd()), child.stderr.as_ref().map(|p| p.as_raw_fd())] {
-            if let Some(fd) = pipe {
-                grow_pipe(fd);
-            }
+        let pipes = [
+            child.stdout.as_ref().map(|p| p.as_raw_fd()),
+            child.stderr.as_ref().map(|p| p.as_raw_fd()),
+        ];
+        for fd in pipes.into_iter().flatten() {
+            grow_pipe(fd);
         }
         let take = |fd: Option<OwnedFd>| fd.ok_or_else(|| io::Error::other("child pipe missing"));
         let spawned = Spawned {

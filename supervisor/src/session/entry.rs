@@ -44,6 +44,25 @@ impl SessionEntry {
         }
     }
 
+    /// A finished session of an earlier incarnation, read back from its log.
+    pub fn recovered(
+        session: Session,
+        log_path: std::path::PathBuf,
+        progress: watch::Receiver<Progress>,
+    ) -> Self {
+        Self {
+            id: session.session_id.clone(),
+            agent_id: session.agent_id.clone(),
+            // No request is known: a retry of its `POST /execute` is a conflict, never a second run.
+            request_hash: 0,
+            cancel: CancellationToken::new(),
+            log_path,
+            progress,
+            state: Mutex::new(session),
+            log: Mutex::new(None),
+        }
+    }
+
     /// The session as the API reports it.
     pub fn snapshot(&self) -> Session {
         let mut session = lock(&self.state).clone();

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::runtime::{Runtime, Secret};
 use crate::session::SessionEntry;
 use backoff::Backoff;
-pub use batch::Tracked;
+pub use batch::{Tracked, cursor_path};
 
 /// Batches close at the first of these (reference/delivery-and-ingest.md §6).
 pub const BATCH_MAX_BYTES: usize = 1 << 20;

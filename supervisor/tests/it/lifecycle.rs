@@ -238,7 +238,11 @@ async fn retrying_execute_is_idempotent_and_a_different_body_conflicts() {
     let (_, sessions) = sup.get("/sessions").await;
     assert_eq!(sessions["sessions"].as_array().unwrap().len(), 1);
     let count = sup.workspace().join("homes/s-idem/count");
-    assert!(eventually(WAIT, || std::fs::read_to_string(&count).is_ok_and(|c| c.ends_with('\n'))).await);
+    assert!(
+        eventually(WAIT, || std::fs::read_to_string(&count)
+            .is_ok_and(|c| c.ends_with('\n')))
+        .await
+    );
     assert_eq!(std::fs::read_to_string(&count).unwrap(), "once\n", "started once");
 }
 
@@ -375,4 +379,52 @@ async fn metrics_count_sessions_by_status() {
     ] {
         assert!(text.lines().any(|l| l == line), "metrics lack {line:?}:\n{text}");
     }
+}
+
+#[tokio::test]
+async fn after_a_crash_running_sessions_are_lost_and_seqs_continue() {
+    let sup = Options::default().start();
+    sup.run_cmd("s-done", &format!("echo '{SUCCESS}'")).await;
+    sup.wait_finished("s-done", WAIT).await;
+    sup.run_cmd("s-running", "echo before-crash; exec sleep 100")
+        .await;
+    let log = sup.state_dir().join("sessions/s-running.log");
+    assert!(
+        eventually(WAIT, || std::fs::read_to_string(&log)
+            .is_ok_and(|l| l.contains("before-crash")))
+        .await
+    );
+    // A torn write at the end of the log, as a crash mid-write leaves it.
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    std::io::Write::write_all(&mut file, b"{\"sessionId\":\"s-running\",\"seq\":9").unwrap();
+    drop(file);
+
+    let sup = sup.kill_and_restart();
+    let lost = sup.session("s-running").await;
+    assert_eq!(lost["status"], "lost", "{lost}");
+    let events = sup.events("s-running").await;
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert_eq!(
+        seqs,
+        (0..events.len() as u64).collect::<Vec<_>>(),
+        "seqs continue with no gap or reuse"
+    );
+    assert_eq!(finished_event(&events)["status"], "lost");
+    assert_eq!(agent_texts(&events), ["before-crash"]);
+    // The finished session is still there, unchanged; its id cannot be started again.
+    let done = sup.session("s-done").await;
+    assert_eq!(
+        (done["status"].clone(), done["numTurns"].clone()),
+        (json!("succeeded"), json!(2))
+    );
+    let retry = json!({"agentId": "test", "sessionId": "s-done", "prompt": "run the command", "env": {"CMD": format!("echo '{SUCCESS}'")}});
+    assert_eq!(sup.post("/execute", &retry).await.0, 409);
+    let (_, list) = sup.get("/sessions").await;
+    let ids: Vec<&str> = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["sessionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["s-running", "s-done"]);
 }

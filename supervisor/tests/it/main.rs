@@ -8,6 +8,7 @@
 mod support;
 
 mod api;
+mod delivery;
 mod lifecycle;
 mod output;
 mod sdk;

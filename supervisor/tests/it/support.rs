@@ -93,20 +93,33 @@ pub struct Sup {
     stderr: Arc<Mutex<String>>,
     pub client: reqwest::Client,
     exited: Option<std::process::ExitStatus>,
+    options: Options,
 }
 
 impl Sup {
     pub fn start(options: Options) -> Self {
-        Self::launch(options, true)
+        Self::launch(options, true, None)
+    }
+
+    /// Kills this supervisor with SIGKILL (no shutdown at all) and starts a new one on the same state
+    /// directory and workspace, with the same options.
+    pub fn kill_and_restart(mut self) -> Sup {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid as i32), nix::sys::signal::SIGKILL);
+        let _ = self.child.wait();
+        self.exited = Some(std::process::ExitStatus::default());
+        let options = self.options.clone();
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
+        Self::launch(options, true, Some(dir))
     }
 
     /// Starts without `--no-auth` even when `options.auth` is off, so the supervisor generates a token.
     pub fn start_raw(options: Options) -> Self {
-        Self::launch(options, false)
+        Self::launch(options, false, None)
     }
 
-    fn launch(options: Options, no_auth_flag: bool) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
+    fn launch(options: Options, no_auth_flag: bool, dir: Option<tempfile::TempDir>) -> Self {
+        let relaunch = options.clone();
+        let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
         // The agent's user must be able to reach its working directory below this one.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let mut args: Vec<String> = vec![
@@ -189,6 +202,7 @@ impl Sup {
             stderr,
             client,
             exited: None,
+            options: relaunch,
         }
     }
 
