@@ -20,7 +20,7 @@ use crate::runtime::Runtime;
 /// After the agent exits, how long its output pipes may stay open (held by a grandchild) before the
 /// rest of its process group is killed.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(2);
-const READ_CHUNK: usize = 64 * 1024;
+const READ_CHUNK: usize = 256 * 1024;
 
 /// What `launch` did.
 #[derive(Debug)]
