@@ -78,6 +78,8 @@ pub async fn run(runtime: Arc<Runtime>, listener: TcpListener, signals: Signals)
         });
     }
 
+    tokio::spawn(sync_logs(runtime.clone(), reaper_stop.clone()));
+
     let server_stop = CancellationToken::new();
     let app = crate::http::router(runtime.clone());
     let server = tokio::spawn(
@@ -127,6 +129,52 @@ pub async fn run(runtime: Arc<Runtime>, listener: TcpListener, signals: Signals)
     let _ = reaper.await;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// How often the logs of running sessions are flushed to stable storage. A crash of the supervisor loses
+/// nothing (written records are in the page cache); this bounds what a power loss can take.
+const SYNC_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Fsyncs the logs of running sessions that grew since their last sync, outside the sessions' locks.
+async fn sync_logs(runtime: Arc<Runtime>, stop: CancellationToken) {
+    let mut synced: std::collections::HashMap<protocol::SessionId, u64> = std::collections::HashMap::new();
+    let mut tick = tokio::time::interval(SYNC_EVERY);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let open: Vec<_> = runtime
+            .sessions()
+            .into_iter()
+            .filter_map(|entry| {
+                entry
+                    .with_log(|log| log.writer().sync_target())
+                    .map(|t| (entry.id.clone(), t))
+            })
+            .collect();
+        // Finished sessions were synced by their task; forget them.
+        synced.retain(|id, _| open.iter().any(|(open_id, _)| open_id == id));
+        let targets: Vec<_> = open
+            .into_iter()
+            .filter(|(id, (_, len))| synced.get(id) != Some(len))
+            .collect();
+        let done = tokio::task::spawn_blocking(move || {
+            targets
+                .into_iter()
+                .filter_map(|(id, (file, len))| match file.sync_data() {
+                    Ok(()) => Some((id, len)),
+                    Err(err) => {
+                        tracing::error!(session_id = %id, error = %err, "sync event log");
+                        None
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        synced.extend(done);
+    }
 }
 
 /// `kill(-1, signal)`: every process in our PID namespace but ourselves. Only ever called as PID 1.

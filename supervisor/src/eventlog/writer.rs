@@ -2,6 +2,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use protocol::{EventSource, SessionId};
 use serde::Serialize;
@@ -23,7 +24,8 @@ pub struct Progress {
 pub struct LogWriter {
     session_id: SessionId,
     path: PathBuf,
-    file: File,
+    /// Shared so that the periodic sync runs outside the session's lock (`sync_target`).
+    file: Arc<File>,
     next_seq: u64,
     /// Encoded records not yet written.
     pending: Vec<u8>,
@@ -44,7 +46,7 @@ impl LogWriter {
         Ok(Self {
             session_id,
             path: path.to_owned(),
-            file,
+            file: Arc::new(file),
             next_seq: 0,
             pending: Vec::with_capacity(4096),
             pending_last_seq: None,
@@ -70,7 +72,7 @@ impl LogWriter {
         Ok(Self {
             session_id,
             path: path.to_owned(),
-            file,
+            file: Arc::new(file),
             next_seq: last_seq.map_or(0, |s| s + 1),
             pending: Vec::with_capacity(4096),
             pending_last_seq: None,
@@ -124,7 +126,7 @@ impl LogWriter {
             return Ok(0);
         }
         let committed = self.progress.borrow().committed_len;
-        if let Err(err) = self.file.write_all(&self.pending) {
+        if let Err(err) = (&*self.file).write_all(&self.pending) {
             // Best effort: if even this fails, the torn record is found by its checksum when read.
             let _ = self.file.set_len(committed);
             return Err(err);
@@ -151,6 +153,11 @@ impl LogWriter {
             self.synced_len = committed;
         }
         Ok(())
+    }
+
+    /// The file and how much of it is written, for a sync that must not hold the session's lock.
+    pub fn sync_target(&self) -> (Arc<File>, u64) {
+        (self.file.clone(), self.progress.borrow().committed_len)
     }
 
     /// Commits, syncs and tells readers that the log is complete.
