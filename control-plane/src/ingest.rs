@@ -8,7 +8,7 @@
 
 use std::sync::Arc;
 
-use protocol::{EventBatch, SessionId};
+use protocol::EventBatch;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::follow::Hub;
@@ -26,18 +26,34 @@ pub struct Invalid(pub String);
 
 /// Parses and checks a batch: all of it or nothing.
 pub fn parse_batch(body: &[u8]) -> Result<IngestBatch, Invalid> {
+    // The plain parser is the fast path; only a body that fails is parsed again to name the bad field.
+    let batch: EventBatch = match serde_json::from_slice(body) {
+        Ok(batch) => batch,
+        Err(_) => return Err(explain(body)),
+    };
+    check_batch(batch)
+}
+
+/// Parses a body known to be invalid again, tracking the path, to say where it is wrong.
+fn explain(body: &[u8]) -> Invalid {
     let de = &mut serde_json::Deserializer::from_slice(body);
-    let batch: EventBatch = serde_path_to_error::deserialize(de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            Invalid(format!("invalid body: malformed JSON: {inner}"))
-        } else if path == "." || path == "?" {
-            Invalid(format!("invalid body: {inner}"))
-        } else {
-            Invalid(format!("{path}: {inner}"))
+    match serde_path_to_error::deserialize::<_, EventBatch>(de) {
+        Ok(_) => Invalid("invalid body".into()),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                Invalid(format!("invalid body: malformed JSON: {inner}"))
+            } else if path == "." || path == "?" {
+                Invalid(format!("invalid body: {inner}"))
+            } else {
+                Invalid(format!("{path}: {inner}"))
+            }
         }
-    })?;
+    }
+}
+
+fn check_batch(batch: EventBatch) -> Result<IngestBatch, Invalid> {
     if batch.runtime_id.is_empty() || batch.runtime_id.len() > 256 {
         return Err(Invalid("runtimeId: must be 1 to 256 characters".into()));
     }
@@ -109,45 +125,45 @@ impl Ingestor {
 async fn writer(mut rx: mpsc::Receiver<Job>, store: Store, hub: Hub, metrics: Arc<Metrics>) {
     while let Some(first) = rx.recv().await {
         let mut events = first.batch.events.len();
-        let mut jobs = vec![first];
+        let mut batches = vec![first.batch];
+        let mut replies = vec![first.reply];
         while events < GROUP_MAX_EVENTS {
             match rx.try_recv() {
                 Ok(job) => {
                     events += job.batch.events.len();
-                    jobs.push(job);
+                    batches.push(job.batch);
+                    replies.push(job.reply);
                 }
                 Err(_) => break,
             }
         }
-        let batches: Vec<IngestBatch> = jobs.iter().map(|j| j.batch.clone()).collect();
         match store.commit_group(&batches, time::now_ms()).await {
             Ok(result) => {
                 Metrics::add(&metrics.group_commits, 1);
                 hub.publish(result.touched);
-                for (job, outcome) in jobs.into_iter().zip(result.outcomes) {
-                    let _ = job.reply.send(Ok(outcome));
+                for (reply, outcome) in replies.into_iter().zip(result.outcomes) {
+                    let _ = reply.send(Ok(outcome));
                 }
             }
             // A batch that breaks the whole transaction (a database error that is not about availability)
             // must not take its neighbours down with it: store each alone.
-            Err(StoreError::Database(error)) if jobs.len() > 1 => {
-                tracing::warn!(error = %error, batches = jobs.len(), "group commit failed; storing batches one by one");
-                for job in jobs {
+            Err(StoreError::Database(error)) if batches.len() > 1 => {
+                tracing::warn!(error = %error, batches = batches.len(), "group commit failed; storing batches one by one");
+                for (batch, reply) in batches.iter().zip(replies) {
                     let result = store
-                        .commit_group(std::slice::from_ref(&job.batch), time::now_ms())
+                        .commit_group(std::slice::from_ref(batch), time::now_ms())
                         .await;
-                    let reply = result.map(|mut r| {
+                    let outcome = result.map(|mut r| {
                         Metrics::add(&metrics.group_commits, 1);
                         hub.publish(std::mem::take(&mut r.touched));
                         r.outcomes.remove(0)
                     });
-                    let _ = job.reply.send(reply);
+                    let _ = reply.send(outcome);
                 }
             }
             Err(error) => {
-                let shared = Arc::new(error);
-                for job in jobs {
-                    let _ = job.reply.send(Err(clone_error(&shared)));
+                for reply in replies {
+                    let _ = reply.send(Err(clone_error(&error)));
                 }
             }
         }
@@ -162,11 +178,4 @@ fn clone_error(error: &StoreError) -> StoreError {
         StoreError::Corrupt(m) => StoreError::Corrupt(m.clone()),
         StoreError::UnsupportedUrl(u) => StoreError::UnsupportedUrl(u.clone()),
     }
-}
-
-/// Session ids of a batch, for logs.
-pub fn sessions_of(batch: &IngestBatch) -> Vec<&SessionId> {
-    let mut ids: Vec<&SessionId> = batch.events.iter().map(|e| &e.session_id).collect();
-    ids.dedup();
-    ids
 }
