@@ -11,4 +11,5 @@ mod api;
 mod delivery;
 mod lifecycle;
 mod output;
+mod pid1;
 mod sdk;
