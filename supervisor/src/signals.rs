@@ -116,7 +116,20 @@ pub async fn run(runtime: Arc<Runtime>, listener: TcpListener, signals: Signals)
     // Each session task stops its agent, reaps it, drains its pipes and writes `session.finished`.
     runtime.tasks.close();
     runtime.tasks.wait().await;
-    escalate.abort();
+    if is_pid1() {
+        // Processes that escaped their agent's group (setsid) got the SIGTERM broadcast too: give them
+        // the rest of the grace period, because when PID 1 exits the kernel SIGKILLs them on the spot.
+        let mut escalate = escalate;
+        tokio::select! {
+            () = until_alone() => escalate.abort(),
+            _ = &mut escalate => {
+                // Grace over (or a second signal): SIGKILL was broadcast; let the reaper collect them.
+                let _ = tokio::time::timeout(std::time::Duration::from_secs(5), until_alone()).await;
+            }
+        }
+    } else {
+        escalate.abort();
+    }
     // Every log is complete; deliver what the control plane has not confirmed yet.
     runtime.shippers.drain(runtime.config.delivery_deadline).await;
     server_stop.cancel();
@@ -129,6 +142,14 @@ pub async fn run(runtime: Arc<Runtime>, listener: TcpListener, signals: Signals)
     let _ = reaper.await;
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// Returns once PID 1 is the only process left in its namespace (every other one exited and was reaped).
+async fn until_alone() {
+    // kill(-1, 0) signals nothing; it fails with ESRCH when there is no process left to signal.
+    while kill(Pid::from_raw(-1), None) != Err(nix::errno::Errno::ESRCH) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
 
 /// How often the logs of running sessions are flushed to stable storage. A crash of the supervisor loses

@@ -108,14 +108,30 @@ fn child_setup() -> io::Result<()> {
     nix::unistd::setsid()?;
     // The supervisor's signal state must not leak into the agent: empty mask, default dispositions
     // (Rust ignores SIGPIPE in its own process, and an ignored disposition survives exec).
-    // SAFETY: plain libc calls on valid, stack-allocated arguments, async-signal-safe.
+    // SAFETY: raw system calls on valid, stack-allocated arguments; async-signal-safe.
     unsafe {
-        let mut empty: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut empty);
-        libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-        for signal in 1..libc::SIGRTMIN() {
+        // The raw calls, not libc's wrappers: glibc refuses to touch its internal signals (32, 33), and
+        // an ignored disposition of any signal, real-time ones included, would survive exec.
+        let empty_mask: u64 = 0;
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &empty_mask,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        );
+        // The kernel's `struct sigaction` with SIG_DFL (0), no flags, no restorer and an empty mask is all
+        // zeros, whatever the architecture's field order.
+        let default_action = [0u64; 4];
+        for signal in 1..=64 {
             if signal != libc::SIGKILL && signal != libc::SIGSTOP {
-                libc::signal(signal, libc::SIG_DFL);
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    signal,
+                    default_action.as_ptr(),
+                    std::ptr::null_mut::<u64>(),
+                    8usize,
+                );
             }
         }
         // Every fd above 2 is closed on exec, whatever opened it without O_CLOEXEC. CLOEXEC rather than

@@ -325,12 +325,16 @@ async fn supervise(
     let mut result_seen = false;
     let mut reason = None;
     let status = loop {
+        // Biased: when the supervisor (as PID 1) signals every process at shutdown, the agent's exit
+        // can be ready at the same time as the shutdown; the stop reason must win, or a stopped session
+        // would be reported as failed.
         tokio::select! {
-            status = &mut exit => break status.ok(),
+            biased;
             () = entry.cancel.cancelled() => { reason = Some(StopReason::Cancelled); break stop(&runtime, pgid, &mut exit).await; }
             () = &mut deadline => { reason = Some(StopReason::TimedOut); break stop(&runtime, pgid, &mut exit).await; }
             () = runtime.shutdown.cancelled() => { reason = Some(StopReason::Shutdown); break stop(&runtime, pgid, &mut exit).await; }
             () = &mut after_result, if result_seen => { reason = Some(StopReason::AfterResult); break stop(&runtime, pgid, &mut exit).await; }
+            status = &mut exit => break status.ok(),
             changed = result_rx.changed(), if !result_seen => {
                 if changed.is_ok() && *result_rx.borrow() {
                     result_seen = true;

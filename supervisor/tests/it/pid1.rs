@@ -76,6 +76,14 @@ fn session_dir(sup: &Sup, id: &str) -> PathBuf {
     sup.workspace().join("sessions").join(id)
 }
 
+async fn wait_for_file(path: &Path) {
+    assert!(
+        eventually(DEADLINE, || path.exists()).await,
+        "{} was never written",
+        path.display()
+    );
+}
+
 /// `(pid, pgrp, session)` of a process, from `/proc/<pid>/stat`.
 fn stat_ids(stat: &str) -> (u32, u32, u32) {
     let pid = stat.split_whitespace().next().expect("stat starts with the pid");
@@ -367,6 +375,22 @@ async fn output_of(sup: &Sup, id: &str) -> (Value, Vec<String>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_starts_with_no_blocked_and_no_ignored_signals() {
+    let (sup, _) = start_with_dirty_inheritance(pid1_sup());
+    // The runner process itself, as the supervisor exec'd it: `exec` keeps the mask and what is ignored.
+    sup.run_cmd("signals", "exec cat /proc/self/status").await;
+    let (_, status) = output_of(&sup, "signals").await;
+    let status = status.join("\n");
+    let blocked = signal_set(&status, "SigBlk");
+    let ignored = signal_set(&status, "SigIgn");
+    assert_eq!(
+        (blocked, ignored),
+        (vec![], vec![]),
+        "blocked and ignored signals of the agent:\n{status}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_inherits_no_fd_beyond_stdin_stdout_and_stderr() {
     let (sup, leaked_fd) = start_with_dirty_inheritance(pid1_sup());
     // `ls` is another process listing the shell's fds, so its own directory fd is not among them.
@@ -487,6 +511,7 @@ async fn sigterm_stops_every_group_kills_what_ignores_it_keeps_the_last_lines_an
     );
 
     let state = sup.state_dir();
+    // (Their status is the business of `sessions_stopped_by_shutdown_are_cancelled_not_failed`.)
     let group = events_on_disk(&state, "group");
     let data = finished(&group);
     assert_eq!(
@@ -533,6 +558,45 @@ async fn sigint_shuts_it_down_like_sigterm() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_stopped_by_shutdown_are_cancelled_not_failed() {
+    // Many sessions in a few supervisors: the status must not depend on whether a session notices
+    // the shutdown or its agent's death (from the shutdown's SIGTERM) first.
+    let mut sups: Vec<Sup> = (0..3)
+        .map(|_| pid1_sup().arg("--max-sessions").arg("64").start())
+        .collect();
+    let ids: Vec<String> = (0..60).map(|n| format!("stopped-{n}")).collect();
+    for sup in &sups {
+        futures_util::future::join_all(
+            ids.iter()
+                .map(|id| sup.run_cmd(id, "echo ready; exec sleep 1000")),
+        )
+        .await;
+        futures_util::future::join_all(ids.iter().map(|id| wait_for_text(sup, id, "ready"))).await;
+    }
+    for sup in &sups {
+        sup.signal(Signal::SIGTERM);
+    }
+    let mut wrong = Vec::new();
+    for sup in &mut sups {
+        let status = sup.wait_exit(Duration::from_secs(1) + DEADLINE);
+        assert_eq!(status.code(), Some(0), "{status:?}\n{}", sup.stderr());
+        for id in &ids {
+            let data = finished(&events_on_disk(&sup.state_dir(), id)).clone();
+            assert_eq!(data["signal"], "SIGTERM", "{id}: {data}");
+            if data["status"] != "cancelled" {
+                wrong.push((sup.pid, id, data));
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} sessions stopped by the shutdown are not `cancelled`: {wrong:#?}",
+        wrong.len(),
+        sups.len() * ids.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_sigterm_kills_at_once_instead_of_waiting_for_the_grace_period() {
     let mut sup = Options::default().pid1().arg("--grace").arg("60s").start();
     sup.run_cmd(
@@ -571,6 +635,40 @@ async fn a_second_sigterm_kills_at_once_instead_of_waiting_for_the_grace_period(
         (&"cancelled".into(), &"SIGKILL".into()),
         "{data}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_that_escaped_with_setsid_get_sigterm_when_pid1_shuts_down() {
+    let mut sup = Options::default().pid1().arg("--grace").arg("5s").start();
+    // The escapee leaves the agent's session and group and outlives the agent, which waits until
+    // it left (else the group kill after the agent's exit could catch it before its `setsid`). It
+    // takes a moment to wind down, well within the grace period.
+    sup.run_cmd(
+        "escape",
+        r#"setsid sh -c 'trap "sleep 0.5; echo got TERM > escapee-got-term; exit 0" TERM; echo ready > escapee-ready; while :; do sleep 0.1; done' </dev/null >/dev/null 2>&1 &
+        until [ -e escapee-ready ]; do sleep 0.05; done; exit 0"#,
+    )
+    .await;
+    let session = sup.wait_finished("escape", DEADLINE).await;
+    assert_eq!(session["exitCode"], 0, "{session}");
+    let dir = session_dir(&sup, "escape");
+    wait_for_file(&dir.join("escapee-ready")).await;
+    assert!(
+        !descendants(sup.pid).is_empty(),
+        "the escapee is still running below PID 1"
+    );
+
+    sup.signal(Signal::SIGTERM);
+    let status = sup.wait_exit(Duration::from_secs(5) + DEADLINE);
+    assert_eq!(status.code(), Some(0), "{status:?}\n{}", sup.stderr());
+    // PID 1's exit SIGKILLs whatever is left in the namespace: the escapee must have had its chance.
+    let marker = std::fs::read_to_string(dir.join("escapee-got-term")).unwrap_or_else(|err| {
+        panic!(
+            "the escapee never acted on a SIGTERM before the namespace ended ({err}):\n{}",
+            sup.stderr()
+        )
+    });
+    assert_eq!(marker, "got TERM\n");
 }
 
 /// Sends the supervisor signals that would stop or kill a process with the default action, then

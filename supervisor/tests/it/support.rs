@@ -104,7 +104,10 @@ impl Sup {
     /// Kills this supervisor with SIGKILL (no shutdown at all) and starts a new one on the same state
     /// directory and workspace, with the same options.
     pub fn kill_and_restart(mut self) -> Sup {
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid as i32), nix::sys::signal::SIGKILL);
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid as i32),
+            nix::sys::signal::SIGKILL,
+        );
         let _ = self.child.wait();
         self.exited = Some(std::process::ExitStatus::default());
         let options = self.options.clone();
