@@ -104,6 +104,10 @@ impl Sup {
     /// Kills this supervisor with SIGKILL (no shutdown at all) and starts a new one on the same state
     /// directory and workspace, with the same options.
     pub fn kill_and_restart(mut self) -> Sup {
+        // The agents die with it, as they would with a crashed container's PID 1.
+        for (pid, _) in descendants(self.pid) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::SIGKILL);
+        }
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(self.pid as i32),
             nix::sys::signal::SIGKILL,
@@ -335,6 +339,12 @@ impl Sup {
 impl Drop for Sup {
     fn drop(&mut self) {
         if self.exited.is_none() {
+            // Outside a namespace nothing kills the agents with the supervisor: do it first, while they
+            // are still its descendants (escapees included: it is their subreaper).
+            for (pid, _) in descendants(self.pid) {
+                let _ =
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::SIGKILL);
+            }
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(self.pid as i32),
                 nix::sys::signal::SIGKILL,
