@@ -116,6 +116,11 @@ pub struct Config {
     #[arg(long, default_value = "256MiB", value_parser = parse_size)]
     pub max_output: u64,
 
+    /// Undelivered events kept locally before agents' output is no longer read (they block, nothing is
+    /// dropped). 0 turns the cap off.
+    #[arg(long, default_value = "1GiB", value_parser = parse_size)]
+    pub spool_max: u64,
+
     /// At shutdown, how long to keep delivering events the control plane has not confirmed.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub delivery_deadline: Duration,

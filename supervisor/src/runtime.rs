@@ -118,6 +118,11 @@ impl Runtime {
             .collect()
     }
 
+    /// Bytes of local logs not yet confirmed by their destination: what `--spool-max` bounds.
+    pub fn undelivered_bytes(&self) -> u64 {
+        self.table().by_id.values().map(|e| e.undelivered_bytes()).sum()
+    }
+
     pub fn running(&self) -> usize {
         self.table().running
     }

@@ -9,8 +9,8 @@ use super::{Progress, decode_record, record_seq};
 /// One record read back from a log.
 #[derive(Debug, PartialEq, Eq)]
 pub enum ReadRecord {
-    /// The event JSON (without the checksum).
-    Event { seq: u64, json: Vec<u8> },
+    /// The event JSON (without the checksum) and the file offset just past its record.
+    Event { seq: u64, json: Vec<u8>, end: u64 },
     /// A record that failed its checksum; skipped and counted.
     Corrupt,
 }
@@ -48,11 +48,14 @@ impl LogReader {
             if let Some(nl) = memchr::memchr(b'\n', &self.buf[self.start..]) {
                 let line = &self.buf[self.start..self.start + nl];
                 self.start += nl + 1;
+                // `offset` is where the buffered bytes end in the file.
+                let end = self.offset - (self.buf.len() - self.start) as u64;
                 return Ok(Some(match decode_record(line) {
                     Some(json) => match record_seq(json) {
                         Some(seq) => ReadRecord::Event {
                             seq,
                             json: json.to_vec(),
+                            end,
                         },
                         None => ReadRecord::Corrupt,
                     },

@@ -46,7 +46,7 @@ pub async fn events(
         let mut batch = Vec::new();
         loop {
             match reader.next(follow && batch.is_empty()).await {
-                Ok(Some(ReadRecord::Event { seq, json })) => {
+                Ok(Some(ReadRecord::Event { seq, json, .. })) => {
                     if after.is_some_and(|after| seq <= after) {
                         continue;
                     }

@@ -19,6 +19,10 @@ pub struct SessionEntry {
     pub log_path: std::path::PathBuf,
     /// Followers subscribe here; it outlives the writer, which is dropped when the session ends.
     pub progress: watch::Receiver<Progress>,
+    /// Set while a shipper delivers this session's events; only then do they count against `--spool-max`.
+    pub shipping: std::sync::atomic::AtomicBool,
+    /// The log offset up to which the destination confirmed the events (kept by the shipper).
+    pub delivered_end: std::sync::atomic::AtomicU64,
     state: Mutex<Session>,
     /// `None` once the session finished and its log was closed.
     log: Mutex<Option<SessionLog>>,
@@ -39,6 +43,8 @@ impl SessionEntry {
             cancel: CancellationToken::new(),
             log_path,
             progress,
+            shipping: std::sync::atomic::AtomicBool::new(false),
+            delivered_end: std::sync::atomic::AtomicU64::new(0),
             state: Mutex::new(session),
             log: Mutex::new(Some(log)),
         }
@@ -58,9 +64,23 @@ impl SessionEntry {
             cancel: CancellationToken::new(),
             log_path,
             progress,
+            shipping: std::sync::atomic::AtomicBool::new(false),
+            delivered_end: std::sync::atomic::AtomicU64::new(0),
             state: Mutex::new(session),
             log: Mutex::new(None),
         }
+    }
+
+    /// Bytes of this session's log that a destination has not confirmed yet.
+    pub fn undelivered_bytes(&self) -> u64 {
+        use std::sync::atomic::Ordering::Relaxed;
+        if !self.shipping.load(Relaxed) {
+            return 0;
+        }
+        self.progress
+            .borrow()
+            .committed_len
+            .saturating_sub(self.delivered_end.load(Relaxed))
     }
 
     /// The session as the API reports it.

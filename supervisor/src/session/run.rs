@@ -577,6 +577,7 @@ async fn pump(
     let mut chunk = vec![0u8; READ_CHUNK];
     let mut stderr_group: Vec<u8> = Vec::new();
     loop {
+        wait_for_spool(&runtime, &entry).await;
         let n = match pipe.read(&mut chunk).await {
             Ok(0) => break,
             Ok(n) => n,
@@ -621,6 +622,26 @@ async fn pump(
         );
         commit(&runtime, log);
     });
+}
+
+/// While undelivered events fill `--spool-max`, stop reading: the agent blocks on its full pipe and
+/// nothing is dropped.
+async fn wait_for_spool(runtime: &Runtime, entry: &SessionEntry) {
+    let cap = runtime.config.spool_max;
+    if cap == 0 || !entry.shipping.load(std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    let mut warned = false;
+    while runtime.undelivered_bytes() >= cap {
+        if !warned {
+            tracing::warn!(session_id = %entry.id, cap, "spool full: pausing the agent's output until events are delivered");
+            warned = true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    if warned {
+        tracing::info!(session_id = %entry.id, "spool has room again: reading the agent's output");
+    }
 }
 
 /// Splits `data` into lines and appends them as events; returns true when a `result` message was seen.

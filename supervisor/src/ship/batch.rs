@@ -25,6 +25,8 @@ struct Item {
     session_id: SessionId,
     seq: u64,
     json: Vec<u8>,
+    /// Where its record ends in the log.
+    end: u64,
 }
 
 /// Events on their way, in log order per session.
@@ -36,6 +38,7 @@ pub struct Batch {
 impl Tracked {
     pub fn new(entry: Arc<SessionEntry>, acked: Option<u64>) -> Self {
         let cursor_path = cursor_path(&entry.log_path);
+        entry.shipping.store(true, std::sync::atomic::Ordering::Relaxed);
         Self {
             entry,
             reader: None,
@@ -57,11 +60,15 @@ impl Tracked {
                 .is_none_or(|last| self.acked.is_some_and(|a| a >= last))
     }
 
-    /// Records that the destination has every event up to `seq`, durably for the next start.
-    pub fn acked(&mut self, seq: u64) {
+    /// Records that the destination has every event up to `seq` (whose record ends at `end`), durably
+    /// for the next start.
+    pub fn acked(&mut self, seq: u64, end: u64) {
         if self.acked.is_some_and(|a| a >= seq) {
             return;
         }
+        self.entry
+            .delivered_end
+            .fetch_max(end, std::sync::atomic::Ordering::Relaxed);
         self.acked = Some(seq);
         let tmp = self.cursor_path.with_extension("acked.tmp");
         let written =
@@ -95,8 +102,12 @@ pub async fn assemble(tracked: &mut [Tracked]) -> Option<Batch> {
         let reader = t.reader.as_mut().expect("opened above");
         while items.len() < BATCH_MAX_EVENTS && bytes < BATCH_MAX_BYTES {
             match reader.next(false).await {
-                Ok(Some(ReadRecord::Event { seq, json })) => {
+                Ok(Some(ReadRecord::Event { seq, json, end })) => {
                     if t.acked.is_some_and(|acked| seq <= acked) {
+                        // Delivered by an earlier incarnation.
+                        t.entry
+                            .delivered_end
+                            .fetch_max(end, std::sync::atomic::Ordering::Relaxed);
                         continue;
                     }
                     bytes += json.len() + 1;
@@ -104,6 +115,7 @@ pub async fn assemble(tracked: &mut [Tracked]) -> Option<Batch> {
                         session_id: t.entry.id.clone(),
                         seq,
                         json,
+                        end,
                     });
                 }
                 Ok(Some(ReadRecord::Corrupt)) => {
@@ -148,11 +160,11 @@ impl Batch {
         (self, Batch { items: second })
     }
 
-    /// Per session, the last seq in this batch.
-    pub fn last_seqs(&self) -> BTreeMap<SessionId, u64> {
+    /// Per session, the last seq in this batch and where its record ends.
+    pub fn last_seqs(&self) -> BTreeMap<SessionId, (u64, u64)> {
         let mut last = BTreeMap::new();
         for item in &self.items {
-            last.insert(item.session_id.clone(), item.seq);
+            last.insert(item.session_id.clone(), (item.seq, item.end));
         }
         last
     }

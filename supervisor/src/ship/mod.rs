@@ -279,9 +279,9 @@ impl Shipper {
 
     fn advance(&self, batch: &batch::Batch) {
         let mut tracked = self.tracked.lock().unwrap_or_else(|p| p.into_inner());
-        for (session_id, last_seq) in batch.last_seqs() {
+        for (session_id, (last_seq, end)) in batch.last_seqs() {
             if let Some(t) = tracked.iter_mut().find(|t| t.session_id() == &session_id) {
-                t.acked(last_seq);
+                t.acked(last_seq, end);
             }
         }
         // Sessions fully delivered and finished need no more attention.

@@ -227,3 +227,34 @@ async fn after_a_crash_delivery_resumes_and_the_lost_session_is_reported() {
 fn futures_util_block<F: std::future::Future>(future: F) -> F::Output {
     tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_spool_blocks_the_agent_and_everything_drains_afterwards() {
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = reserved.local_addr().unwrap();
+    drop(reserved);
+    let sup = shipping_to(addr).arg("--spool-max").arg("256KiB").start();
+    // About 6 MB of events against a 256 KiB cap, with the control plane down.
+    sup.run_cmd("s-spool", "seq 1 40000").await;
+    let log = sup.state_dir().join("sessions/s-spool.log");
+    let size = || std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    assert!(eventually(WAIT, || size() > 256 * 1024).await);
+    // The agent is blocked: the log stops growing (past the cap by at most one read of output) and the
+    // session keeps running.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let blocked_at = size();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(size(), blocked_at, "the log grew while the spool was full");
+    assert!(
+        blocked_at < 8 << 20,
+        "the log is bounded near the cap: {blocked_at} bytes"
+    );
+    assert_eq!(sup.session("s-spool").await["status"], "running");
+
+    let cp = ControlPlane::start_at(addr, tempfile::tempdir().unwrap()).await;
+    sup.wait_finished("s-spool", WAIT).await;
+    let local = sup.events("s-spool").await;
+    assert_eq!(agent_texts(&local).len(), 40_000, "nothing was dropped");
+    let stored = cp.wait_delivered(&local, "s-spool").await;
+    assert_eq!(stored, local);
+}
