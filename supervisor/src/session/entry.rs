@@ -19,6 +19,9 @@ pub struct SessionEntry {
     pub log_path: std::path::PathBuf,
     /// Followers subscribe here; it outlives the writer, which is dropped when the session ends.
     pub progress: watch::Receiver<Progress>,
+    /// Cancelled once the agent exited or the supervisor is stopping: its remaining output is read to
+    /// the end regardless of `--spool-max`, because no agent is left to block and lines must not be lost.
+    pub drain: CancellationToken,
     /// Set while a shipper delivers this session's events; only then do they count against `--spool-max`.
     pub shipping: std::sync::atomic::AtomicBool,
     /// The log offset up to which the destination confirmed the events (kept by the shipper).
@@ -43,6 +46,7 @@ impl SessionEntry {
             cancel: CancellationToken::new(),
             log_path,
             progress,
+            drain: CancellationToken::new(),
             shipping: std::sync::atomic::AtomicBool::new(false),
             delivered_end: std::sync::atomic::AtomicU64::new(0),
             state: Mutex::new(session),
@@ -64,6 +68,7 @@ impl SessionEntry {
             cancel: CancellationToken::new(),
             log_path,
             progress,
+            drain: CancellationToken::new(),
             shipping: std::sync::atomic::AtomicBool::new(false),
             delivered_end: std::sync::atomic::AtomicU64::new(0),
             state: Mutex::new(session),

@@ -346,6 +346,7 @@ async fn supervise(
 
     // The agent is gone, but a grandchild may still hold its pipes: give the output a moment to end,
     // then kill whatever is left of the group so no orphan outlives its session.
+    entry.drain.cancel();
     let drained = tokio::time::timeout(DRAIN_DEADLINE, async {
         (&mut stdout).await.ok();
         (&mut stderr).await.ok();
@@ -633,11 +634,18 @@ async fn wait_for_spool(runtime: &Runtime, entry: &SessionEntry) {
     }
     let mut warned = false;
     while runtime.undelivered_bytes() >= cap {
+        if entry.drain.is_cancelled() || runtime.shutdown.is_cancelled() {
+            return;
+        }
         if !warned {
             tracing::warn!(session_id = %entry.id, cap, "spool full: pausing the agent's output until events are delivered");
             warned = true;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(50)) => {}
+            () = entry.drain.cancelled() => {}
+            () = runtime.shutdown.cancelled() => {}
+        }
     }
     if warned {
         tracing::info!(session_id = %entry.id, "spool has room again: reading the agent's output");

@@ -234,8 +234,9 @@ async fn a_full_spool_blocks_the_agent_and_everything_drains_afterwards() {
     let addr = reserved.local_addr().unwrap();
     drop(reserved);
     let sup = shipping_to(addr).arg("--spool-max").arg("256KiB").start();
-    // About 6 MB of events against a 256 KiB cap, with the control plane down.
-    sup.run_cmd("s-spool", "seq 1 40000").await;
+    // 3 MB of output (more than the agent's 1 MiB pipe holds) against a 256 KiB cap, with the control
+    // plane down.
+    sup.run_cmd("s-spool", "yes \"$(head -c 1000 /dev/zero | tr '\\0' x)\" | head -n 3000").await;
     let log = sup.state_dir().join("sessions/s-spool.log");
     let size = || std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
     assert!(eventually(WAIT, || size() > 256 * 1024).await);
@@ -254,7 +255,34 @@ async fn a_full_spool_blocks_the_agent_and_everything_drains_afterwards() {
     let cp = ControlPlane::start_at(addr, tempfile::tempdir().unwrap()).await;
     sup.wait_finished("s-spool", WAIT).await;
     let local = sup.events("s-spool").await;
-    assert_eq!(agent_texts(&local).len(), 40_000, "nothing was dropped");
+    let texts = agent_texts(&local);
+    assert_eq!(texts.len(), 3000, "nothing was dropped");
+    assert!(texts.iter().all(|t| t.len() == 1000));
     let stored = cp.wait_delivered(&local, "s-spool").await;
     assert_eq!(stored, local);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_left_in_the_pipe_is_kept_when_a_blocked_agent_is_stopped() {
+    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = reserved.local_addr().unwrap();
+    drop(reserved);
+    let sup = shipping_to(addr).arg("--spool-max").arg("64KiB").start();
+    // 20,000 lines fit in the agent's pipe; the full spool stops the supervisor reading them.
+    sup.run_cmd("s-stuck", "seq 1 20000; exec sleep 100").await;
+    let log = sup.state_dir().join("sessions/s-stuck.log");
+    assert!(
+        eventually(WAIT, || std::fs::metadata(&log)
+            .is_ok_and(|m| m.len() > 64 * 1024))
+        .await
+    );
+    assert_eq!(sup.post("/sessions/s-stuck/cancel", &json!({})).await.0, 202);
+    let session = sup.wait_finished("s-stuck", WAIT).await;
+    assert_eq!(session["status"], "cancelled");
+    let texts = agent_texts(&sup.events("s-stuck").await);
+    assert_eq!(
+        texts.len(),
+        20_000,
+        "every line the agent wrote before it was stopped is kept"
+    );
 }
