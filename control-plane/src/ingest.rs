@@ -1,8 +1,9 @@
 //! Ingest: validation of event batches and the group-commit writer.
 //!
-//! Every accepted batch goes through one writer task per replica. While a transaction commits, the batches
-//! that arrive meanwhile queue up; the writer then stores all of them (up to [`GROUP_MAX_EVENTS`]) in the next
-//! transaction, so the cost of a commit (a WAL flush) is shared by every sender instead of paid by each.
+//! Every accepted batch goes through a small pool of writer tasks per replica (one on SQLite). While
+//! transactions commit, the batches that arrive meanwhile queue up; the next free writer stores all of them
+//! (up to [`GROUP_MAX_EVENTS`]) in one transaction, so the cost of a commit (a WAL flush) is shared by every
+//! sender instead of paid by each.
 //! A request is answered only after the transaction holding its batch committed: never 200 for something
 //! not stored.
 
@@ -13,11 +14,13 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::follow::Hub;
 use crate::metrics::Metrics;
-use crate::store::{BatchOutcome, IngestBatch, Store, StoreError};
+use crate::store::{Backend, BatchOutcome, IngestBatch, Store, StoreError};
 use crate::time;
 
 /// A group commit holds at most this many events (and always at least one batch).
 pub const GROUP_MAX_EVENTS: usize = 5_000;
+/// Concurrent group commits per replica on PostgreSQL.
+const POSTGRES_WRITERS: usize = 3;
 
 /// Why a batch is refused before it reaches the store; the message names the index and field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -97,10 +100,21 @@ impl std::fmt::Debug for Job {
 }
 
 impl Ingestor {
-    /// Starts the writer. It stops once every handle is dropped and the queue is drained.
+    /// Starts the writers. They stop once every handle is dropped and the queue is drained.
+    ///
+    /// PostgreSQL gets several writers, so one group's rows are sent while another's commit waits for its
+    /// WAL flush; row locks taken in session-id order keep them from interfering (the same rule that lets
+    /// replicas share a database). SQLite has one write connection, so one writer.
     pub fn spawn(store: Store, hub: Hub, metrics: Arc<Metrics>) -> Self {
         let (tx, rx) = mpsc::channel(1024);
-        tokio::spawn(writer(rx, store, hub, metrics));
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let writers = match store.backend() {
+            Backend::Postgres => POSTGRES_WRITERS,
+            Backend::Sqlite => 1,
+        };
+        for _ in 0..writers {
+            tokio::spawn(writer(rx.clone(), store.clone(), hub.clone(), metrics.clone()));
+        }
         Self { tx }
     }
 
@@ -122,22 +136,45 @@ impl Ingestor {
     }
 }
 
-async fn writer(mut rx: mpsc::Receiver<Job>, store: Store, hub: Hub, metrics: Arc<Metrics>) {
-    while let Some(first) = rx.recv().await {
-        let mut events = first.batch.events.len();
-        let mut batches = vec![first.batch];
-        let mut replies = vec![first.reply];
-        while events < GROUP_MAX_EVENTS {
-            match rx.try_recv() {
-                Ok(job) => {
-                    events += job.batch.events.len();
-                    batches.push(job.batch);
-                    replies.push(job.reply);
+async fn writer(
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+    store: Store,
+    hub: Hub,
+    metrics: Arc<Metrics>,
+) {
+    loop {
+        // Take a group under the lock, commit it without: the next writer gathers meanwhile.
+        let mut batches = Vec::new();
+        let mut replies = Vec::new();
+        let mut events = 0;
+        {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else {
+                return;
+            };
+            events += first.batch.events.len();
+            batches.push(first.batch);
+            replies.push(first.reply);
+            while events < GROUP_MAX_EVENTS {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        events += job.batch.events.len();
+                        batches.push(job.batch);
+                        replies.push(job.reply);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
         }
-        match store.commit_group(&batches, time::now_ms()).await {
+        let started = std::time::Instant::now();
+        let committed = store.commit_group(&batches, time::now_ms()).await;
+        tracing::debug!(
+            batches = batches.len(),
+            events,
+            elapsed_ms = started.elapsed().as_secs_f64() * 1000.0,
+            "group commit"
+        );
+        match committed {
             Ok(result) => {
                 Metrics::add(&metrics.group_commits, 1);
                 hub.publish(result.touched);

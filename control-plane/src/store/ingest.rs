@@ -175,13 +175,18 @@ pub(super) async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i
     for session_id in &changed {
         tx.update_session(&rows[session_id]).await?;
     }
+    // Runtimes in id order too: two writers that stamp the same runtimes must not lock them crosswise.
+    let runtimes: BTreeSet<&str> = batches
+        .iter()
+        .zip(&accepted)
+        .filter(|(_, ok)| **ok)
+        .map(|(b, _)| b.runtime_id.as_str())
+        .collect();
     let mut cancels: BTreeMap<&str, Vec<SessionId>> = BTreeMap::new();
-    for (i, batch) in batches.iter().enumerate() {
-        if accepted[i] && !cancels.contains_key(batch.runtime_id.as_str()) {
-            tx.touch_runtime(&batch.runtime_id, None, now_ms).await?;
-            let commands = tx.take_commands(&batch.runtime_id, now_ms).await?;
-            cancels.insert(batch.runtime_id.as_str(), commands);
-        }
+    for runtime_id in runtimes {
+        tx.touch_runtime(runtime_id, None, now_ms).await?;
+        let commands = tx.take_commands(runtime_id, now_ms).await?;
+        cancels.insert(runtime_id, commands);
     }
 
     let outcomes = outcomes
