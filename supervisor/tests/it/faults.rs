@@ -11,15 +11,17 @@
 //! Every case prints a `FAULTS|` row (see `scripts/faults.sh`, which gathers them into one table).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use control_plane::http::auth::{Auth, Secret};
 use control_plane::server::{Application, ServerConfig};
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::support::*;
 
@@ -565,7 +567,6 @@ fn header() {
     );
 }
 
-#[allow(dead_code)] // used by later cases
 fn metric(text: &str, name: &str) -> Option<u64> {
     text.lines()
         .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
@@ -573,7 +574,6 @@ fn metric(text: &str, name: &str) -> Option<u64> {
         .and_then(|v| v.parse().ok())
 }
 
-#[allow(dead_code)]
 async fn metrics(sup: &Sup) -> String {
     let (_, metrics) = sup.get("/metrics").await;
     metrics.as_str().unwrap_or_default().to_owned()
@@ -734,4 +734,716 @@ async fn f09_sigterm_delivers_the_backlog_before_exit() {
         let (local, _) = local_log(&sup.state_dir(), &agent.id);
         assert_eq!(local.last().unwrap()["type"], "session.finished");
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 7. Status codes: 429 and 503 with Retry-After, 500, 502, 504, then 413 on large batches and 400 on the
+// batch that holds one chosen line; everything else forwarded to the real control plane.
+
+struct Stub {
+    cp_url: String,
+    start: Instant,
+    error_phase: Duration,
+    next: AtomicUsize,
+    served: std::sync::Mutex<BTreeMap<u16, usize>>,
+    chosen: (String, u64),
+}
+
+fn gunzip_if(headers: &axum::http::HeaderMap, body: &[u8]) -> Vec<u8> {
+    if headers
+        .get(axum::http::header::CONTENT_ENCODING)
+        .is_some_and(|v| v == "gzip")
+    {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(body)
+            .read_to_end(&mut out)
+            .expect("a gzip body");
+        out
+    } else {
+        body.to_vec()
+    }
+}
+
+async fn stub_handler(
+    axum::extract::State(stub): axum::extract::State<Arc<Stub>>,
+    request: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (parts, body) = request.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+    let answer = |code: u16, retry_after: bool| {
+        *stub.served.lock().unwrap().entry(code).or_default() += 1;
+        let mut response = (
+            axum::http::StatusCode::from_u16(code).unwrap(),
+            format!("fault test: {code}"),
+        )
+            .into_response();
+        if retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, "1".parse().unwrap());
+        }
+        response
+    };
+    if parts.uri.path().ends_with("/events") {
+        const CYCLE: [(u16, bool); 5] = [(429, true), (503, true), (500, false), (502, false), (504, false)];
+        if stub.start.elapsed() < stub.error_phase {
+            let (code, retry_after) = CYCLE[stub.next.fetch_add(1, Ordering::Relaxed) % CYCLE.len()];
+            return answer(code, retry_after);
+        }
+        let batch: Value = serde_json::from_slice(&gunzip_if(&parts.headers, &body)).unwrap();
+        let events = batch["events"].as_array().unwrap();
+        if events.len() > 300 {
+            return answer(413, false);
+        }
+        if events
+            .iter()
+            .any(|e| line_n(e, &stub.chosen.0) == Some(stub.chosen.1))
+        {
+            return answer(400, false);
+        }
+    }
+    let mut headers = parts.headers.clone();
+    headers.remove(axum::http::header::HOST);
+    let forwarded = client()
+        .request(parts.method, format!("{}{}", stub.cp_url, parts.uri))
+        .headers(headers)
+        .body(body)
+        .send()
+        .await;
+    match forwarded {
+        Ok(response) => {
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = response.bytes().await.unwrap_or_default();
+            let mut out = (status, bytes).into_response();
+            if let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE) {
+                out.headers_mut()
+                    .insert(axum::http::header::CONTENT_TYPE, ct.clone());
+            }
+            out
+        }
+        Err(_) => answer(502, false),
+    }
+}
+
+/// The batches in `<state>/dead-letter/`.
+fn dead_letters(state: &Path) -> Vec<Value> {
+    let Ok(entries) = std::fs::read_dir(state.join("dead-letter")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).expect("a dead letter is JSON"))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn f07_status_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(free_addr(), &sqlite_url(dir.path()));
+    let error_phase = Duration::from_secs(if full() { 20 } else { 5 });
+    let stub = Arc::new(Stub {
+        cp_url: cp.url(),
+        start: Instant::now(),
+        error_phase,
+        next: AtomicUsize::new(0),
+        served: Default::default(),
+        chosen: ("f7-0".to_owned(), 5000),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let stub_addr = listener.local_addr().unwrap();
+    let router = axum::Router::new()
+        .fallback(stub_handler)
+        .with_state(stub.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+    let sup = shipping_to(stub_addr).start();
+    let rss = RssSampler::start(sup.pid);
+    let mut agents = Vec::new();
+    for k in 0..2 {
+        agents.push(start_agent(&sup, &format!("f7-{k}"), 8000, 200, "0.1").await);
+    }
+    tokio::time::sleep(error_phase.saturating_sub(stub.start.elapsed())).await;
+    let fault_end = Instant::now();
+    let live = liveness(&sup, &cp, fault_end, "f7").await;
+    wait_all_finished(&sup, &agents).await;
+
+    let letters = dead_letters(&sup.state_dir());
+    let mut excused: HashMap<String, Excused> = HashMap::new();
+    for letter in &letters {
+        for event in letter["events"].as_array().unwrap() {
+            let id = event["sessionId"].as_str().unwrap().to_owned();
+            let e = excused.entry(id.clone()).or_default();
+            e.seqs.insert(event["seq"].as_u64().unwrap());
+            if let Some(n) = line_n(event, &id) {
+                e.lines.insert(n);
+            }
+        }
+    }
+    let tally = tally(&cp, &sup.state_dir(), &agents, &excused, true).await;
+    let served = stub.served.lock().unwrap().clone();
+    let dead = metric(&metrics(&sup).await, "supervisor_delivery_dead_letters_total");
+    header();
+    report(
+        "7 status codes",
+        &tally,
+        Some(live),
+        rss.peak_kib(),
+        &format!("served {served:?}; dead letters {}", letters.len()),
+    );
+    for code in [429, 503, 500, 502, 504, 413, 400] {
+        assert!(
+            served.get(&code).is_some_and(|n| *n > 0),
+            "{code} was never served: {served:?}"
+        );
+    }
+    assert_eq!(served[&400], 1, "the rejected batch is not retried");
+    assert_eq!(letters.len(), 1, "one batch in the dead-letter directory");
+    assert!(
+        excused["f7-0"].lines.contains(&5000),
+        "the dead letter holds the chosen line"
+    );
+    assert_eq!(dead, Some(1), "supervisor_delivery_dead_letters_total");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 6. A slow and broken receiver: a TCP proxy that adds latency, then resets connections mid-body, then
+// swallows a request without answering.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ProxyPhase {
+    Latency,
+    Reset,
+    Swallow,
+}
+
+struct Proxy {
+    upstream: SocketAddr,
+    start: Instant,
+    /// Phases by time since `start`; after the last one, plain forwarding.
+    phases: Vec<(Duration, ProxyPhase)>,
+    swallow_left: AtomicUsize,
+    /// When the swallowed request was given up by the supervisor.
+    swallow_done: std::sync::Mutex<Option<Instant>>,
+    resets: AtomicUsize,
+    delayed: AtomicUsize,
+}
+
+impl Proxy {
+    fn phase(&self) -> Option<ProxyPhase> {
+        let t = self.start.elapsed();
+        let mut end = Duration::ZERO;
+        for (length, phase) in &self.phases {
+            end += *length;
+            if t < end {
+                return Some(*phase);
+            }
+        }
+        None
+    }
+}
+
+async fn proxy_conn(proxy: Arc<Proxy>, client: tokio::net::TcpStream) {
+    let Ok(upstream) = tokio::net::TcpStream::connect(proxy.upstream).await else {
+        return;
+    };
+    let (mut cr, mut cw) = client.into_split();
+    let (mut ur, mut uw) = upstream.into_split();
+    let down = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut ur, &mut cw).await;
+        let _ = cw.shutdown().await;
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = match cr.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        match proxy.phase() {
+            Some(ProxyPhase::Latency) => {
+                proxy.delayed.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(2500)).await;
+            }
+            Some(ProxyPhase::Reset) => {
+                // Half of the body reaches the receiver, then both sides are reset.
+                let _ = uw.write_all(&buf[..n / 2]).await;
+                proxy.resets.fetch_add(1, Ordering::Relaxed);
+                #[allow(deprecated)] // A zero linger is the point: the close sends RST.
+                let _ = cr.as_ref().set_linger(Some(Duration::ZERO));
+                #[allow(deprecated)]
+                let _ = uw.as_ref().set_linger(Some(Duration::ZERO));
+                down.abort();
+                return;
+            }
+            Some(ProxyPhase::Swallow)
+                if proxy
+                    .swallow_left
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok() =>
+            {
+                // Never answered: read and drop until the supervisor gives up (its timeout is 15 s).
+                let deadline = Instant::now() + Duration::from_secs(30);
+                while Instant::now() < deadline {
+                    match tokio::time::timeout(Duration::from_millis(200), cr.read(&mut buf)).await {
+                        Ok(Ok(0)) | Ok(Err(_)) => break,
+                        _ => {}
+                    }
+                }
+                *proxy.swallow_done.lock().unwrap() = Some(Instant::now());
+                down.abort();
+                return;
+            }
+            _ => {}
+        }
+        if uw.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+    }
+    let _ = uw.shutdown().await;
+    let _ = down.await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn f06_slow_and_broken_receiver() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp = ControlPlane::start(free_addr(), &sqlite_url(dir.path()));
+    let scale = if full() { 4 } else { 1 };
+    let proxy = Arc::new(Proxy {
+        upstream: cp.addr,
+        start: Instant::now(),
+        phases: vec![
+            (Duration::from_secs(6 * scale), ProxyPhase::Latency),
+            (Duration::from_secs(4 * scale), ProxyPhase::Reset),
+            (Duration::from_secs(20), ProxyPhase::Swallow),
+        ],
+        swallow_left: AtomicUsize::new(scale as usize),
+        swallow_done: Default::default(),
+        resets: AtomicUsize::new(0),
+        delayed: AtomicUsize::new(0),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_addr = listener.local_addr().unwrap();
+    {
+        let proxy = proxy.clone();
+        tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                tokio::spawn(proxy_conn(proxy.clone(), conn));
+            }
+        });
+    }
+    let sup = shipping_to(proxy_addr).start();
+    let rss = RssSampler::start(sup.pid);
+    let mut agents = Vec::new();
+    for k in 0..2 {
+        agents.push(start_agent(&sup, &format!("f6-{k}"), 15_000 * scale, 200, "0.1").await);
+    }
+    // The fault ends when the supervisor gave up on the last swallowed request.
+    let fault_end = loop {
+        let done = *proxy.swallow_done.lock().unwrap();
+        if proxy.swallow_left.load(Ordering::Relaxed) == 0
+            && let Some(done) = done
+        {
+            break done;
+        }
+        assert!(
+            proxy.start.elapsed() < Duration::from_secs(120),
+            "no request was swallowed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let live = liveness(&sup, &cp, fault_end, "f6").await;
+    wait_all_finished(&sup, &agents).await;
+    let tally = tally(&cp, &sup.state_dir(), &agents, &HashMap::new(), true).await;
+    header();
+    report(
+        "6 slow/broken receiver",
+        &tally,
+        Some(live),
+        rss.peak_kib(),
+        &format!(
+            "{} delayed chunks, {} resets, swallowed until {:.1}s",
+            proxy.delayed.load(Ordering::Relaxed),
+            proxy.resets.load(Ordering::Relaxed),
+            (fault_end - proxy.start).as_secs_f64()
+        ),
+    );
+    assert!(
+        proxy.resets.load(Ordering::Relaxed) > 0,
+        "no connection was reset"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 8. The local log corrupted before a restart.
+
+/// The offset of the start of the record holding line `n` of `id`.
+fn record_offset(data: &[u8], id: &str, n: u64) -> usize {
+    let needle = format!("\\\"sid\\\":\\\"{id}\\\",\\\"n\\\":{n},");
+    let plain = format!("\"sid\":\"{id}\",\"n\":{n},");
+    let text = String::from_utf8_lossy(data);
+    let at = text
+        .find(&plain)
+        .or_else(|| text.find(&needle))
+        .unwrap_or_else(|| panic!("line {n} of {id} in its log"));
+    text[..at].rfind('\n').map_or(0, |i| i + 1)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn f08_corrupted_local_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let sup = shipping_to(addr).start();
+    let mut agents = Vec::new();
+    for id in ["f8-flip", "f8-trunc", "f8-gone", "f8-intact"] {
+        agents.push(start_agent(&sup, id, 3000, 1000, "0").await);
+    }
+    wait_all_finished(&sup, &agents).await;
+    let sessions = sup.state_dir().join("sessions");
+    // Flipped bytes in the middle: one record fails its checksum.
+    let path = sessions.join("f8-flip.log");
+    let mut data = std::fs::read(&path).unwrap();
+    let at = record_offset(&data, "f8-flip", 1500);
+    let pad = at + memchr_find(&data[at..], PAD.as_bytes()).unwrap();
+    data[pad] = b'A';
+    data[pad + 1] = b'B';
+    std::fs::write(&path, &data).unwrap();
+    // A truncated last record: the tail is torn in the middle of line 3000 (`session.finished` is gone).
+    let path = sessions.join("f8-trunc.log");
+    let data = std::fs::read(&path).unwrap();
+    let at = record_offset(&data, "f8-trunc", 3000);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len((at + 40) as u64)
+        .unwrap();
+    // A deleted log.
+    std::fs::remove_file(sessions.join("f8-gone.log")).unwrap();
+
+    let sup = sup.kill_and_restart();
+    let rss = RssSampler::start(sup.pid);
+    let cp = ControlPlane::start(addr, &sqlite_url(dir.path()));
+    let fault_end = Instant::now();
+    let live = liveness(&sup, &cp, fault_end, "f8").await;
+    let startup = sup
+        .stderr()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["message"] == "recovered earlier sessions")
+        .expect("the recovery summary");
+    let excused = HashMap::from([
+        (
+            "f8-flip".to_owned(),
+            Excused {
+                lines: BTreeSet::from([1500]),
+                ..Default::default()
+            },
+        ),
+        (
+            "f8-trunc".to_owned(),
+            Excused {
+                lines: BTreeSet::from([3000]),
+                ..Default::default()
+            },
+        ),
+    ]);
+    let checked: Vec<Agent> = agents.iter().filter(|a| a.id != "f8-gone").cloned().collect();
+    let tally = tally(&cp, &sup.state_dir(), &checked, &excused, true).await;
+    header();
+    report(
+        "8 corrupted local log",
+        &tally,
+        Some(live),
+        rss.peak_kib(),
+        &format!(
+            "corrupt_records {} torn_bytes {}",
+            startup["corrupt_records"], startup["torn_bytes"]
+        ),
+    );
+    assert_eq!(startup["corrupt_records"], 1, "{startup}");
+    assert!(startup["torn_bytes"].as_u64().unwrap() > 0, "{startup}");
+    assert_eq!(stored_session(&cp.url(), "f8-trunc").await["status"], "lost");
+    assert_ne!(stored_session(&cp.url(), "f8-flip").await["status"], "lost");
+}
+
+fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 5. The state dir on a small tmpfs, the control plane down until the spool cap: the agent blocks,
+// nothing is dropped, all drains afterwards.
+
+/// Unmounts (lazily) when dropped.
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn f05_spool_cap_on_a_small_tmpfs() {
+    require_root();
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let sup = shipping_to(addr).arg("--spool-max").arg("4MiB").start();
+    // The harness chooses the state dir: mount the tmpfs over it, then restart on it.
+    let state = sup.state_dir();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .arg(&state)
+        .status()
+        .unwrap();
+    assert!(mounted.success(), "mount a tmpfs on {}", state.display());
+    let _mount = Mount(state.clone());
+    let sup = sup.kill_and_restart();
+    let rss = RssSampler::start(sup.pid);
+    let n = 40_000;
+    let agents = vec![start_agent(&sup, "f5-0", n, 1_000_000, "0").await];
+    let log = state.join("sessions/f5-0.log");
+    let size = || std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+    assert!(eventually(Duration::from_secs(60), || size() > 4 << 20).await);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let blocked_at = size();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(size(), blocked_at, "the log grew while the spool was full");
+    assert_eq!(
+        sup.session("f5-0").await["status"],
+        "running",
+        "the agent is blocked, not dead"
+    );
+
+    let cp = ControlPlane::start(addr, &sqlite_url(dir.path()));
+    let fault_end = Instant::now();
+    let live = liveness(&sup, &cp, fault_end, "f5").await;
+    wait_all_finished(&sup, &agents).await;
+    let tally = tally(&cp, &state, &agents, &HashMap::new(), true).await;
+    header();
+    report(
+        "5 spool cap on 16M tmpfs",
+        &tally,
+        Some(live),
+        rss.peak_kib(),
+        &format!(
+            "blocked at {:.1} MiB, final log {:.1} MiB",
+            blocked_at as f64 / 1048576.0,
+            size() as f64 / 1048576.0
+        ),
+    );
+    // No `result` message: `failed` is its normal end; what matters is that it ran to its end.
+    assert_ne!(sup.session("f5-0").await["status"], "lost");
+    drop(sup);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 2 and 3. PostgreSQL restarted mid-ingest, and stalled by an exclusive lock on `events`.
+
+const PG_SH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
+
+fn skip_postgres() -> bool {
+    std::env::var("AGENTCTL_SKIP_POSTGRES").as_deref() == Ok("1")
+}
+
+/// The shared server's admin URL; fails loudly when it is not set (unless AGENTCTL_SKIP_POSTGRES=1).
+fn admin_url() -> Option<String> {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) => Some(url),
+        Err(_) if skip_postgres() => {
+            eprintln!("skipped: AGENTCTL_SKIP_POSTGRES=1");
+            None
+        }
+        Err(_) => panic!(
+            "DATABASE_URL is not set: the PostgreSQL fault cases need a server. Run `eval \"$(scripts/pg.sh \
+             start)\"` first (scripts/faults.sh does), or set AGENTCTL_SKIP_POSTGRES=1 to skip"
+        ),
+    }
+}
+
+fn psql(url: &str, sql: &str) {
+    let out = std::process::Command::new("psql")
+        .args([url, "-v", "ON_ERROR_STOP=1", "-qc", sql])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A database of its own on the server of `admin`, dropped at the end.
+struct PgDb {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl PgDb {
+    fn create(admin: &str) -> Self {
+        let name = format!("faults_{}", uuid::Uuid::new_v4().simple());
+        psql(admin, &format!("CREATE DATABASE {name}"));
+        let (base, _) = admin.rsplit_once('/').expect("the URL has a database path");
+        Self {
+            admin: admin.to_owned(),
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDb {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .args([
+                &self.admin,
+                "-qc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+/// A private cluster (`scripts/pg.sh start`), so that restarting it disturbs no other test.
+struct PrivateCluster {
+    url: String,
+    dir: String,
+}
+
+impl PrivateCluster {
+    fn start() -> Self {
+        let out = std::process::Command::new("bash")
+            .arg(PG_SH)
+            .arg("start")
+            .env_remove("AGENTCTL_PG_DIR")
+            .output()
+            .expect("run scripts/pg.sh start");
+        assert!(
+            out.status.success(),
+            "scripts/pg.sh start: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let var = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(&format!("export {name}=")))
+                .unwrap_or_else(|| panic!("{name} in the output of pg.sh start: {text}"))
+                .to_owned()
+        };
+        Self {
+            url: var("DATABASE_URL"),
+            dir: var("AGENTCTL_PG_DIR"),
+        }
+    }
+
+    fn pg_sh(&self, args: &[&str]) {
+        let status = std::process::Command::new("bash")
+            .arg(PG_SH)
+            .args(args)
+            .env("AGENTCTL_PG_DIR", &self.dir)
+            .status()
+            .expect("run scripts/pg.sh");
+        assert!(status.success(), "scripts/pg.sh {args:?}");
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("bash")
+            .arg(PG_SH)
+            .arg("stop")
+            .env("AGENTCTL_PG_DIR", &self.dir)
+            .status();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn f02_postgres_restarted_mid_ingest() {
+    if admin_url().is_none() {
+        return;
+    }
+    let cluster = Arc::new(PrivateCluster::start());
+    let db = PgDb::create(&cluster.url);
+    let cp = ControlPlane::start(free_addr(), &db.url);
+    let sup = shipping_to(cp.addr).start();
+    let rss = RssSampler::start(sup.pid);
+    let modes: Vec<&str> = if full() {
+        ["immediate", "fast"].repeat(5)
+    } else {
+        vec!["immediate", "fast"]
+    };
+    let mut agents = Vec::new();
+    for k in 0..3 {
+        let n = 1500 * (modes.len() as u64 * 3 + 4);
+        agents.push(start_agent(&sup, &format!("f2-{k}"), n, 150, "0.1").await);
+    }
+    for mode in &modes {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let cluster = cluster.clone();
+        let mode = mode.to_string();
+        tokio::task::spawn_blocking(move || cluster.pg_sh(&["restart", &mode]))
+            .await
+            .unwrap();
+    }
+    let fault_end = Instant::now();
+    let live = liveness(&sup, &cp, fault_end, "f2").await;
+    wait_all_finished(&sup, &agents).await;
+    let tally = tally(&cp, &sup.state_dir(), &agents, &HashMap::new(), true).await;
+    header();
+    report(
+        "2 postgres restart",
+        &tally,
+        Some(live),
+        rss.peak_kib(),
+        &format!("restarts: {}", modes.join(",")),
+    );
+    drop(sup);
+    drop(cp);
+    drop(db);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn f03_postgres_stalled_by_a_table_lock() {
+    let Some(admin) = admin_url() else {
+        return;
+    };
+    let hold = if full() { 30 } else { 10 };
+    let db = PgDb::create(&admin);
+    let cp = ControlPlane::start(free_addr(), &db.url);
+    let sup = shipping_to(cp.addr).start();
+    let rss = RssSampler::start(sup.pid);
+    let mut agents = Vec::new();
+    for k in 0..2 {
+        agents.push(start_agent(&sup, &format!("f3-{k}"), 1000 * (hold + 6), 100, "0.1").await);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let url = db.url.clone();
+    let locked = tokio::task::spawn_blocking(move || {
+        psql(
+            &url,
+            &format!("BEGIN; LOCK TABLE events IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep({hold}); COMMIT;"),
+        )
+    });
+    locked.await.unwrap();
+    let fault_end = Instant::now();
+    let live = liveness(&sup, &cp, fault_end, "f3").await;
+    wait_all_finished(&sup, &agents).await;
+    let tally = tally(&cp, &sup.state_dir(), &agents, &HashMap::new(), true).await;
+    let retries = metric(&metrics(&sup).await, "supervisor_delivery_retries_total").unwrap_or(0);
+    header();
+    report(
+        "3 postgres table lock",
+        &tally,
+        Some(live),
+        rss.peak_kib(),
+        &format!("lock held {hold}s, {retries} retries"),
+    );
+    drop(sup);
+    drop(cp);
+    drop(db);
 }
