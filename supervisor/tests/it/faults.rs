@@ -742,8 +742,9 @@ async fn f09_sigterm_delivers_the_backlog_before_exit() {
 
 struct Stub {
     cp_url: String,
-    start: Instant,
-    error_phase: Duration,
+    /// Each error code of the cycle is served this many times, then the faults end.
+    error_rounds: usize,
+    errors_done: std::sync::Mutex<Option<Instant>>,
     next: AtomicUsize,
     served: std::sync::Mutex<BTreeMap<u16, usize>>,
     chosen: (String, u64),
@@ -787,8 +788,12 @@ async fn stub_handler(
     };
     if parts.uri.path().ends_with("/events") {
         const CYCLE: [(u16, bool); 5] = [(429, true), (503, true), (500, false), (502, false), (504, false)];
-        if stub.start.elapsed() < stub.error_phase {
-            let (code, retry_after) = CYCLE[stub.next.fetch_add(1, Ordering::Relaxed) % CYCLE.len()];
+        let i = stub.next.fetch_add(1, Ordering::Relaxed);
+        if i < stub.error_rounds * CYCLE.len() {
+            let (code, retry_after) = CYCLE[i % CYCLE.len()];
+            if i + 1 == stub.error_rounds * CYCLE.len() {
+                *stub.errors_done.lock().unwrap() = Some(Instant::now());
+            }
             return answer(code, retry_after);
         }
         let batch: Value = serde_json::from_slice(&gunzip_if(&parts.headers, &body)).unwrap();
@@ -842,11 +847,10 @@ fn dead_letters(state: &Path) -> Vec<Value> {
 async fn f07_status_codes() {
     let dir = tempfile::tempdir().unwrap();
     let cp = ControlPlane::start(free_addr(), &sqlite_url(dir.path()));
-    let error_phase = Duration::from_secs(if full() { 20 } else { 5 });
     let stub = Arc::new(Stub {
         cp_url: cp.url(),
-        start: Instant::now(),
-        error_phase,
+        error_rounds: if full() { 3 } else { 1 },
+        errors_done: Default::default(),
         next: AtomicUsize::new(0),
         served: Default::default(),
         chosen: ("f7-0".to_owned(), 5000),
@@ -864,8 +868,14 @@ async fn f07_status_codes() {
     for k in 0..2 {
         agents.push(start_agent(&sup, &format!("f7-{k}"), 8000, 200, "0.1").await);
     }
-    tokio::time::sleep(error_phase.saturating_sub(stub.start.elapsed())).await;
-    let fault_end = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let fault_end = loop {
+        if let Some(done) = *stub.errors_done.lock().unwrap() {
+            break done;
+        }
+        assert!(Instant::now() < deadline, "the error codes were not all served");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let live = liveness(&sup, &cp, fault_end, "f7").await;
     wait_all_finished(&sup, &agents).await;
 
@@ -1446,4 +1456,77 @@ async fn f03_postgres_stalled_by_a_table_lock() {
     drop(sup);
     drop(cp);
     drop(db);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// 10. (FAULTS_FULL) A 1 GiB backlog at restart: startup memory stays bounded; the drain rate.
+
+#[tokio::test(flavor = "multi_thread")]
+async fn f10_a_big_backlog_at_restart() {
+    if !full() {
+        eprintln!("skipped: FAULTS_FULL=1 runs the 1 GiB backlog");
+        return;
+    }
+    let mib: u64 = std::env::var("FAULTS_BACKLOG_MIB")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1024);
+    let dir = tempfile::tempdir().unwrap();
+    let addr = free_addr();
+    let sup = shipping_to(addr)
+        .arg("--spool-max")
+        .arg("8GiB")
+        .arg("--max-output")
+        .arg("8GiB")
+        .start();
+    // Lines of about 1 KiB; the log holds them as records of about 1.1 KiB.
+    let n = mib * 1024 * 1024 / 1100;
+    let id = "f10-big";
+    sup.run_cmd(
+        id,
+        &format!(r#"line=$(printf '{{"type":"big","pad":"%0990d"}}' 0); yes "$line" | head -n {n}"#),
+    )
+    .await;
+    sup.wait_finished(id, Duration::from_secs(1800)).await;
+    let log_bytes = std::fs::metadata(sup.state_dir().join(format!("sessions/{id}.log")))
+        .unwrap()
+        .len();
+    let sup = sup.kill_and_restart();
+    let rss = RssSampler::start(sup.pid);
+    let cp = ControlPlane::start(addr, &sqlite_url(dir.path()));
+    let start = Instant::now();
+    let live = liveness(&sup, &cp, start, "f10").await;
+    let events = sup.session(id).await["lastSeq"].as_u64().unwrap() + 1;
+    let deadline = Instant::now() + Duration::from_secs(3600);
+    let mut rows = 0;
+    while Instant::now() < deadline {
+        rows = db_rows(&cp.database_url, id).await;
+        if rows as u64 >= events {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    let took = start.elapsed().as_secs_f64();
+    let tally = Tally {
+        emitted: n,
+        local: events as usize,
+        stored: rows as usize,
+        db_rows: rows,
+        missing: events.saturating_sub(rows as u64) as usize,
+        dup: (rows as u64).saturating_sub(events) as usize,
+        ..Default::default()
+    };
+    header();
+    report(
+        "10 backlog at restart",
+        &tally,
+        Some(live),
+        rss.peak_kib(),
+        &format!(
+            "{:.0} MiB log, drained in {took:.0}s: {:.0} events/s, {:.1} MiB/s",
+            log_bytes as f64 / 1048576.0,
+            events as f64 / took,
+            log_bytes as f64 / 1048576.0 / took
+        ),
+    );
 }
