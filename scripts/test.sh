@@ -47,6 +47,10 @@ if [[ -z "${DATABASE_URL:-}" ]]; then
 fi
 
 step "cargo test"
-cargo test --workspace --locked --no-fail-fast
+# The delivery fault suite restarts servers and watches deadlines: it runs on its own, one case at a time.
+cargo test --workspace --locked --no-fail-fast -- --skip faults::
+
+step "fault suite (scripts/faults.sh runs the same, with a results table)"
+cargo test -p agent-supervisor --test it --locked -- faults:: --test-threads=1
 
 step "all green"

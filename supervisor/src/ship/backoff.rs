@@ -1,10 +1,16 @@
-//! Capped exponential backoff with full jitter (500 ms doubling to 30 s; reference/delivery-and-ingest.md).
+//! Capped exponential backoff with full jitter: 500 ms doubling, capped at 5 s.
+//!
+//! The cap is below the usual 30 s (reference/delivery-and-ingest.md) on purpose: after an outage a fresh
+//! event must reach the control plane within 10 s (issue 4's liveness bound), and full jitter already
+//! spreads the retries of many supervisors.
 
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 const INITIAL: Duration = Duration::from_millis(500);
-const CAP: Duration = Duration::from_secs(30);
+const CAP: Duration = Duration::from_secs(5);
+/// A server's `Retry-After` is honoured up to this long.
+const RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default)]
 pub struct Backoff {
@@ -17,12 +23,12 @@ impl Backoff {
     }
 
     /// The wait before the next attempt: uniform in `[0, min(cap, initial × 2^attempt)]`, or what the
-    /// server asked for with `Retry-After` (capped too).
+    /// server asked for with `Retry-After` (up to a minute).
     pub fn next(&mut self, retry_after: Option<Duration>) -> Duration {
         let ceiling = INITIAL.saturating_mul(1u32 << self.attempt.min(16)).min(CAP);
         self.attempt = self.attempt.saturating_add(1);
         if let Some(wait) = retry_after {
-            return wait.min(CAP);
+            return wait.min(RETRY_AFTER_CAP);
         }
         // Full jitter spreads the retries of many supervisors after a shared outage.
         let fraction = (random_u64() % 1_000_001) as f64 / 1_000_000.0;
@@ -52,7 +58,11 @@ mod tests {
             );
         }
         assert_eq!(backoff.next(Some(Duration::from_secs(2))), Duration::from_secs(2));
-        assert_eq!(backoff.next(Some(Duration::from_secs(600))), CAP);
+        assert_eq!(
+            backoff.next(Some(Duration::from_secs(30))),
+            Duration::from_secs(30)
+        );
+        assert_eq!(backoff.next(Some(Duration::from_secs(600))), RETRY_AFTER_CAP);
         backoff.reset();
         assert!(backoff.next(None) <= INITIAL);
     }

@@ -236,7 +236,11 @@ async fn a_full_spool_blocks_the_agent_and_everything_drains_afterwards() {
     let sup = shipping_to(addr).arg("--spool-max").arg("256KiB").start();
     // 3 MB of output (more than the agent's 1 MiB pipe holds) against a 256 KiB cap, with the control
     // plane down.
-    sup.run_cmd("s-spool", "yes \"$(head -c 1000 /dev/zero | tr '\\0' x)\" | head -n 3000").await;
+    sup.run_cmd(
+        "s-spool",
+        "yes \"$(head -c 1000 /dev/zero | tr '\\0' x)\" | head -n 3000",
+    )
+    .await;
     let log = sup.state_dir().join("sessions/s-spool.log");
     let size = || std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
     assert!(eventually(WAIT, || size() > 256 * 1024).await);

@@ -9,6 +9,7 @@ mod support;
 
 mod api;
 mod delivery;
+mod faults;
 mod lifecycle;
 mod output;
 mod pid1;
