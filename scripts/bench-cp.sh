@@ -4,7 +4,8 @@
 #      the same rows into the same table in the same run (target: >= 0.75x the COPY rate);
 #   2. follow latency, event answered 200 by replica B -> seen by an SSE follower on replica A, at 5,000
 #      events/s (target: p99 <= 250 ms);
-#   3. idle RSS of `agentctl serve` on SQLite (target: <= 20 MiB).
+#   3. idle RSS of `agentctl serve` on SQLite (target: <= 20 MiB);
+#   4. with a cluster of scripts/pg.sh: PostgreSQL restarted under ingest, the control plane recovers by itself.
 # Uses $DATABASE_URL (admin URL) when set, otherwise starts a throwaway cluster with scripts/pg.sh.
 # EVENTS (default 40000) sets the events per ingest run, BATCH (default 1000) the events per request
 # (a supervisor closes a batch at 1 MiB or 2,000 lines; these events are ~600 bytes).
@@ -58,6 +59,17 @@ for senders in 1 8 64; do
     "$BENCH" ingest --url "http://127.0.0.1:$A" --key "$KEY" --database-url "$PG_URL" \
         --senders "$senders" --events "$EVENTS" --batch "$BATCH"
 done
+
+if [[ -n "${AGENTCTL_PG_DIR:-}" ]]; then
+    echo "== PostgreSQL restarted (-m immediate) under ingest: senders retry 503s, every event stored once"
+    "$BENCH" ingest --url "http://127.0.0.1:$A" --key "$KEY" --database-url "$PG_URL" \
+        --senders 8 --events "$EVENTS" --batch 100 &
+    ingest=$!
+    pids+=("$ingest")
+    sleep 1
+    scripts/pg.sh restart immediate
+    wait "$ingest"
+fi
 
 echo "== follow latency across replicas"
 "$BENCH" follow --ingest-url "http://127.0.0.1:$B" --follow-url "http://127.0.0.1:$A" \

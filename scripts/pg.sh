@@ -66,7 +66,8 @@ stop)
     ;;
 restart)
     dir=${AGENTCTL_PG_DIR:?pg.sh restart: AGENTCTL_PG_DIR is not set}
-    as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m "${2:-fast}" -w restart >/dev/null
+    # Crash recovery (-m immediate) of a cluster with many test databases can take a while.
+    as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m "${2:-fast}" -w -t 300 restart >/dev/null
     ;;
 *)
     echo "usage: scripts/pg.sh start|stop|restart [fast|immediate]" >&2
