@@ -61,7 +61,14 @@ CONF
     ;;
 stop)
     dir=${AGENTCTL_PG_DIR:?pg.sh stop: AGENTCTL_PG_DIR is not set}
-    as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || true
+    if ! as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 300 stop >/dev/null 2>&1; then
+        # pg_ctl gave up (a long shutdown checkpoint): stop the postmaster itself before removing its files.
+        pid=$(head -n1 "$dir/data/postmaster.pid" 2>/dev/null || true)
+        if [[ -n "$pid" ]]; then
+            kill -INT "$pid" 2>/dev/null || true
+            for _ in $(seq 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+        fi
+    fi
     rm -rf "$dir"
     ;;
 restart)
