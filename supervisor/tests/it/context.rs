@@ -6,8 +6,6 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use control_plane::http::auth::{Auth, Secret};
-use control_plane::server::{Application, ServerConfig};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
@@ -345,81 +343,6 @@ async fn a_stdio_mcp_server_from_the_request_is_started_and_its_tool_is_called()
     assert!(answer.contains("uid 65534)"), "{answer}");
 }
 
-/// An in-process control plane on SQLite, to look for secrets in its database file.
-struct ControlPlane {
-    addr: SocketAddr,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-    db: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-const CP_KEY: &str = "internal-key-0123456789";
-const CP_TOKEN: &str = "api-token-0123456789";
-
-impl ControlPlane {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let db = dir.path().join("agentctl.db");
-        let config = ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: format!("sqlite://{}", db.display()),
-            auth: Auth {
-                internal_keys: vec![Secret::new(CP_KEY)],
-                api_tokens: vec![Secret::new(CP_TOKEN)],
-                disabled: false,
-            },
-            heartbeat_timeout: Duration::from_secs(30),
-        };
-        let app = Application::build(config).await.expect("start the control plane");
-        let addr = app.local_addr();
-        let stop = CancellationToken::new();
-        let shutdown = stop.clone();
-        let task = tokio::spawn(async move {
-            app.run(async move { shutdown.cancelled().await })
-                .await
-                .expect("control plane ran");
-        });
-        Self {
-            addr,
-            stop,
-            task,
-            db,
-            _dir: dir,
-        }
-    }
-
-    /// How many events of session `id` the control plane stored.
-    async fn stored_events(&self, id: &str) -> usize {
-        let url = format!("http://{}/api/v1/sessions/{id}/events?limit=1000", self.addr);
-        let response = reqwest::Client::new()
-            .get(url)
-            .bearer_auth(CP_TOKEN)
-            .send()
-            .await
-            .unwrap();
-        if response.status() != 200 {
-            return 0;
-        }
-        parse_ndjson_or_array(&response.text().await.unwrap())
-    }
-
-    /// Stops the server, so SQLite has checkpointed its WAL into the database file.
-    async fn stop(self) -> (PathBuf, tempfile::TempDir) {
-        self.stop.cancel();
-        let _ = self.task.await;
-        (self.db, self._dir)
-    }
-}
-
-fn parse_ndjson_or_array(text: &str) -> usize {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(o)) => o.get("events").and_then(Value::as_array).map_or(0, Vec::len),
-        Ok(Value::Array(a)) => a.len(),
-        _ => parse_ndjson(text).len(),
-    }
-}
-
 /// Every file below `dir`, with its bytes.
 fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
@@ -497,7 +420,7 @@ async fn an_agent_printing_its_api_key_leaks_it_nowhere_and_cannot_read_the_supe
     let deadline = std::time::Instant::now() + WAIT;
     let mut delivered = false;
     while !delivered && std::time::Instant::now() < deadline {
-        delivered = cp.stored_events("s-secret").await >= logged;
+        delivered = cp.events("s-secret").await.len() >= logged;
         if !delivered {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -515,7 +438,8 @@ async fn an_agent_printing_its_api_key_leaks_it_nowhere_and_cannot_read_the_supe
     );
     assert!(!events.iter().any(|e| e.to_string().contains(&secret)));
     drop(sup);
-    let (db, _dir) = cp.stop().await;
+    let db = cp.db.clone();
+    let _dir = cp.stop().await;
     let mut checked = 0;
     for (path, bytes) in files_below(db.parent().unwrap()) {
         checked += bytes.len();

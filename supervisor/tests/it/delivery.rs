@@ -1,113 +1,13 @@
 //! Delivery to a real control plane (`agentctl serve` in-process, on SQLite): every event exactly as
 //! logged, through an outage, cancel commands from the answers, the backlog at shutdown and after a crash.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use control_plane::http::auth::{Auth, Secret};
-use control_plane::server::{Application, ServerConfig};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 use crate::support::*;
 
 const WAIT: Duration = Duration::from_secs(60);
-const KEY: &str = "internal-key-0123456789";
-const TOKEN: &str = "api-token-0123456789";
-
-struct ControlPlane {
-    addr: SocketAddr,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-    db: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl ControlPlane {
-    async fn start_at(listen: SocketAddr, dir: tempfile::TempDir) -> Self {
-        let db = dir.path().join("agentctl.db");
-        let config = ServerConfig {
-            listen,
-            database_url: format!("sqlite://{}", db.display()),
-            auth: Auth {
-                internal_keys: vec![Secret::new(KEY)],
-                api_tokens: vec![Secret::new(TOKEN)],
-                disabled: false,
-            },
-            heartbeat_timeout: Duration::from_secs(30),
-        };
-        let app = Application::build(config).await.expect("start the control plane");
-        let addr = app.local_addr();
-        let stop = CancellationToken::new();
-        let shutdown = stop.clone();
-        let task = tokio::spawn(async move {
-            app.run(async move { shutdown.cancelled().await })
-                .await
-                .expect("control plane ran");
-        });
-        Self {
-            addr,
-            stop,
-            task,
-            db,
-            _dir: dir,
-        }
-    }
-
-    async fn start() -> Self {
-        Self::start_at("127.0.0.1:0".parse().unwrap(), tempfile::tempdir().unwrap()).await
-    }
-
-    async fn stop(self) -> tempfile::TempDir {
-        self.stop.cancel();
-        let _ = self.task.await;
-        let _ = &self.db;
-        self._dir
-    }
-
-    async fn events(&self, id: &str) -> Vec<Value> {
-        let client = reqwest::Client::new();
-        let mut all = Vec::new();
-        let mut after: Option<u64> = None;
-        loop {
-            let mut url = format!("http://{}/api/v1/sessions/{id}/events?limit=1000", self.addr);
-            if let Some(after) = after {
-                url.push_str(&format!("&after={after}"));
-            }
-            let response = client.get(url).bearer_auth(TOKEN).send().await.unwrap();
-            if response.status() == 404 {
-                return all;
-            }
-            let page: Value = response.json().await.unwrap();
-            let events = page["events"].as_array().cloned().unwrap_or_default();
-            if events.is_empty() {
-                return all;
-            }
-            after = events.last().unwrap()["seq"].as_u64();
-            all.extend(events);
-        }
-    }
-
-    /// Waits until the control plane holds as many events of `id` as the supervisor's local log.
-    async fn wait_delivered(&self, sup_events: &[Value], id: &str) -> Vec<Value> {
-        let deadline = std::time::Instant::now() + WAIT;
-        loop {
-            let stored = self.events(id).await;
-            if stored.len() >= sup_events.len() || std::time::Instant::now() > deadline {
-                return stored;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
-
-fn shipping_to(cp: SocketAddr) -> Options {
-    Options::default()
-        .arg("--control-plane-url")
-        .arg(&format!("http://{cp}"))
-        .env("INTERNAL_API_KEY", KEY)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_control_plane_stores_every_event_exactly_as_logged() {
     let cp = ControlPlane::start().await;
@@ -161,7 +61,7 @@ async fn a_cancel_on_the_control_plane_reaches_the_agent() {
     let url = format!("http://{}/api/v1/sessions/s-remote/cancel", cp.addr);
     // The session must be known to the control plane before it can be cancelled there.
     let accepted = eventually(WAIT, || {
-        let response = futures_util_block(client.post(&url).bearer_auth(TOKEN).send());
+        let response = futures_util_block(client.post(&url).bearer_auth(CP_TOKEN).send());
         response.is_ok_and(|r| r.status() == 202)
     })
     .await;
@@ -212,7 +112,7 @@ async fn after_a_crash_delivery_resumes_and_the_lost_session_is_reported() {
     let client = reqwest::Client::new();
     let session: Value = client
         .get(format!("http://{}/api/v1/sessions/s-crash", cp.addr))
-        .bearer_auth(TOKEN)
+        .bearer_auth(CP_TOKEN)
         .send()
         .await
         .unwrap()

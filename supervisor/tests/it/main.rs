@@ -8,6 +8,7 @@
 mod support;
 
 mod api;
+mod context;
 mod delivery;
 mod faults;
 mod lifecycle;

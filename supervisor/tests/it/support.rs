@@ -10,7 +10,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use control_plane::http::auth::{Auth, Secret};
+use control_plane::server::{Application, ServerConfig};
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_agent-supervisor");
 
@@ -452,4 +455,105 @@ pub async fn eventually(timeout: Duration, mut check: impl FnMut() -> bool) -> b
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+// The control plane, in-process: what delivery tests ship to.
+
+pub const CP_KEY: &str = "internal-key-0123456789";
+pub const CP_TOKEN: &str = "api-token-0123456789";
+
+/// `agentctl serve` in the test process, on its own SQLite file.
+pub struct ControlPlane {
+    pub addr: SocketAddr,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+    /// The SQLite database file.
+    pub db: std::path::PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl ControlPlane {
+    pub async fn start_at(listen: SocketAddr, dir: tempfile::TempDir) -> Self {
+        let db = dir.path().join("agentctl.db");
+        let config = ServerConfig {
+            listen,
+            database_url: format!("sqlite://{}", db.display()),
+            auth: Auth {
+                internal_keys: vec![Secret::new(CP_KEY)],
+                api_tokens: vec![Secret::new(CP_TOKEN)],
+                disabled: false,
+            },
+            heartbeat_timeout: Duration::from_secs(30),
+        };
+        let app = Application::build(config).await.expect("start the control plane");
+        let addr = app.local_addr();
+        let stop = CancellationToken::new();
+        let shutdown = stop.clone();
+        let task = tokio::spawn(async move {
+            app.run(async move { shutdown.cancelled().await })
+                .await
+                .expect("control plane ran");
+        });
+        Self {
+            addr,
+            stop,
+            task,
+            db,
+            dir,
+        }
+    }
+
+    pub async fn start() -> Self {
+        Self::start_at("127.0.0.1:0".parse().unwrap(), tempfile::tempdir().unwrap()).await
+    }
+
+    /// Stops the server (SQLite checkpoints its WAL into the file) and hands back its directory.
+    pub async fn stop(self) -> tempfile::TempDir {
+        self.stop.cancel();
+        let _ = self.task.await;
+        self.dir
+    }
+
+    pub async fn events(&self, id: &str) -> Vec<Value> {
+        let client = reqwest::Client::new();
+        let mut all = Vec::new();
+        let mut after: Option<u64> = None;
+        loop {
+            let mut url = format!("http://{}/api/v1/sessions/{id}/events?limit=1000", self.addr);
+            if let Some(after) = after {
+                url.push_str(&format!("&after={after}"));
+            }
+            let response = client.get(url).bearer_auth(CP_TOKEN).send().await.unwrap();
+            if response.status() == 404 {
+                return all;
+            }
+            let page: Value = response.json().await.unwrap();
+            let events = page["events"].as_array().cloned().unwrap_or_default();
+            if events.is_empty() {
+                return all;
+            }
+            after = events.last().unwrap()["seq"].as_u64();
+            all.extend(events);
+        }
+    }
+
+    /// Waits until the control plane holds as many events of `id` as the supervisor's local log.
+    pub async fn wait_delivered(&self, sup_events: &[Value], id: &str) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let stored = self.events(id).await;
+            if stored.len() >= sup_events.len() || Instant::now() > deadline {
+                return stored;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// Supervisor options that ship to the control plane at `cp`.
+pub fn shipping_to(cp: SocketAddr) -> Options {
+    Options::default()
+        .arg("--control-plane-url")
+        .arg(&format!("http://{cp}"))
+        .env("INTERNAL_API_KEY", CP_KEY)
 }
