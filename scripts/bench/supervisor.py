@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Supervisor benchmarks (issue 2): binary size, idle memory, time to healthy, NDJSON throughput against a file,
 memory per running session. Usage: supervisor.py PATH-TO-STATIC-BINARY. Prints a table of measured values."""
-import json, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import atexit, json, os, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
 BIN = os.path.abspath(sys.argv[1])
 LINE_BYTES = 600
@@ -46,6 +46,8 @@ class Supervisor:
         self.start = time.perf_counter()
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                      env={"PATH": os.environ["PATH"], "RUST_LOG": "warn"})
+        # A failed measurement must not leave supervisors (and their agents) behind.
+        atexit.register(lambda p=self.proc: p.poll() is None and p.kill())
         self.healthy_after = None
         while time.perf_counter() - self.start < 10:
             try:
