@@ -45,8 +45,9 @@ wait_http() {
 
 agent_env=(--agent-env CLAUDE_CODE_MAX_RETRIES=0 --agent-env CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1)
 if [[ -n "${ANTHROPIC_API_KEY:-}" ]]; then
-    log "using the real Anthropic API (ANTHROPIC_API_KEY is set)"
-    agent_env=(--agent-env "ANTHROPIC_API_KEY=$ANTHROPIC_API_KEY")
+    # The supervisor keeps the key (credential-proxy mode): agents reach the API through its loopback proxy.
+    log "using the real Anthropic API (ANTHROPIC_API_KEY is set; the supervisor holds it, agents never see it)"
+    agent_env=()
 else
     "$bin/fake-anthropic" --listen 127.0.0.1:0 >"$work/fake-anthropic.out" 2>"$work/fake-anthropic.log" &
     pids+=($!)
@@ -69,7 +70,7 @@ sup_port=$(free_port)
 INTERNAL_API_KEY=$key "$bin/agent-supervisor" --listen "127.0.0.1:$sup_port" \
     --workspace "$work/workspace" --state-dir "$work/state" \
     --runner "node $repo/agent-runner/run.mjs" --run-as nobody --no-auth \
-    --control-plane-url "http://127.0.0.1:$cp_port" "${agent_env[@]}" 2>"$work/supervisor.log" &
+    --control-plane-url "http://127.0.0.1:$cp_port" ${agent_env[@]+"${agent_env[@]}"} 2>"$work/supervisor.log" &
 pids+=($!)
 wait_http "http://127.0.0.1:$sup_port/health"
 log "supervisor on 127.0.0.1:$sup_port"

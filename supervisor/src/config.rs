@@ -65,6 +65,15 @@ pub struct Config {
     #[arg(long = "agent-env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub agent_env: Vec<(String, String)>,
 
+    /// Credential-proxy mode: the supervisor keeps this Anthropic API key and gives agents a loopback
+    /// `ANTHROPIC_BASE_URL` that adds it to each request; the key never enters an agent's environment.
+    #[arg(long, env = "ANTHROPIC_API_KEY", hide_env_values = true)]
+    pub anthropic_api_key: Option<String>,
+
+    /// Where the credential proxy forwards to.
+    #[arg(long, env = "ANTHROPIC_UPSTREAM", default_value = "https://api.anthropic.com")]
+    pub anthropic_upstream: String,
+
     /// The control plane that receives this runtime's events.
     #[arg(long, env = "CONTROL_PLANE_URL")]
     pub control_plane_url: Option<String>,

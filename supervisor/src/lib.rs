@@ -10,6 +10,7 @@
 //! - `process`: the sole reaper, spawning into a clean session, signalling process groups.
 //! - `session`: admission, workspace and environment of a session, and the task that supervises it.
 //! - `eventlog`: the append-only per-session log files and their readers.
+//! - `proxy`: the credential proxy that holds the Anthropic API key for the agents.
 //! - `recover`: start-up recovery of earlier incarnations' sessions from their logs.
 //! - `ship`: delivery of events to the control plane, from the local log.
 //! - `http`: routes, auth and errors.
@@ -21,6 +22,7 @@ pub mod healthcheck;
 pub mod http;
 pub mod metrics;
 pub mod process;
+pub mod proxy;
 pub mod recover;
 pub mod redact;
 pub mod runtime;

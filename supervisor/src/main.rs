@@ -56,12 +56,25 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
                 value: key.clone(),
             });
         }
+        let proxy_stop = tokio_util::sync::CancellationToken::new();
+        let anthropic_proxy = match &config.anthropic_api_key {
+            Some(key) => {
+                let key = Secret { name: "ANTHROPIC_API_KEY", value: key.clone() };
+                secrets.push(key.clone());
+                let addr = supervisor::proxy::start(&config.anthropic_upstream, key, proxy_stop.clone()).await?;
+                tracing::info!(%addr, upstream = %config.anthropic_upstream, "credential proxy: agents reach the API through it");
+                Some(format!("http://{addr}"))
+            }
+            None => None,
+        };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listen on {}", config.listen))?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, "listening");
-        let runtime = Arc::new(Runtime::new(config, runtime_id, runner, run_as, token, secrets));
+        let mut runtime = Runtime::new(config, runtime_id, runner, run_as, token, secrets);
+        runtime.anthropic_proxy = anthropic_proxy;
+        let runtime = Arc::new(runtime);
         let recovered = supervisor::recover::recover(&runtime);
         tracing::info!(
             sessions = recovered.sessions,
@@ -71,7 +84,9 @@ fn serve(cli: Cli) -> anyhow::Result<()> {
             resumed_deliveries = recovered.resumed_deliveries,
             "recovered earlier sessions"
         );
-        signals::run(runtime, listener, signals).await
+        let served = signals::run(runtime, listener, signals).await;
+        proxy_stop.cancel();
+        served
     })?;
     // Exiting drops the runtime: every log was synced by its session's task.
     rt.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -47,6 +47,8 @@ pub struct Runtime {
     pub run_as: Option<RunAs>,
     /// The API token; `None` with `--no-auth`.
     pub token: Option<Secret>,
+    /// Credential-proxy mode: the proxy's loopback URL, set as every agent's `ANTHROPIC_BASE_URL`.
+    pub anthropic_proxy: Option<String>,
     /// The supervisor's secrets (token, control-plane key): redacted from every session's events.
     pub secrets: Vec<Secret>,
     /// Cancelled at the first SIGTERM/SIGINT: stop admitting, stop every session.
@@ -89,6 +91,7 @@ impl Runtime {
             runner,
             run_as,
             token,
+            anthropic_proxy: None,
             secrets,
             shutdown: CancellationToken::new(),
             kill_now: CancellationToken::new(),

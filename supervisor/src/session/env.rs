@@ -58,6 +58,7 @@ pub fn build(
     home: &Path,
     defaults: &[(String, String)],
     request: &BTreeMap<String, String>,
+    anthropic_proxy: Option<&str>,
 ) -> Vec<(String, String)> {
     let mut env: BTreeMap<String, String> = BTreeMap::new();
     env.insert("PATH".into(), BASE_PATH.into());
@@ -65,8 +66,14 @@ pub fn build(
     for (key, value) in defaults.iter().map(|(k, v)| (k, v)).chain(request) {
         env.insert(key.clone(), value.clone());
     }
-    // Last, so no layer can move it: the private home is a guarantee, not a default.
+    // Last, so no layer can move them: the private home and, in credential-proxy mode, an API endpoint
+    // whose key the agent never holds are guarantees, not defaults.
     env.insert("HOME".into(), home.to_string_lossy().into_owned());
+    if let Some(proxy) = anthropic_proxy {
+        env.insert("ANTHROPIC_BASE_URL".into(), proxy.to_owned());
+        env.insert("ANTHROPIC_API_KEY".into(), crate::proxy::PLACEHOLDER_KEY.into());
+        env.remove("ANTHROPIC_AUTH_TOKEN");
+    }
     env.into_iter().collect()
 }
 
@@ -93,10 +100,22 @@ mod tests {
             ("B".to_owned(), "b".to_owned()),
         ];
         let request = BTreeMap::from([("A".to_owned(), "request".to_owned())]);
-        let env: BTreeMap<_, _> = build(Path::new("/h"), &defaults, &request).into_iter().collect();
+        let env: BTreeMap<_, _> = build(Path::new("/h"), &defaults, &request, None)
+            .into_iter()
+            .collect();
         assert_eq!(env["A"], "request");
         assert_eq!(env["B"], "b");
         assert_eq!(env["HOME"], "/h");
         assert_eq!(env["PATH"], BASE_PATH);
+    }
+
+    #[test]
+    fn proxy_mode_replaces_the_key_whatever_the_request_says() {
+        let request = BTreeMap::from([("ANTHROPIC_API_KEY".to_owned(), "sk-from-request".to_owned())]);
+        let env: BTreeMap<_, _> = build(Path::new("/h"), &[], &request, Some("http://127.0.0.1:9"))
+            .into_iter()
+            .collect();
+        assert_eq!(env["ANTHROPIC_BASE_URL"], "http://127.0.0.1:9");
+        assert_eq!(env["ANTHROPIC_API_KEY"], crate::proxy::PLACEHOLDER_KEY);
     }
 }

@@ -101,7 +101,12 @@ pub async fn launch(runtime: &Arc<Runtime>, prepared: Prepared) -> Result<Launch
     let spec = SpawnSpec {
         program: runtime.runner.program.clone(),
         args: runtime.runner.args.clone(),
-        env: env::build(&dirs.home, &runtime.config.agent_env, &prepared.request.env),
+        env: env::build(
+            &dirs.home,
+            &runtime.config.agent_env,
+            &prepared.request.env,
+            runtime.anthropic_proxy.as_deref(),
+        ),
         cwd: dirs.cwd.clone(),
         run_as,
     };

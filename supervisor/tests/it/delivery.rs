@@ -108,6 +108,13 @@ async fn after_a_crash_delivery_resumes_and_the_lost_session_is_reported() {
     let local = sup.events("s-crash").await;
     assert_eq!(local.last().unwrap()["data"]["status"], "lost");
     let stored = cp.wait_delivered(&local, "s-crash").await;
+    assert_eq!(
+        stored.len(),
+        local.len(),
+        "stored {} of {} events",
+        stored.len(),
+        local.len()
+    );
     assert_eq!(stored, local);
     let client = reqwest::Client::new();
     let session: Value = client

@@ -14,4 +14,5 @@ mod faults;
 mod lifecycle;
 mod output;
 mod pid1;
+mod proxy;
 mod sdk;

@@ -164,6 +164,7 @@ impl Sup {
             .env("LOG_FORMAT", "json")
             .env("RUST_LOG", "debug")
             .env_remove("SUPERVISOR_TOKEN")
+            .env_remove("ANTHROPIC_API_KEY")
             .envs(options.env.iter().cloned())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
