@@ -169,6 +169,26 @@ impl Batch {
         last
     }
 
+    /// Whether an event of type `kind` is in the batch.
+    pub fn has_kind(&self, kind: &str) -> bool {
+        let needle = format!("\"type\":\"{kind}\",\"data\":");
+        self.items
+            .iter()
+            .any(|item| memchr::memmem::find(&item.json, needle.as_bytes()).is_some())
+    }
+
+    /// Per session, the first and last seq in this batch.
+    pub fn seq_ranges(&self) -> BTreeMap<SessionId, (u64, u64)> {
+        let mut ranges: BTreeMap<SessionId, (u64, u64)> = BTreeMap::new();
+        for item in &self.items {
+            ranges
+                .entry(item.session_id.clone())
+                .and_modify(|r| r.1 = item.seq)
+                .or_insert((item.seq, item.seq));
+        }
+        ranges
+    }
+
     /// A file-name-safe label of the batch's first event.
     pub fn first_label(&self) -> String {
         self.items

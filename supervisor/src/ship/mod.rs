@@ -309,6 +309,28 @@ impl Shipper {
             url = %self.dest.url, status, %reason, events = batch.len(), path = %path.display(),
             written = written.is_ok(), "control plane rejected a batch; moved it to the dead-letter directory"
         );
+        // Say so in each session's own log too (when it is still open), so whoever reads the session sees
+        // the gap and where the events went; the event itself is delivered like any other.
+        // Not for a batch that holds such a report already: a receiver refusing it would otherwise be sent
+        // a new report for every refusal, for as long as the session runs.
+        if let Some(runtime) = runtime.as_ref().filter(|_| !batch.has_kind("delivery.rejected")) {
+            let error: String = reason.chars().take(1000).collect();
+            for (session_id, (first_seq, last_seq)) in batch.seq_ranges() {
+                let Some(entry) = runtime.session(&session_id) else {
+                    continue;
+                };
+                let data = serde_json::json!({
+                    "status": status, "error": error, "firstSeq": first_seq, "lastSeq": last_seq,
+                    "deadLetter": path.display().to_string(),
+                });
+                entry.with_log(|log| {
+                    log.supervisor(&crate::session::now_ts(), "delivery.rejected", &data);
+                    if let Err(err) = log.writer().commit() {
+                        tracing::error!(session_id = %session_id, error = %err, "write event log");
+                    }
+                });
+            }
+        }
         self.advance(batch);
     }
 

@@ -197,3 +197,61 @@ async fn output_left_in_the_pipe_is_kept_when_a_blocked_agent_is_stopped() {
         "every line the agent wrote before it was stopped is kept"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejected_batch_is_dead_lettered_and_reported_in_the_session() {
+    use std::io::Read;
+
+    // A receiver that refuses (400) any batch holding the agent's line `poison` and accepts the rest.
+    async fn ingest(body: axum::body::Bytes) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let mut text = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut text)
+            .unwrap();
+        if text.contains(r#""text":"poison""#) {
+            let error = json!({"error": {"code": "invalid_request", "message": "events[1].data: refused by the test receiver"}});
+            return (axum::http::StatusCode::BAD_REQUEST, axum::Json(error)).into_response();
+        }
+        axum::Json(json!({"acked": {}, "commands": []})).into_response()
+    }
+    let app = axum::Router::new()
+        .route("/api/internal/v1/events", axum::routing::post(ingest))
+        .route(
+            "/api/internal/v1/heartbeat",
+            axum::routing::post(|| async { axum::Json(json!({"commands": []})) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let sup = shipping_to(addr).start();
+    sup.run_cmd("s-reject", "echo poison; sleep 2; echo after").await;
+    let letters = sup.state_dir().join("dead-letter");
+    assert!(eventually(WAIT, || std::fs::read_dir(&letters).is_ok_and(|d| d.count() == 1)).await);
+    sup.wait_finished("s-reject", WAIT).await;
+    let events = sup.events("s-reject").await;
+    let rejected = events
+        .iter()
+        .find(|e| e["type"] == "delivery.rejected")
+        .expect("a delivery.rejected event");
+    assert_eq!(rejected["source"], "supervisor");
+    assert_eq!(rejected["data"]["status"], 400);
+    assert_eq!(rejected["data"]["firstSeq"], 0);
+    assert!(
+        rejected["data"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("refused by the test receiver")
+    );
+    // Later events kept flowing: the final ones were accepted (nothing else was dead-lettered).
+    assert_eq!(std::fs::read_dir(&letters).unwrap().count(), 1);
+    let (_, metrics) = sup.get("/metrics").await;
+    assert!(
+        metrics
+            .as_str()
+            .unwrap()
+            .lines()
+            .any(|l| l == "supervisor_delivery_dead_letters_total 1")
+    );
+}
