@@ -73,6 +73,11 @@ fn check_batch(batch: EventBatch) -> Result<IngestBatch, Invalid> {
         if e.kind.is_empty() || e.kind.len() > 128 {
             return Err(Invalid(format!("events[{i}].type: must be 1 to 128 characters")));
         }
+        if e.kind.chars().any(char::is_control) {
+            return Err(Invalid(format!(
+                "events[{i}].type: must not contain control characters"
+            )));
+        }
     }
     Ok(IngestBatch {
         runtime_id: batch.runtime_id,

@@ -5,7 +5,9 @@
 //!    replicas) that touch the same sessions lock them in the same order and cannot deadlock.
 //! 2. Check runtime ownership per batch: a batch whose session belongs to another runtime is refused whole
 //!    and the other batches of the group go on.
-//! 3. Insert the events with `ON CONFLICT DO NOTHING`: a resent event is a no-op, never a second copy.
+//! 3. Drop the events already stored (only seqs at or below a row's `last_seq` can be: nothing is inserted
+//!    without the row lock) and insert the rest; on PostgreSQL with `COPY`, which costs per row what a raw
+//!    `COPY` does. A resent event is a no-op, never a second copy.
 //! 4. Project only the events actually inserted, in seq order, onto the locked rows, and advance `acked_seq`
 //!    over the seqs now stored without a gap.
 //! 5. Write the rows back, stamp the runtimes as seen, take their pending commands.
@@ -58,13 +60,12 @@ pub(super) async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i
     let mut rows: BTreeMap<String, SessionRow> = BTreeMap::new();
     let mut created: BTreeSet<&str> = BTreeSet::new();
     for (session_id, (runtime_id, ts)) in &first_seen {
-        if tx.ensure_session(session_id, Some(runtime_id), ts).await? {
+        let (row, new) = tx
+            .lock_or_create_session(session_id, Some(runtime_id), ts)
+            .await?;
+        if new {
             created.insert(session_id);
         }
-        let row = tx
-            .lock_session(session_id)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("session {session_id} vanished")))?;
         rows.insert((*session_id).to_owned(), row);
     }
 
@@ -111,36 +112,69 @@ pub(super) async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i
         claimed.remove(*session_id);
     }
 
-    // 3. Insert.
-    let to_insert: Vec<&Event> = batches
+    // 3. Insert what is new. The same event may come twice (in two batches of the group, or resent after a
+    //    lost answer): the first copy in the group is the candidate, and a candidate at or below the row's
+    //    `last_seq` is checked against the table. Above `last_seq` nothing can be stored yet: every writer
+    //    inserts only while holding the row lock, and moves `last_seq` in the same transaction.
+    let mut new_events: BTreeMap<&str, BTreeMap<i64, &Event>> = BTreeMap::new();
+    let accepted_events = batches
         .iter()
         .zip(&accepted)
         .filter(|(_, ok)| **ok)
-        .flat_map(|(b, _)| &b.events)
-        .collect();
-    let inserted: BTreeSet<(String, i64)> = if to_insert.is_empty() {
-        BTreeSet::new()
-    } else {
-        tx.insert_events(&to_insert).await?.into_iter().collect()
-    };
-    let mut inserted_per_batch = vec![0usize; batches.len()];
-
-    // 4. Project the new events, each once (the same event may be in two batches of the group).
-    let mut new_events: BTreeMap<&str, BTreeMap<i64, &Event>> = BTreeMap::new();
-    for (i, batch) in batches.iter().enumerate() {
-        if !accepted[i] {
+        .flat_map(|(b, _)| &b.events);
+    for e in accepted_events {
+        new_events
+            .entry(e.session_id.as_str())
+            .or_default()
+            .entry(e.seq as i64)
+            .or_insert(e);
+    }
+    for (session_id, events) in &mut new_events {
+        let Some(last_seq) = rows[*session_id].last_seq else {
+            continue;
+        };
+        let maybe_stored: Vec<i64> = events.range(..=last_seq).map(|(seq, _)| *seq).collect();
+        if maybe_stored.is_empty() {
             continue;
         }
-        for e in &batch.events {
-            let key = (e.session_id.as_str().to_owned(), e.seq as i64);
-            if inserted.contains(&key) {
-                let per_session = new_events.entry(e.session_id.as_str()).or_default();
-                if per_session.insert(e.seq as i64, e).is_none() {
-                    inserted_per_batch[i] += 1;
-                }
-            }
+        for seq in tx.existing_seqs(session_id, &maybe_stored).await? {
+            events.remove(&seq);
         }
     }
+    new_events.retain(|_, events| !events.is_empty());
+    let to_insert: Vec<&Event> = new_events.values().flat_map(|m| m.values().copied()).collect();
+    if !to_insert.is_empty() {
+        let written = tx.insert_events(&to_insert).await?;
+        if written != to_insert.len() as u64 {
+            return Err(StoreError::Corrupt(format!(
+                "stored {written} of {} new events",
+                to_insert.len()
+            )));
+        }
+    }
+
+    // Each new event counts for the batch whose copy was stored.
+    let inserted_per_batch: Vec<usize> = batches
+        .iter()
+        .zip(&accepted)
+        .map(|(batch, ok)| {
+            if !*ok {
+                return 0;
+            }
+            batch
+                .events
+                .iter()
+                .filter(|e| {
+                    new_events
+                        .get(e.session_id.as_str())
+                        .and_then(|m| m.get(&(e.seq as i64)))
+                        .is_some_and(|stored| std::ptr::eq(*stored, *e))
+                })
+                .count()
+        })
+        .collect();
+
+    // 4. Project the new events, in seq order per session.
     let mut changed: BTreeSet<String> = BTreeSet::new();
     for (session_id, events) in &new_events {
         let row = rows.get_mut(*session_id).expect("every session was loaded");

@@ -320,6 +320,12 @@ async fn bad_input_on_every_route_is_refused_with_a_message_naming_it(db: TestDb
         bad,
         "events[1].type",
     );
+    // PostgreSQL text cannot hold NUL: refused up front, not as a database error the sender retries forever.
+    check(
+        raw(&app, Method::POST, ev, &event(json!({"type": "log\u{0}"}))).await,
+        bad,
+        "events[1].type",
+    );
     check(
         raw(&app, Method::POST, ev, &event(json!({"extra": 1}))).await,
         bad,

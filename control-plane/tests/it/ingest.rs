@@ -258,8 +258,9 @@ async fn gzip_bodies_are_accepted(db: TestDb) {
 
 async fn data_is_stored_byte_for_byte(db: TestDb) {
     let app = spawn_app(&db).await;
-    // Key order, spacing, a NUL escape and non-ASCII text survive as sent.
-    let raw = r#"{"type":"assistant", "z":1,"a":"\u0000 nul","é":"ünï"}"#;
+    // Key order, spacing (tabs and line breaks too: PostgreSQL gets them through COPY's escapes), NUL and
+    // backslash escapes and non-ASCII text survive as sent.
+    let raw = "{\"type\":\"assistant\",\t\"z\":1,\r\n \"a\":\"\\u0000 nul \\\\ \\t\",\"é\":\"ünï\"}";
     let body = format!(
         r#"{{"runtimeId":"rt-1","events":[{{"sessionId":"s-1","seq":0,"ts":"2026-11-25T12:00:00.000Z","source":"agent","type":"assistant","data":{raw}}}]}}"#
     );
