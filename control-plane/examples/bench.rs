@@ -1,7 +1,8 @@
 //! Benchmarks of `agentctl serve` (driven by `scripts/bench-cp.sh`, which starts the servers).
 //!
 //! - `ingest --url U --key K --database-url PG --senders N --events E --batch B`: N senders, one session each,
-//!   one request in flight per session (as a supervisor ships), through the HTTP API; then a raw `COPY` of
+//!   at most `--in-flight` requests (default 2) in flight per session, as a supervisor ships a backlog
+//!   (one more batch read and sent while the previous one commits), through the HTTP API; then a raw `COPY` of
 //!   the same number of rows into the same table, in the same run. Prints both rates and their ratio.
 //! - `follow --ingest-url B --follow-url A --key K --token T --rate R --seconds S`: ingests through replica B
 //!   at R events/s and follows the session over SSE on replica A; prints the latency from "batch answered
@@ -84,6 +85,7 @@ async fn ingest(args: &[String]) {
     let senders: u64 = need(args, "--senders").parse().expect("--senders");
     let total: u64 = need(args, "--events").parse().expect("--events");
     let batch_size: u64 = arg(args, "--batch").map_or(200, |b| b.parse().expect("--batch"));
+    let in_flight: usize = arg(args, "--in-flight").map_or(2, |n| n.parse().expect("--in-flight"));
     let per_sender = total / senders;
     let run = uuid::Uuid::new_v4().simple().to_string();
     let http = reqwest::Client::builder()
@@ -108,11 +110,14 @@ async fn ingest(args: &[String]) {
     for mine in bodies {
         let (http, url, key) = (http.clone(), url.clone(), key.clone());
         tasks.push(tokio::spawn(async move {
-            let mut retries = 0;
-            for body in mine {
-                retries += post(&http, &url, &key, &body).await;
-            }
-            retries
+            futures_util::stream::iter(mine)
+                .map(|body| {
+                    let (http, url, key) = (http.clone(), url.clone(), key.clone());
+                    async move { post(&http, &url, &key, &body).await }
+                })
+                .buffered(in_flight)
+                .fold(0, |sum, retries| async move { sum + retries })
+                .await
         }));
     }
     let mut retries = 0;
@@ -152,7 +157,7 @@ async fn ingest(args: &[String]) {
         .expect("count");
     assert_eq!(stored as u64, sent, "every event stored exactly once");
     println!(
-        "ingest senders={senders} batch={batch_size} events={sent}: http {http_rate:.0} ev/s ({http_secs:.2} s, {retries} retries) \
+        "ingest senders={senders} in-flight={in_flight} batch={batch_size} events={sent}: http {http_rate:.0} ev/s ({http_secs:.2} s, {retries} retries) \
          | copy {copy_rate:.0} rows/s ({copy_secs:.2} s) | ratio {:.2}",
         http_rate / copy_rate
     );

@@ -18,10 +18,6 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    pub fn reset(&mut self) {
-        self.attempt = 0;
-    }
-
     /// The wait before the next attempt: uniform in `[0, min(cap, initial × 2^attempt)]`, or what the
     /// server asked for with `Retry-After` (up to a minute).
     pub fn next(&mut self, retry_after: Option<Duration>) -> Duration {
@@ -63,7 +59,7 @@ mod tests {
             Duration::from_secs(30)
         );
         assert_eq!(backoff.next(Some(Duration::from_secs(600))), RETRY_AFTER_CAP);
-        backoff.reset();
-        assert!(backoff.next(None) <= INITIAL);
+        // Each batch starts over.
+        assert!(Backoff::default().next(None) <= INITIAL);
     }
 }

@@ -138,6 +138,12 @@ impl Batch {
         self.items.len()
     }
 
+    /// Closed by a size limit rather than by running out of events.
+    pub fn is_full(&self) -> bool {
+        self.items.len() >= BATCH_MAX_EVENTS
+            || self.items.iter().map(|i| i.json.len() + 1).sum::<usize>() >= BATCH_MAX_BYTES
+    }
+
     /// `{"runtimeId": …, "events": [<records as they are in the log>]}`: no event is re-encoded.
     pub fn body(&self, runtime_id: &str) -> Vec<u8> {
         let size: usize = self.items.iter().map(|i| i.json.len() + 1).sum();

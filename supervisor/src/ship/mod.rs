@@ -1,9 +1,11 @@
 //! Delivery of events to the control plane (DESIGN.md §4): at-least-once shipping from the local log.
 //!
-//! One `Shipper` per destination (the configured control plane, or a request's `storage`), each with one
-//! request in flight, so a session's events are committed in seq order. A session's cursor (the highest
-//! seq the destination confirmed) is kept in `<state>/sessions/<id>.acked`; an event leaves the local log
-//! only in the sense that the cursor passes it — the log itself is never edited.
+//! One `Shipper` per destination (the configured control plane, or a request's `storage`). It has one
+//! request in flight, or two while the logs hold more than a full batch: the control plane may then commit
+//! a session's batches out of order (it acks only the gap-free prefix), but outcomes are applied here in
+//! the order the batches were read. A session's cursor (the highest seq the destination confirmed) is kept
+//! in `<state>/sessions/<id>.acked`; an event leaves the local log only in the sense that the cursor passes
+//! it — the log itself is never edited.
 //!
 //! Invariants:
 //! - Nothing is dropped silently: a batch is retried (transport errors, 408, 429, 5xx) until accepted,
@@ -21,6 +23,8 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use protocol::{Command, IngestResponse, SessionId};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +38,9 @@ pub use batch::{Tracked, cursor_path};
 pub const BATCH_MAX_BYTES: usize = 1 << 20;
 pub const BATCH_MAX_EVENTS: usize = 2000;
 pub const LINGER: Duration = Duration::from_millis(200);
+/// Requests in flight per destination while the logs hold a backlog (one otherwise, so events trickling in
+/// still gather into batches): the next batch is read, sent and parsed while the previous one commits.
+const MAX_IN_FLIGHT: usize = 2;
 /// Per attempt; the control plane answers within 10 s, so a slow commit is not retried while running.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
@@ -63,6 +70,20 @@ pub struct Shippers {
     /// Cancelled when the supervisor stops: shippers then deliver what is left and return.
     pub draining: CancellationToken,
     pub tasks: tokio_util::task::TaskTracker,
+}
+
+/// What became of a batch (or of a part of it, after a 413).
+enum Outcome {
+    Accepted {
+        batch: batch::Batch,
+        response: IngestResponse,
+    },
+    /// Never to be accepted: dead-lettered when settled.
+    Refused {
+        batch: batch::Batch,
+        status: u16,
+        reason: String,
+    },
 }
 
 /// Why a batch was not delivered.
@@ -128,31 +149,42 @@ impl Shipper {
     }
 
     async fn run(self: Arc<Self>, draining: CancellationToken) {
-        let mut backoff = Backoff::default();
+        // Oldest first: outcomes are applied in the order the batches were read, so a cursor never passes an
+        // event whose batch is still on its way.
+        let mut in_flight = FuturesOrdered::new();
+        // Whether the last batch read came out full, i.e. the logs hold more than one batch.
+        let mut backlog = false;
         loop {
-            let batch = {
-                let mut tracked =
-                    std::mem::take(&mut *self.tracked.lock().unwrap_or_else(|p| p.into_inner()));
-                let batch = batch::assemble(&mut tracked).await;
-                self.tracked
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .extend(tracked);
-                batch
-            };
-            let Some(batch) = batch else {
-                if draining.is_cancelled() && self.all_finished() {
-                    return;
+            if in_flight.is_empty() || (backlog && in_flight.len() < MAX_IN_FLIGHT) {
+                if let Some(batch) = self.next_batch().await {
+                    backlog = batch.is_full();
+                    in_flight.push_back(self.deliver(batch));
+                    continue;
                 }
-                tokio::select! {
-                    () = tokio::time::sleep(LINGER) => {}
-                    () = self.wake.notified() => {}
-                }
+                backlog = false;
+            }
+            if let Some(outcomes) = in_flight.next().await {
+                self.settle(outcomes);
                 continue;
-            };
-            self.deliver(batch, &mut backoff).await;
-            backoff.reset();
+            }
+            if draining.is_cancelled() && self.all_finished() {
+                return;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(LINGER) => {}
+                () = self.wake.notified() => {}
+            }
         }
+    }
+
+    async fn next_batch(&self) -> Option<batch::Batch> {
+        let mut tracked = std::mem::take(&mut *self.tracked.lock().unwrap_or_else(|p| p.into_inner()));
+        let batch = batch::assemble(&mut tracked).await;
+        self.tracked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(tracked);
+        batch
     }
 
     fn all_finished(&self) -> bool {
@@ -163,14 +195,17 @@ impl Shipper {
             .all(Tracked::is_done)
     }
 
-    /// Sends `batch` until it is accepted or dead-lettered, splitting it on 413.
-    async fn deliver(&self, batch: batch::Batch, backoff: &mut Backoff) {
+    /// Sends `batch` until it is accepted or refused for good, splitting it on 413; answers what became of
+    /// each part, in log order, for [`Shipper::settle`].
+    async fn deliver(&self, batch: batch::Batch) -> Vec<Outcome> {
+        let mut backoff = Backoff::default();
+        let mut outcomes = Vec::new();
         let mut queue = vec![batch];
         while let Some(batch) = queue.pop() {
             loop {
                 match self.send(&batch).await {
                     Ok(response) => {
-                        self.accepted(&batch, &response);
+                        outcomes.push(Outcome::Accepted { batch, response });
                         break;
                     }
                     Err(SendError::TooLarge) if batch.len() > 1 => {
@@ -181,15 +216,19 @@ impl Shipper {
                         break;
                     }
                     Err(SendError::TooLarge) => {
-                        self.dead_letter(
-                            &batch,
-                            413,
-                            "a single event is larger than the control plane accepts",
-                        );
+                        outcomes.push(Outcome::Refused {
+                            batch,
+                            status: 413,
+                            reason: "a single event is larger than the control plane accepts".into(),
+                        });
                         break;
                     }
                     Err(SendError::Rejected { status, body }) => {
-                        self.dead_letter(&batch, status, &body);
+                        outcomes.push(Outcome::Refused {
+                            batch,
+                            status,
+                            reason: body,
+                        });
                         break;
                     }
                     Err(SendError::Retry { reason, after }) => {
@@ -202,6 +241,20 @@ impl Shipper {
                         tokio::time::sleep(wait).await;
                     }
                 }
+            }
+        }
+        outcomes
+    }
+
+    fn settle(&self, outcomes: Vec<Outcome>) {
+        for outcome in outcomes {
+            match outcome {
+                Outcome::Accepted { batch, response } => self.accepted(&batch, &response),
+                Outcome::Refused {
+                    batch,
+                    status,
+                    reason,
+                } => self.dead_letter(&batch, status, &reason),
             }
         }
     }
