@@ -1,5 +1,5 @@
 //! Test support: a fresh database per test (SQLite file or PostgreSQL database), an app on port 0, typed
-//! request helpers, and event fixtures.
+//! request helpers, and event fixtures (hand-written ones, and sessions recorded through the real system).
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -195,6 +195,26 @@ impl TestApp {
         .await
     }
 
+    /// `POST /api/internal/v1/events` with events given as JSON text, sent as they are (not re-encoded).
+    pub async fn ingest_raw(&self, runtime: &str, events: &[&str]) -> (StatusCode, Value) {
+        let body = format!(
+            r#"{{"runtimeId":{},"events":[{}]}}"#,
+            Value::from(runtime),
+            events.join(",")
+        );
+        let response = self
+            .http
+            .post(self.url("/api/internal/v1/events"))
+            .bearer_auth(KEY)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn post_internal(&self, path: &str, body: &Value) -> (StatusCode, Value) {
         let response = self
             .http
@@ -330,6 +350,69 @@ pub fn transcript(sid: &str, runtime: &str, fixture: &str, ending: Ending) -> Ve
         events.push(sup(sid, events.len() as u64, "session.finished", data));
     }
     events
+}
+
+/// One session as the real supervisor shipped it: `scripts/record-fixtures.sh` ran the real Agent SDK through
+/// `agent-supervisor` against `fake-anthropic` and saved the session's events (`fixtures/recorded-NAME.jsonl`).
+#[derive(Debug)]
+pub struct Recorded {
+    /// The events as recorded, one JSON text each.
+    pub lines: Vec<&'static str>,
+    /// The same, parsed.
+    pub events: Vec<Value>,
+}
+
+/// The recorded session `name`: `success`, `failed` or `cancelled`.
+pub fn recorded(name: &str) -> Recorded {
+    let text = match name {
+        "success" => include_str!("fixtures/recorded-success.jsonl"),
+        "failed" => include_str!("fixtures/recorded-failed.jsonl"),
+        "cancelled" => include_str!("fixtures/recorded-cancelled.jsonl"),
+        other => panic!("no recorded fixture {other}"),
+    };
+    let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
+    let events = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("a recorded event is JSON"))
+        .collect();
+    Recorded { lines, events }
+}
+
+impl Recorded {
+    pub fn session_id(&self) -> &str {
+        self.events[0]["sessionId"].as_str().expect("sessionId")
+    }
+
+    /// The one event of this type, whose `data.subtype` is `subtype` when given.
+    #[track_caller]
+    pub fn only(&self, kind: &str, subtype: Option<&str>) -> &Value {
+        let mut found = self
+            .events
+            .iter()
+            .filter(|e| e["type"] == kind && subtype.is_none_or(|s| e["data"]["subtype"] == s));
+        let event = found
+            .next()
+            .unwrap_or_else(|| panic!("the recording has no {kind} {subtype:?}"));
+        assert!(
+            found.next().is_none(),
+            "the recording has several {kind} {subtype:?}"
+        );
+        event
+    }
+
+    /// The last event of this type, if any.
+    pub fn last(&self, kind: &str) -> Option<&Value> {
+        self.events.iter().rev().find(|e| e["type"] == kind)
+    }
+
+    /// The index of the first event of this type.
+    #[track_caller]
+    pub fn position(&self, kind: &str) -> usize {
+        self.events
+            .iter()
+            .position(|e| e["type"] == kind)
+            .unwrap_or_else(|| panic!("the recording has no {kind}"))
+    }
 }
 
 /// Polls `check` until it returns `Some`, for at most `timeout`.

@@ -3,7 +3,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{Ending, TestDb, ev, lines, spawn_app, transcript};
+use crate::helpers::{Recorded, TestDb, ev, lines, recorded, spawn_app};
 
 crate::on_both_backends!(
     the_same_batch_three_times_is_stored_once,
@@ -146,69 +146,172 @@ async fn events_from_another_runtime_are_refused_with_409(db: TestDb) {
     app.stop().await;
 }
 
+/// Checks the session row against what the recorded events say, read from them the way DESIGN §2 defines it,
+/// and checks that every event was stored as recorded.
+#[track_caller]
+fn check_projection(s: &Value, stored: &[Value], recording: &Recorded) {
+    let events = &recording.events;
+    let started = recording.only("session.started", None);
+    let finished = recording.only("session.finished", None);
+    let init = recording.only("system", Some("init"));
+    let context = format!("session {s:#}");
+    assert_eq!(stored, events.as_slice(), "stored events, {context}");
+    assert_eq!(s["sessionId"], recording.session_id(), "{context}");
+    assert_eq!(s["agentId"], started["data"]["agentId"], "{context}");
+    assert_eq!(s["pid"], started["data"]["pid"], "{context}");
+    assert_eq!(s["runtimeId"], started["data"]["runtimeId"], "{context}");
+    assert_eq!(s["status"], finished["data"]["status"], "{context}");
+    assert_eq!(s["exitCode"], finished["data"]["exitCode"], "{context}");
+    assert_eq!(s["signal"], finished["data"]["signal"], "{context}");
+    assert_eq!(s["error"], finished["data"]["error"], "{context}");
+    assert_eq!(s["createdAt"], events[0]["ts"], "{context}");
+    assert_eq!(s["startedAt"], started["ts"], "{context}");
+    assert_eq!(s["finishedAt"], finished["ts"], "{context}");
+    let last_seq = events.iter().filter_map(|e| e["seq"].as_u64()).max();
+    assert_eq!(s["lastSeq"].as_u64(), last_seq, "{context}");
+    assert_eq!(s["model"], init["data"]["model"], "{context}");
+    // Turns, cost and result text come from the latest `result` message; without one, the supervisor's totals.
+    match recording.last("result") {
+        Some(result) => {
+            let result = &result["data"];
+            assert_eq!(s["numTurns"], result["num_turns"], "{context}");
+            // Equal up to rounding: serde_json (without its `float_roundtrip` feature) may read a 17-digit
+            // decimal one ulp off, e.g. the SDK's 0.044615999999999996 as 0.044616.
+            let cost = s["totalCostUsd"].as_f64().expect("totalCostUsd");
+            let recorded_cost = result["total_cost_usd"].as_f64().expect("total_cost_usd");
+            assert!(
+                (cost - recorded_cost).abs() <= 4.0 * f64::EPSILON * recorded_cost.abs(),
+                "totalCostUsd {cost} vs {recorded_cost}, {context}"
+            );
+            assert_eq!(
+                s["resultText"],
+                *result.get("result").unwrap_or(&Value::Null),
+                "{context}"
+            );
+        }
+        None => {
+            assert_eq!(s["numTurns"], finished["data"]["numTurns"], "{context}");
+            assert_eq!(s["totalCostUsd"], finished["data"]["totalCostUsd"], "{context}");
+            assert_eq!(s["resultText"], Value::Null, "{context}");
+        }
+    }
+}
+
+/// The text blocks of an `assistant` event, joined.
+fn assistant_text(event: &Value) -> String {
+    event["data"]["message"]["content"]
+        .as_array()
+        .expect("content")
+        .iter()
+        .filter(|block| block["type"] == "text")
+        .filter_map(|block| block["text"].as_str())
+        .collect()
+}
+
 async fn projection_of_a_successful_transcript(db: TestDb) {
     let app = spawn_app(&db).await;
-    let events = transcript("s-ok", "rt-1", "success", Ending::Succeeded);
-    let (status, body) = app.ingest("rt-1", &events).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let (_, s) = app.get("/api/v1/sessions/s-ok").await;
+    let recording = recorded("success");
+    let sid = recording.session_id();
+    let runtime = recording.only("session.started", None)["data"]["runtimeId"]
+        .as_str()
+        .expect("runtimeId");
+    let (first, second) = recording.lines.split_at(recording.lines.len() / 2);
+    for batch in [first, second] {
+        let (status, body) = app.ingest_raw(runtime, batch).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, s) = app.get(&format!("/api/v1/sessions/{sid}")).await;
+    assert_eq!(status, StatusCode::OK, "{s}");
+    check_projection(&s, &app.all_events(sid).await, &recording);
+    // What the recording script asked for, and what the `bash` scenario of fake-anthropic answers: a Bash tool
+    // call, then a text quoting the tool's output.
     assert_eq!(s["status"], "succeeded");
-    assert_eq!(s["agentId"], "reviewer");
-    assert_eq!(s["runtimeId"], "rt-1");
-    assert_eq!(s["pid"], 4242);
-    assert_eq!(s["model"], "claude-sonnet-4-5-20250929");
-    assert_eq!(s["numTurns"], 6);
-    assert_eq!(s["totalCostUsd"], 0.0831);
+    assert_eq!(s["agentId"], "fixture-agent");
+    assert_eq!(s["model"], "claude-sonnet-4-5");
     assert_eq!(s["exitCode"], 0);
     assert_eq!(s["signal"], Value::Null);
-    assert_eq!(s["lastSeq"], events.len() as u64 - 1);
-    assert_eq!(
-        s["resultText"],
-        "Fixed: tokenize(\"\") returned None; it now returns an empty Vec.\nAll 14 tests pass."
+    assert_eq!(s["error"], Value::Null);
+    assert_eq!(s["numTurns"], 2);
+    assert!(s["totalCostUsd"].as_f64().is_some_and(|c| c > 0.0), "{s}");
+    let text = s["resultText"].as_str().expect("resultText");
+    assert!(
+        text.starts_with("The command printed:\nhello from bash\nLinux"),
+        "{text}"
     );
-    assert_eq!(s["createdAt"], events[0]["ts"]);
-    assert_eq!(s["startedAt"], events[0]["ts"]);
-    assert_eq!(s["finishedAt"], events.last().expect("events")["ts"]);
+    let last_said = recording.last("assistant").expect("an assistant message");
+    assert_eq!(
+        text,
+        assistant_text(last_said),
+        "the result is the agent's last words"
+    );
     app.stop().await;
 }
 
 async fn projection_of_a_failed_transcript(db: TestDb) {
     let app = spawn_app(&db).await;
-    let events = transcript("s-fail", "rt-1", "failed", Ending::Failed);
-    // Shipped in two batches, the second before the first.
-    let (first, second) = events.split_at(3);
-    app.ingest("rt-1", second).await;
-    let (_, s) = app.get("/api/v1/sessions/s-fail").await;
-    assert_eq!(s["status"], "failed");
-    app.ingest("rt-1", first).await;
-    let (_, s) = app.get("/api/v1/sessions/s-fail").await;
+    let recording = recorded("failed");
+    let sid = recording.session_id();
+    let runtime = recording.only("session.started", None)["data"]["runtimeId"]
+        .as_str()
+        .expect("runtimeId");
+    // Shipped in two batches, the second (with session.finished) before the first (with session.started).
+    let (first, second) = recording.lines.split_at(3);
+    let (status, body) = app.ingest_raw(runtime, second).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, s) = app.get(&format!("/api/v1/sessions/{sid}")).await;
+    assert_eq!(s["status"], "failed", "{s}");
+    let (status, body) = app.ingest_raw(runtime, first).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, s) = app.get(&format!("/api/v1/sessions/{sid}")).await;
     assert_eq!(
         s["status"], "failed",
         "an earlier session.started must not reopen a finished session"
     );
-    assert_eq!(s["model"], "claude-haiku-4-5");
-    assert_eq!(s["numTurns"], 2);
-    assert_eq!(s["totalCostUsd"], 0.0123);
+    check_projection(&s, &app.all_events(sid).await, &recording);
+    // maxTurns 1: the SDK's result says error_max_turns; the agent has no final text, the runner exits 1.
+    let result = &recording.last("result").expect("a result message")["data"];
+    assert_eq!(result["subtype"], "error_max_turns");
+    assert_eq!(s["model"], "claude-sonnet-4-5");
     assert_eq!(s["exitCode"], 1);
-    assert_eq!(s["error"], "Reached maximum number of turns (2)");
     assert_eq!(s["resultText"], Value::Null);
+    let error = s["error"].as_str().expect("error");
+    assert!(error.contains("error_max_turns"), "{error}");
+    assert!(s["numTurns"].as_u64().is_some_and(|n| n >= 1), "{s}");
+    assert!(s["totalCostUsd"].as_f64().is_some_and(|c| c > 0.0), "{s}");
     app.stop().await;
 }
 
 async fn projection_of_a_cancelled_transcript(db: TestDb) {
     let app = spawn_app(&db).await;
-    let events = transcript("s-cancel", "rt-1", "cancelled", Ending::Cancelled);
-    let (running, end) = events.split_at(3);
-    app.ingest("rt-1", running).await;
-    let (_, s) = app.get("/api/v1/sessions/s-cancel").await;
-    assert_eq!(s["status"], "running");
+    let recording = recorded("cancelled");
+    let sid = recording.session_id();
+    let runtime = recording.only("session.started", None)["data"]["runtimeId"]
+        .as_str()
+        .expect("runtimeId");
+    // Everything before the cancel: the agent is inside its long tool call.
+    let (running, end) = recording
+        .lines
+        .split_at(recording.position("session.cancel_requested"));
+    let (status, body) = app.ingest_raw(runtime, running).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, s) = app.get(&format!("/api/v1/sessions/{sid}")).await;
+    assert_eq!(s["status"], "running", "{s}");
     assert_eq!(s["finishedAt"], Value::Null);
-    app.ingest("rt-1", end).await;
-    let (_, s) = app.get("/api/v1/sessions/s-cancel").await;
+    assert_eq!(s["lastSeq"], running.len() as u64 - 1);
+    assert_eq!(s["model"], "claude-sonnet-4-5");
+    let (status, body) = app.ingest_raw(runtime, end).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, s) = app.get(&format!("/api/v1/sessions/{sid}")).await;
+    check_projection(&s, &app.all_events(sid).await, &recording);
     assert_eq!(s["status"], "cancelled");
-    assert_eq!(s["signal"], "SIGTERM");
-    assert_eq!(s["exitCode"], Value::Null);
+    // The runner handles SIGTERM and exits 128 + 15 (agent-runner/README.md); it was not killed by the signal.
+    assert_eq!(s["exitCode"], 143);
+    assert_eq!(s["signal"], Value::Null);
+    // Stopped mid-tool: no result message, so no turns, cost or result text.
+    assert!(recording.last("result").is_none());
     assert_eq!(s["numTurns"], Value::Null);
+    assert_eq!(s["totalCostUsd"], Value::Null);
+    assert_eq!(s["resultText"], Value::Null);
     app.stop().await;
 }
 
