@@ -7,16 +7,18 @@
 #   3. idle RSS of `agentctl serve` on SQLite (target: <= 20 MiB);
 #   4. with a cluster of scripts/pg.sh: PostgreSQL restarted under ingest, the control plane recovers by itself.
 # Uses $DATABASE_URL (admin URL) when set, otherwise starts a throwaway cluster with scripts/pg.sh.
-# EVENTS (default 40000) sets the events per ingest run, BATCH (default 1000) the events per request
-# (a supervisor closes a batch at 1 MiB or 2,000 lines; these events are ~600 bytes).
+# EVENTS (default 100000) sets the events per ingest run, BATCH (default 1800) the events per request: a
+# supervisor with a backlog sends full batches (closed at 1 MiB or 2,000 events; 1,800 of these ~540-byte
+# events are 947 KiB), two requests in flight. The COPY runs before and after each HTTP run; the ratio uses
+# their mean.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 cargo build --release -q -p control-plane --bin agentctl --example bench
 BIN=target/release/agentctl
 BENCH=target/release/examples/bench
-EVENTS=${EVENTS:-40000}
-BATCH=${BATCH:-1000}
+EVENTS=${EVENTS:-100000}
+BATCH=${BATCH:-1800}
 
 pids=()
 cleanup() {
@@ -59,6 +61,11 @@ for senders in 1 8 64; do
     "$BENCH" ingest --url "http://127.0.0.1:$A" --key "$KEY" --database-url "$PG_URL" \
         --senders "$senders" --events "$EVENTS" --batch "$BATCH"
 done
+echo "   context: one sender with one request in flight, and with half-size batches"
+"$BENCH" ingest --url "http://127.0.0.1:$A" --key "$KEY" --database-url "$PG_URL" \
+    --senders 1 --events "$EVENTS" --batch "$BATCH" --in-flight 1
+"$BENCH" ingest --url "http://127.0.0.1:$A" --key "$KEY" --database-url "$PG_URL" \
+    --senders 1 --events "$EVENTS" --batch $((BATCH / 2))
 
 if [[ -n "${AGENTCTL_PG_DIR:-}" ]]; then
     echo "== PostgreSQL restarted (-m immediate) under ingest: senders retry 503s, every event stored once"

@@ -1,6 +1,10 @@
 //! One group commit: several validated batches stored in one transaction.
 //!
 //! Order of work inside the transaction, and why:
+//! 0. On PostgreSQL, when every session of the group exists and belongs to its batch's runtime, insert the
+//!    events first, before any lock ([`Mode::Early`]): a sender's next batch is then stored while the previous
+//!    one, holding the row, commits. A race with a transaction storing the same events ends in a unique
+//!    violation, and the group runs again in the order below.
 //! 1. Create and lock every session row the group mentions, in session-id order, so two writers (two
 //!    replicas) that touch the same sessions lock them in the same order and cannot deadlock.
 //! 2. Check runtime ownership per batch: a batch whose session belongs to another runtime is refused whole
@@ -16,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use protocol::{Event, SessionId};
 
-use super::{Result, SessionRow, StoreError, Tx, projection};
+use super::{Encoded, Result, SessionRow, StoreError, Tx, projection};
 
 /// A batch that passed validation: every event parses and belongs to `runtime_id`.
 #[derive(Debug, Clone)]
@@ -47,7 +51,122 @@ pub struct CommitResult {
     pub touched: Vec<String>,
 }
 
-pub(super) async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64) -> Result<CommitResult> {
+/// Per session, the first copy in the group of each seq: what will be inserted unless it is stored already.
+fn candidates(
+    batches: &[IngestBatch],
+    accepted: impl Fn(usize) -> bool,
+) -> BTreeMap<&str, BTreeMap<i64, &Event>> {
+    let mut candidates: BTreeMap<&str, BTreeMap<i64, &Event>> = BTreeMap::new();
+    for (i, batch) in batches.iter().enumerate() {
+        if !accepted(i) {
+            continue;
+        }
+        for e in &batch.events {
+            candidates
+                .entry(e.session_id.as_str())
+                .or_default()
+                .entry(e.seq as i64)
+                .or_insert(e);
+        }
+    }
+    candidates
+}
+
+fn flatten<'a>(events: &BTreeMap<&str, BTreeMap<i64, &'a Event>>) -> Vec<&'a Event> {
+    events.values().flat_map(|m| m.values().copied()).collect()
+}
+
+/// Removes the candidates already stored: only seqs at or below their session's `last_seq` can be. Whatever
+/// is removed invalidates the `encoded` rows.
+async fn drop_stored(
+    tx: &mut Tx,
+    new_events: &mut BTreeMap<&str, BTreeMap<i64, &Event>>,
+    last_seqs: &BTreeMap<&str, Option<i64>>,
+    encoded: &mut Option<Encoded>,
+) -> Result<()> {
+    for (session_id, events) in new_events.iter_mut() {
+        let Some(last_seq) = last_seqs.get(session_id).copied().flatten() else {
+            continue;
+        };
+        let maybe_stored: Vec<i64> = events.range(..=last_seq).map(|(seq, _)| *seq).collect();
+        if maybe_stored.is_empty() {
+            continue;
+        }
+        for seq in tx.existing_seqs(session_id, &maybe_stored).await? {
+            events.remove(&seq);
+            *encoded = None;
+        }
+    }
+    Ok(())
+}
+
+/// Inserts every event of `new_events`, from `encoded` when it still matches them.
+async fn insert(
+    tx: &mut Tx,
+    new_events: &BTreeMap<&str, BTreeMap<i64, &Event>>,
+    encoded: Option<Encoded>,
+) -> Result<()> {
+    let to_insert = flatten(new_events);
+    if to_insert.is_empty() {
+        return Ok(());
+    }
+    let encoded = match encoded {
+        Some(encoded) => encoded,
+        None => tx.encode_events(&to_insert),
+    };
+    let written = tx.insert_events(&to_insert, encoded).await?;
+    if written != to_insert.len() as u64 {
+        return Err(StoreError::Corrupt(format!(
+            "stored {written} of {} new events",
+            to_insert.len()
+        )));
+    }
+    Ok(())
+}
+
+/// When a group inserts its events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Before locking the session rows, when every session already belongs to its batch's runtime (an owner
+    /// never changes): the insert then overlaps the commit of another transaction holding those rows, which
+    /// is what lets a sender's next batch be stored while its previous one commits. A duplicate of an event
+    /// that a concurrent transaction is inserting fails the group with a unique violation (or, rarely, a
+    /// deadlock); the caller then runs it again [`Mode::Locked`].
+    Early,
+    /// After locking the session rows: seqs above a row's `last_seq` cannot be stored yet.
+    Locked,
+}
+
+pub(super) async fn commit_group(
+    tx: &mut Tx,
+    batches: &[IngestBatch],
+    now_ms: i64,
+    mode: Mode,
+) -> Result<CommitResult> {
+    // 0. Before any lock is taken: the rows to insert if every batch is accepted and nothing is stored yet
+    //    (the common case), encoded for the database, so the locked part of the transaction is short.
+    let mut new_events = candidates(batches, |_| true);
+    let mut encoded = Some(tx.encode_events(&flatten(&new_events)));
+    let mut inserted_early = false;
+    if mode == Mode::Early {
+        let ids: Vec<&str> = new_events.keys().copied().collect();
+        let known = tx.peek_sessions(&ids).await?;
+        let owned = batches.iter().all(|batch| {
+            batch.events.iter().all(|e| {
+                known
+                    .get(e.session_id.as_str())
+                    .is_some_and(|(owner, _)| owner.as_deref() == Some(batch.runtime_id.as_str()))
+            })
+        });
+        if owned {
+            let last_seqs: BTreeMap<&str, Option<i64>> =
+                known.iter().map(|(id, (_, last))| (id.as_str(), *last)).collect();
+            drop_stored(tx, &mut new_events, &last_seqs, &mut encoded).await?;
+            insert(tx, &new_events, encoded.take()).await?;
+            inserted_early = true;
+        }
+    }
+
     // 1. Rows, created with the first batch that mentions them as owner, then locked in id order.
     let mut first_seen: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
     for batch in batches {
@@ -116,42 +235,23 @@ pub(super) async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i
     //    lost answer): the first copy in the group is the candidate, and a candidate at or below the row's
     //    `last_seq` is checked against the table. Above `last_seq` nothing can be stored yet: every writer
     //    inserts only while holding the row lock, and moves `last_seq` in the same transaction.
-    let mut new_events: BTreeMap<&str, BTreeMap<i64, &Event>> = BTreeMap::new();
-    let accepted_events = batches
-        .iter()
-        .zip(&accepted)
-        .filter(|(_, ok)| **ok)
-        .flat_map(|(b, _)| &b.events);
-    for e in accepted_events {
-        new_events
-            .entry(e.session_id.as_str())
-            .or_default()
-            .entry(e.seq as i64)
-            .or_insert(e);
-    }
-    for (session_id, events) in &mut new_events {
-        let Some(last_seq) = rows[*session_id].last_seq else {
-            continue;
-        };
-        let maybe_stored: Vec<i64> = events.range(..=last_seq).map(|(seq, _)| *seq).collect();
-        if maybe_stored.is_empty() {
-            continue;
+    if inserted_early {
+        if accepted.iter().any(|ok| !ok) {
+            return Err(StoreError::Corrupt(
+                "a session changed owner during an ingest transaction".into(),
+            ));
         }
-        for seq in tx.existing_seqs(session_id, &maybe_stored).await? {
-            events.remove(&seq);
+    } else {
+        if accepted.iter().any(|ok| !ok) {
+            new_events = candidates(batches, |i| accepted[i]);
+            encoded = None;
         }
+        let last_seqs: BTreeMap<&str, Option<i64>> =
+            rows.iter().map(|(id, row)| (id.as_str(), row.last_seq)).collect();
+        drop_stored(tx, &mut new_events, &last_seqs, &mut encoded).await?;
+        insert(tx, &new_events, encoded).await?;
     }
     new_events.retain(|_, events| !events.is_empty());
-    let to_insert: Vec<&Event> = new_events.values().flat_map(|m| m.values().copied()).collect();
-    if !to_insert.is_empty() {
-        let written = tx.insert_events(&to_insert).await?;
-        if written != to_insert.len() as u64 {
-            return Err(StoreError::Corrupt(format!(
-                "stored {written} of {} new events",
-                to_insert.len()
-            )));
-        }
-    }
 
     // Each new event counts for the batch whose copy was stored.
     let inserted_per_batch: Vec<usize> = batches

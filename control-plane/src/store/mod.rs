@@ -61,6 +61,17 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// A unique violation or a deadlock: what an early insert meets when another transaction is storing the same
+/// events (see [`ingest::Mode::Early`]).
+fn is_insert_race(error: &StoreError) -> bool {
+    let (StoreError::Database(sqlx::Error::Database(db))
+    | StoreError::Unavailable(sqlx::Error::Database(db))) = error
+    else {
+        return false;
+    };
+    matches!(db.code().as_deref(), Some("23505" | "40P01"))
+}
+
 fn is_unavailable(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_)
@@ -295,6 +306,10 @@ impl Store {
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(ACQUIRE_TIMEOUT)
+                // sqlx pings a connection when it is released and drops it if the ping fails; a ping before
+                // every acquire too would add a round trip to every group commit. A connection that died while
+                // idle fails its one query as unavailable (503, the sender retries) and is then dropped.
+                .test_before_acquire(false)
                 .connect_lazy_with(options);
             Pools::Pg(pool)
         } else if url.starts_with("sqlite:") {
@@ -458,8 +473,28 @@ impl Store {
 
     /// Stores the batches of one group commit in one transaction (see `ingest.rs`).
     pub async fn commit_group(&self, batches: &[IngestBatch], now_ms: i64) -> Result<CommitResult> {
+        let mode = match self.pools {
+            Pools::Pg(_) => ingest::Mode::Early,
+            // One writer connection: nothing to overlap.
+            Pools::Sqlite { .. } => ingest::Mode::Locked,
+        };
+        match self.try_commit_group(batches, now_ms, mode).await {
+            Err(error) if mode == ingest::Mode::Early && is_insert_race(&error) => {
+                tracing::debug!(%error, "early insert raced another transaction; storing the group again, locks first");
+                self.try_commit_group(batches, now_ms, ingest::Mode::Locked).await
+            }
+            result => result,
+        }
+    }
+
+    async fn try_commit_group(
+        &self,
+        batches: &[IngestBatch],
+        now_ms: i64,
+        mode: ingest::Mode,
+    ) -> Result<CommitResult> {
         let mut tx = self.begin().await?;
-        let result = ingest::commit_group(&mut tx, batches, now_ms).await?;
+        let result = ingest::commit_group(&mut tx, batches, now_ms, mode).await?;
         tx.commit().await?;
         Ok(result)
     }
@@ -559,7 +594,8 @@ impl Store {
             kind: "log".into(),
             data: RawValue::from_string(data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         };
-        tx.insert_events(&[&event]).await?;
+        let encoded = tx.encode_events(&[&event]);
+        tx.insert_events(&[&event], encoded).await?;
         projection::apply(&mut row, &event);
         row.acked_seq = row.last_seq;
         tx.update_session(&row).await?;
@@ -707,25 +743,36 @@ impl Tx {
         Ok(())
     }
 
+    /// `events` as [`Tx::insert_events`] sends them: `COPY` text on PostgreSQL, nothing to prepare on SQLite.
+    fn encode_events(&self, events: &[&Event]) -> Encoded {
+        match self {
+            Tx::Pg(_) => {
+                let mut rows = Vec::with_capacity(events.iter().map(|e| e.data.get().len() + 96).sum());
+                for e in events {
+                    copy_row(&mut rows, e);
+                }
+                Encoded(rows)
+            }
+            Tx::Sqlite(_) => Encoded(Vec::new()),
+        }
+    }
+
     /// Inserts events known to be new (the caller holds their sessions' row locks and dropped every seq
-    /// already stored, see [`Tx::existing_seqs`]); answers how many rows were written.
+    /// already stored, see [`Tx::existing_seqs`]), `encoded` by [`Tx::encode_events`] from the same events;
+    /// answers how many rows were written.
     ///
     /// PostgreSQL gets a `COPY` inside the transaction: with duplicates filtered out beforehand it needs no
     /// `ON CONFLICT`, and its multi-row heap inserts cost per row what a raw `COPY` costs, where
     /// `INSERT … ON CONFLICT` pays a speculative insertion per row (about 1.5× slower here).
     /// A duplicate that got through anyway is a unique violation that rolls the whole group back: never a
     /// second copy.
-    async fn insert_events(&mut self, events: &[&Event]) -> Result<u64> {
+    async fn insert_events(&mut self, events: &[&Event], encoded: Encoded) -> Result<u64> {
         match self {
             Tx::Pg(t) => {
-                let mut rows = Vec::with_capacity(events.iter().map(|e| e.data.get().len() + 96).sum());
-                for e in events {
-                    copy_row(&mut rows, e);
-                }
                 let mut copy = t
                     .copy_in_raw("COPY events (session_id, seq, ts, source, type, data) FROM STDIN")
                     .await?;
-                if let Err(error) = copy.send(rows).await {
+                if let Err(error) = copy.send(encoded.0).await {
                     // `finish` or `abort` must end a COPY, or the connection is unusable afterwards.
                     let _ = copy.abort(error.to_string()).await;
                     return Err(error.into());
@@ -752,6 +799,49 @@ impl Tx {
                 Ok(written)
             }
         }
+    }
+
+    /// Owner and `last_seq` of those of `session_ids` that exist, without locking them.
+    async fn peek_sessions(
+        &mut self,
+        session_ids: &[&str],
+    ) -> Result<BTreeMap<String, (Option<String>, Option<i64>)>> {
+        let rows = match self {
+            Tx::Pg(t) => sqlx::query(
+                "SELECT session_id, runtime_id, last_seq FROM sessions WHERE session_id = ANY($1)",
+            )
+            .bind(session_ids)
+            .fetch_all(&mut **t)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("session_id")?,
+                    (r.try_get("runtime_id")?, r.try_get("last_seq")?),
+                ))
+            })
+            .collect::<std::result::Result<BTreeMap<_, _>, sqlx::Error>>()?,
+            Tx::Sqlite(t) => {
+                let list =
+                    serde_json::to_string(session_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                sqlx::query(
+                    "SELECT session_id, runtime_id, last_seq FROM sessions \
+                     WHERE session_id IN (SELECT value FROM json_each($1))",
+                )
+                .bind(list)
+                .fetch_all(&mut **t)
+                .await?
+                .iter()
+                .map(|r| {
+                    Ok((
+                        r.try_get("session_id")?,
+                        (r.try_get("runtime_id")?, r.try_get("last_seq")?),
+                    ))
+                })
+                .collect::<std::result::Result<BTreeMap<_, _>, sqlx::Error>>()?
+            }
+        };
+        Ok(rows)
     }
 
     /// Which of `seqs` the session already has stored.
@@ -884,6 +974,10 @@ impl Store {
     }
 }
 
+/// Rows encoded for [`Tx::insert_events`].
+#[derive(Debug)]
+struct Encoded(Vec<u8>);
+
 /// Appends `event` as one row of `COPY … FROM STDIN` text format: tab-separated columns, newline-terminated,
 /// with backslash, tab, newline and carriage return escaped (JSON text may hold the last three as whitespace).
 fn copy_row(out: &mut Vec<u8>, event: &Event) {
@@ -903,18 +997,48 @@ fn copy_row(out: &mut Vec<u8>, event: &Event) {
 
 fn copy_text(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
+    // JSON text holds carriage returns only as (rare) whitespace: without one, memchr3 finds the rest fast.
+    let has_cr = memchr::memchr(b'\r', bytes).is_some();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escaped: &[u8] = match b {
+    while start < bytes.len() {
+        let next = if has_cr {
+            bytes[start..]
+                .iter()
+                .position(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r'))
+        } else {
+            memchr::memchr3(b'\\', b'\t', b'\n', &bytes[start..])
+        };
+        let Some(offset) = next else { break };
+        let at = start + offset;
+        out.extend_from_slice(&bytes[start..at]);
+        out.extend_from_slice(match bytes[at] {
             b'\\' => b"\\\\",
             b'\t' => b"\\t",
             b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            _ => continue,
-        };
-        out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(escaped);
-        start = i + 1;
+            _ => b"\\r",
+        });
+        start = at + 1;
     }
     out.extend_from_slice(&bytes[start..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_text;
+
+    fn escaped(text: &str) -> String {
+        let mut out = Vec::new();
+        copy_text(&mut out, text);
+        String::from_utf8(out).expect("UTF-8 in, UTF-8 out")
+    }
+
+    #[test]
+    fn copy_text_escapes_what_copy_would_misread() {
+        assert_eq!(escaped(""), "");
+        assert_eq!(escaped("plain ünï"), "plain ünï");
+        assert_eq!(escaped(r#"{"a":"x\ny"}"#), r#"{"a":"x\\ny"}"#);
+        assert_eq!(escaped("{\t\"a\":1,\n}\\"), "{\\t\"a\":1,\\n}\\\\");
+        // With a carriage return the slow path runs: same rules.
+        assert_eq!(escaped("\r\n\t\\x"), "\\r\\n\\t\\\\x");
+    }
 }

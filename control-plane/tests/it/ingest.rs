@@ -10,6 +10,7 @@ crate::on_both_backends!(
     overlapping_batches_store_each_event_once,
     batches_out_of_order_ack_only_the_gapless_prefix,
     concurrent_senders_store_every_event_exactly_once,
+    the_same_batch_sent_concurrently_is_stored_once,
     a_batch_is_all_or_nothing,
     events_from_another_runtime_are_refused_with_409,
     projection_of_a_successful_transcript,
@@ -102,6 +103,32 @@ async fn concurrent_senders_store_every_event_exactly_once(db: TestDb) {
         let (_, body) = app.ingest("rt-1", &lines(&sid, 0, 1)).await;
         assert_eq!(body["acked"][&sid], 204, "{sid}");
     }
+    std::sync::Arc::try_unwrap(app)
+        .expect("senders are done")
+        .stop()
+        .await;
+}
+
+async fn the_same_batch_sent_concurrently_is_stored_once(db: TestDb) {
+    // The session exists and is owned, so on PostgreSQL every copy takes the early-insert path and all but
+    // one meet a unique violation (or a deadlock) and are stored again, locks first.
+    let app = std::sync::Arc::new(spawn_app(&db).await);
+    let (status, _) = app.ingest("rt-1", &lines("s-1", 0, 1)).await;
+    assert_eq!(status, StatusCode::OK);
+    let batch = std::sync::Arc::new(lines("s-1", 1, 500));
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (app, batch) = (app.clone(), batch.clone());
+        tasks.push(tokio::spawn(async move { app.ingest("rt-1", &batch).await }));
+    }
+    for task in tasks {
+        let (status, body) = task.await.expect("sender");
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["acked"]["s-1"], 500, "{body}");
+    }
+    assert_eq!(seqs(&app.all_events("s-1").await), (0..501).collect::<Vec<_>>());
+    let (_, session) = app.get("/api/v1/sessions/s-1").await;
+    assert_eq!(session["lastSeq"], 500);
     std::sync::Arc::try_unwrap(app)
         .expect("senders are done")
         .stop()
