@@ -70,7 +70,7 @@ echo "   context: one sender with one request in flight, and with half-size batc
 if [[ -n "${AGENTCTL_PG_DIR:-}" ]]; then
     echo "== PostgreSQL restarted (-m immediate) under ingest: senders retry 503s, every event stored once"
     "$BENCH" ingest --url "http://127.0.0.1:$A" --key "$KEY" --database-url "$PG_URL" \
-        --senders 8 --events "$EVENTS" --batch 100 &
+        --senders 8 --events "$EVENTS" --batch 100 --no-copy &
     ingest=$!
     pids+=("$ingest")
     sleep 1

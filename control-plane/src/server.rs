@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -181,6 +182,12 @@ impl Application {
         tracing::info!(addr = %listener.local_addr()?, backend = ?state.store.backend(), "agentctl serving");
         let store = state.store.clone();
         let stop = token.clone();
+        // Small writes (answers, SSE events) go out at once instead of waiting for the ACK of the last one.
+        let listener = listener.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "TCP_NODELAY");
+            }
+        });
         axum::serve(listener, http::router(state))
             .with_graceful_shutdown(async move {
                 shutdown.await;

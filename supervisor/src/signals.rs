@@ -13,6 +13,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::net::TcpListener;
@@ -82,6 +83,12 @@ pub async fn run(runtime: Arc<Runtime>, listener: TcpListener, signals: Signals)
 
     let server_stop = CancellationToken::new();
     let app = crate::http::router(runtime.clone());
+    // Small writes (answers, followed events) go out at once instead of waiting for the ACK of the last one.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY");
+        }
+    });
     let server = tokio::spawn(
         axum::serve(listener, app)
             .with_graceful_shutdown(server_stop.clone().cancelled_owned())
