@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -194,15 +195,22 @@ fn sse_event(event: &Event) -> SseEvent {
 
 const FOLLOW_PAGE: u32 = 500;
 
+/// How long a follow waits at a gap below a finished session's last event for the missing events (a
+/// supervisor has up to two batches in flight, so `session.finished` can be stored before the batch before
+/// it) before sending what follows the gap and ending. A supervisor retries a failed batch within 5 s.
+const GAP_GRACE: Duration = Duration::from_secs(10);
+
 /// The SSE stream: every event after `after` in seq order, then live ones, then `end`.
 ///
 /// It sends only up to the highest seq stored with no gap below (`acked_seq`), so a batch committed out of
-/// order can never make a follower skip a seq; once the session is finished it sends the rest and ends.
+/// order can never make a follower skip a seq; once the session is finished and has no gap (or a gap has
+/// stayed open for [`GAP_GRACE`]) it sends the rest and ends.
 fn follow(state: AppState, id: SessionId, mut after: Option<u64>) -> Response {
     let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(64);
     state.metrics.followers.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(async move {
         let mut wakes = state.hub.subscribe();
+        let mut gap_deadline: Option<tokio::time::Instant> = None;
         loop {
             let row = match state.store.session(&id).await {
                 Ok(Some(row)) => row,
@@ -215,7 +223,11 @@ fn follow(state: AppState, id: SessionId, mut after: Option<u64>) -> Response {
                     }
                 }
             };
-            let finished = row.status.is_finished();
+            let finished = row.status.is_finished() && {
+                let gap = row.acked_seq != row.last_seq;
+                let deadline = *gap_deadline.get_or_insert_with(|| tokio::time::Instant::now() + GAP_GRACE);
+                !gap || tokio::time::Instant::now() >= deadline
+            };
             let upto = if finished { row.last_seq } else { row.acked_seq };
             let pending = match (upto, after) {
                 (Some(upto), Some(after)) => upto as u64 > after,
@@ -250,8 +262,15 @@ fn follow(state: AppState, id: SessionId, mut after: Option<u64>) -> Response {
                 send_end(&tx, &row).await;
                 break;
             }
+            let gap_waited = async {
+                match gap_deadline {
+                    Some(deadline) => tokio::time::sleep_until(deadline).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 () = Hub::wait(&mut wakes, id.as_str()) => {}
+                () = gap_waited => {}
                 () = tx.closed() => break,
                 () = state.shutdown.cancelled() => break,
             }

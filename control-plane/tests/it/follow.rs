@@ -13,6 +13,7 @@ crate::on_both_backends!(
     sse_resumes_after_last_event_id_with_no_gap_and_no_repeat,
     a_follower_never_skips_a_seq_when_batches_arrive_out_of_order,
     a_follow_of_a_finished_session_sends_everything_then_end,
+    a_follow_waits_at_a_gap_below_session_finished_for_the_late_batch,
 );
 
 /// A minimal SSE reader: `(id, event, data)` per message.
@@ -156,6 +157,24 @@ async fn a_follower_never_skips_a_seq_when_batches_arrive_out_of_order(db: TestD
     app.ingest("rt-1", &[finished("s-1", 10)]).await;
     let (seen, _) = sse.until_end().await;
     assert_eq!(seen, (1..=10).collect::<Vec<_>>());
+    app.stop().await;
+}
+
+async fn a_follow_waits_at_a_gap_below_session_finished_for_the_late_batch(db: TestDb) {
+    // With two batches in flight, a supervisor's last batch (holding `session.finished`) can commit before
+    // the one before it: the follower must not take the session's end as the end of its events.
+    let app = spawn_app(&db).await;
+    app.ingest("rt-1", &lines("s-1", 0, 3)).await;
+    let mut sse = Sse::open(&app, "s-1", None).await;
+    assert_eq!(sse.until_seq(2).await, [0, 1, 2]);
+    let mut last = lines("s-1", 6, 2);
+    last.push(finished("s-1", 8));
+    app.ingest("rt-1", &last).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    app.ingest("rt-1", &lines("s-1", 3, 3)).await;
+    let (seen, end) = sse.until_end().await;
+    assert_eq!(seen, (3..=8).collect::<Vec<_>>());
+    assert_eq!(end["status"], "succeeded");
     app.stop().await;
 }
 
