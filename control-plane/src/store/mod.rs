@@ -806,72 +806,50 @@ impl Tx {
         &mut self,
         session_ids: &[&str],
     ) -> Result<BTreeMap<String, (Option<String>, Option<i64>)>> {
-        let rows = match self {
-            Tx::Pg(t) => sqlx::query(
-                "SELECT session_id, runtime_id, last_seq FROM sessions WHERE session_id = ANY($1)",
-            )
-            .bind(session_ids)
-            .fetch_all(&mut **t)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok((
-                    r.try_get("session_id")?,
-                    (r.try_get("runtime_id")?, r.try_get("last_seq")?),
-                ))
-            })
-            .collect::<std::result::Result<BTreeMap<_, _>, sqlx::Error>>()?,
-            Tx::Sqlite(t) => {
-                let list =
-                    serde_json::to_string(session_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                sqlx::query(
-                    "SELECT session_id, runtime_id, last_seq FROM sessions \
-                     WHERE session_id IN (SELECT value FROM json_each($1))",
-                )
-                .bind(list)
-                .fetch_all(&mut **t)
-                .await?
-                .iter()
-                .map(|r| {
-                    Ok((
-                        r.try_get("session_id")?,
-                        (r.try_get("runtime_id")?, r.try_get("last_seq")?),
-                    ))
-                })
-                .collect::<std::result::Result<BTreeMap<_, _>, sqlx::Error>>()?
+        let sql = match self {
+            Tx::Pg(_) => {
+                "SELECT session_id, runtime_id, last_seq FROM sessions \
+                 WHERE session_id IN (SELECT json_array_elements_text($1::json))"
+            }
+            Tx::Sqlite(_) => {
+                "SELECT session_id, runtime_id, last_seq FROM sessions \
+                 WHERE session_id IN (SELECT value FROM json_each($1))"
             }
         };
-        Ok(rows)
+        let list = json_list(session_ids)?;
+        let peeked = with_conn!(self, |c| {
+            let mut peeked = BTreeMap::new();
+            for row in sqlx::query(sql).bind(&list).fetch_all(c).await? {
+                peeked.insert(
+                    row.try_get("session_id")?,
+                    (row.try_get("runtime_id")?, row.try_get("last_seq")?),
+                );
+            }
+            peeked
+        });
+        Ok(peeked)
     }
 
     /// Which of `seqs` the session already has stored.
     async fn existing_seqs(&mut self, session_id: &str, seqs: &[i64]) -> Result<Vec<i64>> {
-        let seq_of = |row: &sqlx::postgres::PgRow| row.try_get::<i64, _>("seq");
-        let seq_of_lite = |row: &sqlx::sqlite::SqliteRow| row.try_get::<i64, _>("seq");
-        let seqs = match self {
-            Tx::Pg(t) => sqlx::query("SELECT seq FROM events WHERE session_id = $1 AND seq = ANY($2)")
-                .bind(session_id)
-                .bind(seqs)
-                .fetch_all(&mut **t)
-                .await?
-                .iter()
-                .map(seq_of)
-                .collect::<Result<Vec<_>, _>>()?,
-            Tx::Sqlite(t) => {
-                let list = serde_json::to_string(seqs).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                sqlx::query(
-                    "SELECT seq FROM events WHERE session_id = $1 AND seq IN (SELECT value FROM json_each($2))",
-                )
-                .bind(session_id)
-                .bind(list)
-                .fetch_all(&mut **t)
-                .await?
-                .iter()
-                .map(seq_of_lite)
-                .collect::<Result<Vec<_>, _>>()?
+        let sql = match self {
+            Tx::Pg(_) => {
+                "SELECT seq FROM events WHERE session_id = $1 \
+                 AND seq IN (SELECT json_array_elements_text($2::json)::int8)"
+            }
+            Tx::Sqlite(_) => {
+                "SELECT seq FROM events WHERE session_id = $1 AND seq IN (SELECT value FROM json_each($2))"
             }
         };
-        Ok(seqs)
+        let list = json_list(seqs)?;
+        let stored = with_conn!(self, |c| {
+            let mut stored = Vec::new();
+            for row in sqlx::query(sql).bind(session_id).bind(&list).fetch_all(c).await? {
+                stored.push(row.try_get::<i64, _>("seq")?);
+            }
+            stored
+        });
+        Ok(stored)
     }
 
     async fn stored_seqs_after(
@@ -972,6 +950,11 @@ impl Store {
         listener.listen(DOORBELL_CHANNEL).await?;
         Ok(Some(listener))
     }
+}
+
+/// A list bound as one JSON array parameter: the same statement text on both backends, whatever its length.
+fn json_list<T: serde::Serialize>(items: &[T]) -> Result<String> {
+    serde_json::to_string(items).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 /// Rows encoded for [`Tx::insert_events`].
