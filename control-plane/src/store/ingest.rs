@@ -9,9 +9,11 @@
 //!    replicas) that touch the same sessions lock them in the same order and cannot deadlock.
 //! 2. Check runtime ownership per batch: a batch whose session belongs to another runtime is refused whole
 //!    and the other batches of the group go on.
-//! 3. Drop the events already stored (only seqs at or below a row's `last_seq` can be: nothing is inserted
-//!    without the row lock) and insert the rest; on PostgreSQL with `COPY`, which costs per row what a raw
-//!    `COPY` does. A resent event is a no-op, never a second copy.
+//! 3. Drop the events already stored (of the committed ones, only seqs at or below a row's `last_seq` can be:
+//!    `last_seq` moves in the transaction that stores them) and insert the rest; on PostgreSQL with `COPY`,
+//!    which costs per row what a raw `COPY` does. An event that a concurrent transaction is inserting too
+//!    meets the primary key: one of the two fails and runs again. A resent event is a no-op, never a second
+//!    copy.
 //! 4. Project only the events actually inserted, in seq order, onto the locked rows, and advance `acked_seq`
 //!    over the seqs now stored without a gap.
 //! 5. Write the rows back, stamp the runtimes as seen, take their pending commands.
@@ -233,8 +235,9 @@ pub(super) async fn commit_group(
 
     // 3. Insert what is new. The same event may come twice (in two batches of the group, or resent after a
     //    lost answer): the first copy in the group is the candidate, and a candidate at or below the row's
-    //    `last_seq` is checked against the table. Above `last_seq` nothing can be stored yet: every writer
-    //    inserts only while holding the row lock, and moves `last_seq` in the same transaction.
+    //    `last_seq` is checked against the table. Above `last_seq` nothing committed is stored: `last_seq`
+    //    moves in the transaction that stores the events (an uncommitted early insert of the same seq makes
+    //    one of the two transactions fail on the primary key, see `Mode::Early`).
     if inserted_early {
         if accepted.iter().any(|ok| !ok) {
             return Err(StoreError::Corrupt(

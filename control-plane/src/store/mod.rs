@@ -61,6 +61,9 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// Tries of one group commit that lose an insert race before its error goes to the senders (who retry).
+const INSERT_RACE_ATTEMPTS: u32 = 3;
+
 /// A unique violation or a deadlock: what an early insert meets when another transaction is storing the same
 /// events (see [`ingest::Mode::Early`]).
 fn is_insert_race(error: &StoreError) -> bool {
@@ -473,17 +476,23 @@ impl Store {
 
     /// Stores the batches of one group commit in one transaction (see `ingest.rs`).
     pub async fn commit_group(&self, batches: &[IngestBatch], now_ms: i64) -> Result<CommitResult> {
-        let mode = match self.pools {
+        let mut mode = match self.pools {
             Pools::Pg(_) => ingest::Mode::Early,
             // One writer connection: nothing to overlap.
             Pools::Sqlite { .. } => ingest::Mode::Locked,
         };
-        match self.try_commit_group(batches, now_ms, mode).await {
-            Err(error) if mode == ingest::Mode::Early && is_insert_race(&error) => {
-                tracing::debug!(%error, "early insert raced another transaction; storing the group again, locks first");
-                self.try_commit_group(batches, now_ms, ingest::Mode::Locked).await
+        // A race with a transaction storing the same events is settled by the primary key: the loser runs
+        // again, locks first, and then sees what the winner stored.
+        let mut attempts = 1;
+        loop {
+            match self.try_commit_group(batches, now_ms, mode).await {
+                Err(error) if attempts < INSERT_RACE_ATTEMPTS && is_insert_race(&error) => {
+                    tracing::debug!(%error, ?mode, "insert raced another transaction; storing the group again, locks first");
+                    mode = ingest::Mode::Locked;
+                    attempts += 1;
+                }
+                result => return result,
             }
-            result => result,
         }
     }
 
