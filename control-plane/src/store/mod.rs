@@ -523,7 +523,7 @@ impl Store {
             with_conn!(&mut tx, |c| {
                 sqlx::query(
                     "UPDATE sessions SET status = 'running' \
-                     WHERE session_id = $1 AND runtime_id = $2 AND status = 'lost'",
+                     WHERE session_id = $1 AND runtime_id = $2 AND status = 'lost' AND finished_at IS NULL",
                 )
                 .bind(session.as_str())
                 .bind(runtime_id)

@@ -26,8 +26,10 @@ pub fn apply(row: &mut SessionRow, event: &Event) {
         "system" => system(row, event),
         _ => {}
     }
-    // A runtime that is still sending events for a session is evidently alive.
-    if row.status == SessionStatus::Lost && event.kind != "session.finished" {
+    // A runtime still sending events for a session the control plane marked lost (it stopped hearing from
+    // the runtime) is evidently alive. A session the supervisor itself finished as lost (`finished_at` set)
+    // stays lost: events below its `session.finished` may arrive after it, with two batches in flight.
+    if row.status == SessionStatus::Lost && row.finished_at.is_none() && event.kind != "session.finished" {
         row.status = SessionStatus::Running;
     }
 }

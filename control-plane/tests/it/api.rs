@@ -7,7 +7,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    Ending, KEY, TOKEN, TestApp, TestDb, eventually, lines, spawn_app, spawn_app_with, transcript,
+    Ending, KEY, TOKEN, TestApp, TestDb, eventually, lines, spawn_app, spawn_app_with, sup, transcript,
 };
 
 crate::on_both_backends!(
@@ -16,6 +16,7 @@ crate::on_both_backends!(
     a_cancel_is_queued_and_delivered_to_the_owning_runtime,
     a_cancel_of_a_finished_session_answers_its_status,
     sessions_of_a_silent_runtime_become_lost,
+    a_session_the_supervisor_finished_as_lost_stays_lost_when_earlier_events_arrive_late,
     seed_routes_store_logs_as_events_and_set_status,
     bad_input_on_every_route_is_refused_with_a_message_naming_it,
     credentials_are_checked_per_api,
@@ -176,6 +177,46 @@ async fn sessions_of_a_silent_runtime_become_lost(db: TestDb) {
     )
     .await;
     assert_eq!(status_of(&app, "s-1").await, "running");
+    // Marked lost again, it comes back with events instead: running again too.
+    eventually(Duration::from_secs(10), || async {
+        app.post_internal("/api/internal/v1/heartbeat", &heartbeat).await;
+        (status_of(&app, "s-1").await == "lost").then_some(())
+    })
+    .await;
+    let next = app.get("/api/v1/sessions/s-1").await.1["lastSeq"]
+        .as_u64()
+        .expect("lastSeq")
+        + 1;
+    app.ingest("rt-quiet", &lines("s-1", next, 1)).await;
+    assert_eq!(status_of(&app, "s-1").await, "running");
+    app.stop().await;
+}
+
+async fn a_session_the_supervisor_finished_as_lost_stays_lost_when_earlier_events_arrive_late(db: TestDb) {
+    // After a crash the supervisor finishes a cut session as lost; with two batches in flight, the batch
+    // holding that `session.finished` can be stored before the one before it.
+    let app = spawn_app(&db).await;
+    app.ingest("rt-1", &lines("s-1", 0, 3)).await;
+    let lost = sup(
+        "s-1",
+        6,
+        "session.finished",
+        json!({"status": "lost", "exitCode": null, "signal": null, "durationMs": null, "numTurns": null,
+               "totalCostUsd": null, "error": "the supervisor stopped while the session ran", "stderrTail": null}),
+    );
+    app.ingest("rt-1", &[lost]).await;
+    assert_eq!(status_of(&app, "s-1").await, "lost");
+    app.ingest("rt-1", &lines("s-1", 3, 3)).await;
+    assert_eq!(status_of(&app, "s-1").await, "lost");
+    // Nor does a heartbeat that (wrongly) reports it revive it.
+    app.post_internal(
+        "/api/internal/v1/heartbeat",
+        &json!({"runtimeId": "rt-1", "version": "0.1.0", "sessions": ["s-1"]}),
+    )
+    .await;
+    let (_, session) = app.get("/api/v1/sessions/s-1").await;
+    assert_eq!(session["status"], "lost");
+    assert_eq!(session["lastSeq"], 6);
     app.stop().await;
 }
 
