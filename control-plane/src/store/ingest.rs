@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use protocol::{Event, SessionId};
 
-use super::{Encoded, Result, SessionRow, StoreError, Tx, projection};
+use super::{Result, SessionRow, StoreError, Tx, projection};
 
 /// A batch that passed validation: every event parses and belongs to `runtime_id`.
 #[derive(Debug, Clone)]
@@ -78,13 +78,11 @@ fn flatten<'a>(events: &BTreeMap<&str, BTreeMap<i64, &'a Event>>) -> Vec<&'a Eve
     events.values().flat_map(|m| m.values().copied()).collect()
 }
 
-/// Removes the candidates already stored: only seqs at or below their session's `last_seq` can be. Whatever
-/// is removed invalidates the `encoded` rows.
+/// Removes the candidates already stored: only seqs at or below their session's `last_seq` can be.
 async fn drop_stored(
     tx: &mut Tx,
     new_events: &mut BTreeMap<&str, BTreeMap<i64, &Event>>,
     last_seqs: &BTreeMap<&str, Option<i64>>,
-    encoded: &mut Option<Encoded>,
 ) -> Result<()> {
     for (session_id, events) in new_events.iter_mut() {
         let Some(last_seq) = last_seqs.get(session_id).copied().flatten() else {
@@ -96,27 +94,18 @@ async fn drop_stored(
         }
         for seq in tx.existing_seqs(session_id, &maybe_stored).await? {
             events.remove(&seq);
-            *encoded = None;
         }
     }
     Ok(())
 }
 
-/// Inserts every event of `new_events`, from `encoded` when it still matches them.
-async fn insert(
-    tx: &mut Tx,
-    new_events: &BTreeMap<&str, BTreeMap<i64, &Event>>,
-    encoded: Option<Encoded>,
-) -> Result<()> {
+/// Inserts every event of `new_events`.
+async fn insert(tx: &mut Tx, new_events: &BTreeMap<&str, BTreeMap<i64, &Event>>) -> Result<()> {
     let to_insert = flatten(new_events);
     if to_insert.is_empty() {
         return Ok(());
     }
-    let encoded = match encoded {
-        Some(encoded) => encoded,
-        None => tx.encode_events(&to_insert),
-    };
-    let written = tx.insert_events(&to_insert, encoded).await?;
+    let written = tx.insert_events(&to_insert).await?;
     if written != to_insert.len() as u64 {
         return Err(StoreError::Corrupt(format!(
             "stored {written} of {} new events",
@@ -145,10 +134,8 @@ pub(super) async fn commit_group(
     now_ms: i64,
     mode: Mode,
 ) -> Result<CommitResult> {
-    // 0. Before any lock is taken: the rows to insert if every batch is accepted and nothing is stored yet
-    //    (the common case), encoded for the database, so the locked part of the transaction is short.
+    // 0. The rows to insert if every batch is accepted and nothing is stored yet (the common case).
     let mut new_events = candidates(batches, |_| true);
-    let mut encoded = Some(tx.encode_events(&flatten(&new_events)));
     let mut inserted_early = false;
     if mode == Mode::Early {
         let ids: Vec<&str> = new_events.keys().copied().collect();
@@ -163,8 +150,8 @@ pub(super) async fn commit_group(
         if owned {
             let last_seqs: BTreeMap<&str, Option<i64>> =
                 known.iter().map(|(id, (_, last))| (id.as_str(), *last)).collect();
-            drop_stored(tx, &mut new_events, &last_seqs, &mut encoded).await?;
-            insert(tx, &new_events, encoded.take()).await?;
+            drop_stored(tx, &mut new_events, &last_seqs).await?;
+            insert(tx, &new_events).await?;
             inserted_early = true;
         }
     }
@@ -247,12 +234,11 @@ pub(super) async fn commit_group(
     } else {
         if accepted.iter().any(|ok| !ok) {
             new_events = candidates(batches, |i| accepted[i]);
-            encoded = None;
         }
         let last_seqs: BTreeMap<&str, Option<i64>> =
             rows.iter().map(|(id, row)| (id.as_str(), row.last_seq)).collect();
-        drop_stored(tx, &mut new_events, &last_seqs, &mut encoded).await?;
-        insert(tx, &new_events, encoded).await?;
+        drop_stored(tx, &mut new_events, &last_seqs).await?;
+        insert(tx, &new_events).await?;
     }
     new_events.retain(|_, events| !events.is_empty());
 

@@ -603,8 +603,7 @@ impl Store {
             kind: "log".into(),
             data: RawValue::from_string(data).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         };
-        let encoded = tx.encode_events(&[&event]);
-        tx.insert_events(&[&event], encoded).await?;
+        tx.insert_events(&[&event]).await?;
         projection::apply(&mut row, &event);
         row.acked_seq = row.last_seq;
         tx.update_session(&row).await?;
@@ -752,36 +751,17 @@ impl Tx {
         Ok(())
     }
 
-    /// `events` as [`Tx::insert_events`] sends them: `COPY` text on PostgreSQL, nothing to prepare on SQLite.
-    fn encode_events(&self, events: &[&Event]) -> Encoded {
+    async fn insert_events(&mut self, events: &[&Event]) -> Result<u64> {
         match self {
-            Tx::Pg(_) => {
+            Tx::Pg(t) => {
                 let mut rows = Vec::with_capacity(events.iter().map(|e| e.data.get().len() + 96).sum());
                 for e in events {
                     copy_row(&mut rows, e);
                 }
-                Encoded(rows)
-            }
-            Tx::Sqlite(_) => Encoded(Vec::new()),
-        }
-    }
-
-    /// Inserts events known to be new (the caller holds their sessions' row locks and dropped every seq
-    /// already stored, see [`Tx::existing_seqs`]), `encoded` by [`Tx::encode_events`] from the same events;
-    /// answers how many rows were written.
-    ///
-    /// PostgreSQL gets a `COPY` inside the transaction: with duplicates filtered out beforehand it needs no
-    /// `ON CONFLICT`, and its multi-row heap inserts cost per row what a raw `COPY` costs, where
-    /// `INSERT … ON CONFLICT` pays a speculative insertion per row (about 1.5× slower here).
-    /// A duplicate that got through anyway is a unique violation that rolls the whole group back: never a
-    /// second copy.
-    async fn insert_events(&mut self, events: &[&Event], encoded: Encoded) -> Result<u64> {
-        match self {
-            Tx::Pg(t) => {
                 let mut copy = t
                     .copy_in_raw("COPY events (session_id, seq, ts, source, type, data) FROM STDIN")
                     .await?;
-                if let Err(error) = copy.send(encoded.0).await {
+                if let Err(error) = copy.send(rows).await {
                     // `finish` or `abort` must end a COPY, or the connection is unusable afterwards.
                     let _ = copy.abort(error.to_string()).await;
                     return Err(error.into());
@@ -965,10 +945,6 @@ impl Store {
 fn json_list<T: serde::Serialize>(items: &[T]) -> Result<String> {
     serde_json::to_string(items).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
-
-/// Rows encoded for [`Tx::insert_events`].
-#[derive(Debug)]
-struct Encoded(Vec<u8>);
 
 /// Appends `event` as one row of `COPY … FROM STDIN` text format: tab-separated columns, newline-terminated,
 /// with backslash, tab, newline and carriage return escaped (JSON text may hold the last three as whitespace).
