@@ -7,7 +7,7 @@ use protocol::{CancelResponse, ErrorBody, Event, EventPage, SessionDetail, Sessi
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
-use crate::cli::CliError;
+use crate::cli::error::CliError;
 
 #[derive(Debug, Clone)]
 pub struct Client {

@@ -1,0 +1,175 @@
+//! agentctl's command line as clap types: the doc comments are the `--help` text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::cli::exit::Exit;
+use crate::server::ServeArgs;
+
+/// Agent Studio control plane (`serve`) and session client.
+#[derive(Debug, Parser)]
+#[command(name = "agentctl", version, after_help = Exit::help())]
+pub(crate) struct Cli {
+    /// Control plane URL.
+    #[arg(
+        long,
+        global = true,
+        env = "AGENTCTL_URL",
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub(crate) url: String,
+    /// File holding the API token (`-` for stdin); the token may also come from AGENTCTL_TOKEN.
+    #[arg(long, global = true, env = "AGENTCTL_TOKEN_FILE")]
+    pub(crate) token_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the control plane server.
+    Serve(ServeArgs),
+    /// List sessions, newest first.
+    #[command(visible_alias = "ps")]
+    Sessions(SessionsArgs),
+    /// Show one session.
+    Show(ShowArgs),
+    /// Print a session's transcript.
+    Logs(LogsArgs),
+    /// Wait until a session finishes; the exit code tells how it ended.
+    Wait(WaitArgs),
+    /// Cancel a session.
+    Cancel(CancelArgs),
+    /// Start a session on a runtime (a supervisor's POST /execute).
+    Run(RunArgs),
+    /// Print a shell completion script.
+    Completion { shell: clap_complete::Shell },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ListFormat {
+    Table,
+    Wide,
+    Json,
+    Jsonl,
+    Name,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct SessionsArgs {
+    #[arg(long, short = 's')]
+    pub(crate) status: Option<SessionStatusArg>,
+    #[arg(long, short = 'a')]
+    pub(crate) agent: Option<String>,
+    #[arg(long, short = 'L', default_value_t = 20)]
+    pub(crate) limit: u32,
+    #[arg(long, short = 'o')]
+    pub(crate) output: Option<ListFormat>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SessionStatusArg {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    TimedOut,
+    Lost,
+}
+
+impl SessionStatusArg {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Succeeded => "succeeded",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+            Self::TimedOut => "timed_out",
+            Self::Lost => "lost",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ShowFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ShowArgs {
+    pub(crate) id: String,
+    #[arg(long, short = 'o', default_value = "text")]
+    pub(crate) output: ShowFormat,
+    /// Exit 5 if the session failed, 6 if it was cancelled.
+    #[arg(long)]
+    pub(crate) exit_status: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogsFormat {
+    Text,
+    Jsonl,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct LogsArgs {
+    pub(crate) id: String,
+    /// Keep following until the session ends (resumes after dropped connections).
+    #[arg(long, short = 'f')]
+    pub(crate) follow: bool,
+    /// Start with the last N events.
+    #[arg(long)]
+    pub(crate) tail: Option<u64>,
+    /// Prefix lines with the event's time.
+    #[arg(long, short = 't')]
+    pub(crate) timestamps: bool,
+    /// text: a transcript; jsonl: the SDK messages as stored (like `claude --output-format stream-json`).
+    #[arg(long, short = 'o', default_value = "text")]
+    pub(crate) output: LogsFormat,
+    /// Exit 5 if the session failed, 6 if it was cancelled.
+    #[arg(long)]
+    pub(crate) exit_status: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct WaitArgs {
+    pub(crate) id: String,
+    /// Give up after this long (exit 124), e.g. `30s`, `5m`.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub(crate) timeout: Option<Duration>,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct CancelArgs {
+    pub(crate) id: String,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub(crate) yes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct RunArgs {
+    /// The runtime (supervisor) URL; its token comes from SUPERVISOR_TOKEN.
+    #[arg(long, env = "AGENTCTL_RUNTIME")]
+    pub(crate) runtime: String,
+    #[arg(long)]
+    pub(crate) agent: String,
+    #[arg(long, conflicts_with = "prompt_file", required_unless_present = "prompt_file")]
+    pub(crate) prompt: Option<String>,
+    /// Read the prompt from a file (`-` for stdin).
+    #[arg(long)]
+    pub(crate) prompt_file: Option<PathBuf>,
+    /// Follow the transcript; the exit code then tells how the session ended.
+    #[arg(long, short = 'f')]
+    pub(crate) follow: bool,
+    #[arg(long)]
+    pub(crate) max_turns: Option<u32>,
+    /// Session id (generated by the runtime when absent).
+    #[arg(long)]
+    pub(crate) session_id: Option<String>,
+}

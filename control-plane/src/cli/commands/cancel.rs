@@ -1,0 +1,37 @@
+//! `agentctl cancel ID`: asks first on a terminal; cancelling a finished session is not an error.
+
+use std::io::IsTerminal;
+
+use crate::cli::args::CancelArgs;
+use crate::cli::client::Client;
+use crate::cli::error::CliError;
+use crate::cli::exit::Exit;
+use crate::cli::terminal::out;
+
+pub(super) async fn cancel(client: &Client, args: &CancelArgs) -> Result<Exit, CliError> {
+    if !args.yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(CliError::Usage(format!(
+                "refusing to cancel {} without confirmation: pass -y when stdin is not a terminal",
+                args.id
+            )));
+        }
+        eprint!("Cancel session {}? [y/N] ", args.id);
+        let mut answer = String::new();
+        std::io::stdin()
+            .read_line(&mut answer)
+            .map_err(|e| CliError::Other(anyhow::anyhow!("read confirmation: {e}")))?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            eprintln!("agentctl: not cancelled");
+            return Ok(Exit::Error);
+        }
+    }
+    let (queued, answer) = client.cancel(&args.id).await?;
+    if queued {
+        out(&format!("{}: cancelling\n", answer.session_id))?;
+    } else {
+        eprintln!("agentctl: session {} already finished", answer.session_id);
+        out(&format!("{}: {}\n", answer.session_id, answer.status))?;
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,113 @@
+//! `agentctl logs ID`: a session's transcript, or its SDK messages as stored; `-f` follows to the end.
+
+use std::time::Duration;
+
+use protocol::SessionDetail;
+
+use crate::cli::args::{LogsArgs, LogsFormat};
+use crate::cli::client::{self, Client, Followed};
+use crate::cli::error::CliError;
+use crate::cli::exit::Exit;
+use crate::cli::render::Transcript;
+use crate::cli::terminal::{Term, out};
+
+pub(super) async fn logs(client: &Client, args: &LogsArgs, term: Term) -> Result<Exit, CliError> {
+    let mut transcript = Transcript::new(term.style, args.timestamps);
+    let mut after: Option<u64> = None;
+    if let Some(n) = args.tail {
+        let session = client.session(&args.id).await?;
+        after = session
+            .session
+            .last_seq
+            .and_then(|last| (last + 1).checked_sub(n))
+            .and_then(|first| first.checked_sub(1));
+    }
+    if !args.follow {
+        loop {
+            let page = client.events(&args.id, after, 1000).await?;
+            for event in &page.events {
+                print_event(event, args.output, &mut transcript)?;
+            }
+            if page.events.len() < 1000 {
+                break;
+            }
+            after = page.next_after;
+        }
+        if args.exit_status {
+            return Ok(Exit::of_session(client.session(&args.id).await?.session.status));
+        }
+        return Ok(Exit::Ok);
+    }
+    let detail = follow(client, &args.id, after, |event| {
+        print_event(event, args.output, &mut transcript)
+    })
+    .await?;
+    Ok(if args.exit_status {
+        Exit::of_session(detail.session.status)
+    } else {
+        Exit::Ok
+    })
+}
+
+/// Prints one event in the chosen format.
+pub(super) fn print_event(
+    event: &protocol::Event,
+    format: LogsFormat,
+    transcript: &mut Transcript,
+) -> Result<(), CliError> {
+    match format {
+        LogsFormat::Jsonl => {
+            // The SDK's own messages: JSON objects the agent printed, byte for byte as stored.
+            if event.source == protocol::EventSource::Agent
+                && event.data.get().trim_start().starts_with('{')
+                && event.kind != "text"
+                && event.kind != "log"
+            {
+                out(&format!("{}\n", event.data.get()))?;
+            }
+        }
+        LogsFormat::Text => {
+            let lines = transcript.event(event);
+            if !lines.is_empty() {
+                out(&(lines.join("\n") + "\n"))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Follows until the session ends, resuming after the last seq seen whenever the connection drops (so a
+/// dropped stream never looks like the end, the `kubectl logs -f` trap).
+pub(super) async fn follow(
+    client: &Client,
+    id: &str,
+    mut after: Option<u64>,
+    mut on_event: impl FnMut(&protocol::Event) -> Result<(), CliError>,
+) -> Result<SessionDetail, CliError> {
+    let mut backoff = Duration::from_millis(250);
+    loop {
+        let result = client
+            .follow(id, after, |followed| {
+                if let Followed::Event(event) = followed {
+                    on_event(&event)?;
+                    after = Some(event.seq);
+                }
+                Ok(())
+            })
+            .await;
+        match result {
+            Ok(Some(detail)) => return Ok(detail),
+            Ok(None) => {}
+            Err(CliError::Other(error)) => {
+                eprintln!("agentctl: {}; retrying", client::error_chain(error.as_ref()));
+            }
+            Err(other) => return Err(other),
+        }
+        eprintln!(
+            "agentctl: connection lost; resuming after seq {}",
+            after.map_or_else(|| "-".into(), |a| a.to_string())
+        );
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
