@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod cli_transcript;
 mod follow;
 mod helpers;
 mod ingest;

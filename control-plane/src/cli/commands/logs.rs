@@ -8,7 +8,7 @@ use crate::cli::args::{LogsArgs, LogsFormat};
 use crate::cli::client::{self, Client, Followed};
 use crate::cli::error::CliError;
 use crate::cli::exit::Exit;
-use crate::cli::render::Transcript;
+use crate::cli::render::transcript::Transcript;
 use crate::cli::terminal::{Term, out};
 
 pub(super) async fn logs(client: &Client, args: &LogsArgs, term: Term) -> Result<Exit, CliError> {

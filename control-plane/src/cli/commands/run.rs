@@ -11,7 +11,7 @@ use crate::cli::args::{LogsFormat, RunArgs};
 use crate::cli::client::{self, Client};
 use crate::cli::error::CliError;
 use crate::cli::exit::Exit;
-use crate::cli::render::Transcript;
+use crate::cli::render::transcript::Transcript;
 use crate::cli::terminal::{Term, out};
 
 pub(super) async fn run(client: &Client, args: &RunArgs, term: Term) -> Result<Exit, CliError> {

@@ -1,237 +1,53 @@
-//! Pure rendering of sessions and transcripts: strings in, strings out, so every format has a snapshot test.
+//! The transcript: a session's events as Claude Code shows its own (`⏺ Bash(cargo test)`, `  ⎿  output`), ending
+//! in a footer that says how the session ended.
+//!
+//! [`render`] is the pure function of a whole event list; [`Transcript`] is the same fold one event at a time,
+//! for `logs -f`, where events arrive while the session runs. The only state carried between events is the
+//! SDK's `result` message, which the footer (rendered at `session.finished`) reads.
 
-use std::collections::HashMap;
-
-use protocol::{Event, EventSource, SessionDetail, SessionStatus};
+use protocol::{Event, EventSource, SessionStatus};
 use serde_json::Value;
 
-use crate::time;
+use super::{Style, cost, duration, status_symbol};
 
 /// Lines of a tool result shown before `… +N lines`.
 const RESULT_LINES: usize = 3;
+/// Longest tool argument or failure reason shown on one line.
 const ARG_WIDTH: usize = 80;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Style {
-    pub color: bool,
-}
-
-impl Style {
-    fn paint(self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
-    }
-    pub fn dim(self, t: &str) -> String {
-        self.paint("2", t)
-    }
-    pub fn red(self, t: &str) -> String {
-        self.paint("31", t)
-    }
-    pub fn green(self, t: &str) -> String {
-        self.paint("32", t)
-    }
-    pub fn yellow(self, t: &str) -> String {
-        self.paint("33", t)
-    }
-    pub fn bold(self, t: &str) -> String {
-        self.paint("1", t)
-    }
-}
-
-pub fn status_symbol(status: SessionStatus) -> &'static str {
-    match status {
-        SessionStatus::Pending => "○",
-        SessionStatus::Running => "●",
-        SessionStatus::Succeeded => "✓",
-        SessionStatus::Failed | SessionStatus::TimedOut | SessionStatus::Lost => "✗",
-        SessionStatus::Cancelled => "⊘",
-    }
-}
-
-fn status_word(style: Style, status: SessionStatus) -> String {
-    let text = format!("{} {}", status_symbol(status), status);
-    match status {
-        SessionStatus::Succeeded => style.green(&text),
-        SessionStatus::Failed | SessionStatus::TimedOut | SessionStatus::Lost => style.red(&text),
-        SessionStatus::Cancelled => style.yellow(&text),
-        SessionStatus::Pending | SessionStatus::Running => text,
-    }
-}
-
-/// `1m 42s`, `3h 5m`, `850ms`.
-pub fn duration(ms: i64) -> String {
-    let ms = ms.max(0);
-    if ms < 1_000 {
-        return format!("{ms}ms");
-    }
-    let s = ms / 1000;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m {}s", s / 60, s % 60),
-        _ => format!("{}h {}m", s / 3600, (s % 3600) / 60),
-    }
-}
-
-pub fn cost(usd: Option<f64>) -> String {
-    usd.map_or_else(|| "-".into(), |c| format!("${c:.4}"))
-}
-
-fn session_duration(s: &SessionDetail, now_ms: i64) -> Option<i64> {
-    let start = s.session.started_at.as_deref().and_then(time::parse_rfc3339_ms)?;
-    let end = s
-        .session
-        .finished_at
-        .as_deref()
-        .and_then(time::parse_rfc3339_ms)
-        .unwrap_or(now_ms);
-    Some(end - start)
-}
-
-fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map_or_else(|| "-".into(), |v| v.to_string())
-}
-
-/// The session list: an aligned table with a header for a terminal.
-pub fn sessions_table(sessions: &[SessionDetail], wide: bool, now_ms: i64, style: Style) -> String {
-    let mut header = vec!["ID", "STATUS", "AGENT", "TURNS", "COST", "AGE", "DURATION"];
-    if wide {
-        header.extend(["MODEL", "RUNTIME"]);
-    }
-    let mut rows: Vec<Vec<(String, String)>> = Vec::new();
-    for s in sessions {
-        let plain_status = format!("{} {}", status_symbol(s.session.status), s.session.status);
-        let age = time::parse_rfc3339_ms(&s.session.created_at).map_or_else(
-            || "-".into(),
-            |c| format!("{} ago", duration((now_ms - c) / 1000 * 1000)),
-        );
-        let mut row = vec![
-            (s.session.session_id.to_string(), String::new()),
-            (plain_status, status_word(style, s.session.status)),
-            (s.session.agent_id.to_string(), String::new()),
-            (opt(s.session.num_turns), String::new()),
-            (cost(s.session.total_cost_usd), String::new()),
-            (age, String::new()),
-            (
-                session_duration(s, now_ms).map_or_else(|| "-".into(), duration),
-                String::new(),
-            ),
-        ];
-        if wide {
-            row.push((opt(s.model.clone()), String::new()));
-            row.push((opt(s.runtime_id.clone()), String::new()));
-        }
-        rows.push(row);
-    }
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in &rows {
-        for (i, (plain, _)) in row.iter().enumerate() {
-            widths[i] = widths[i].max(plain.chars().count());
-        }
-    }
+/// The transcript of `events`, one line per `\n`; what `agentctl logs` prints for them.
+pub fn render(events: &[Event], style: Style, timestamps: bool) -> String {
+    let mut transcript = Transcript::new(style, timestamps);
     let mut out = String::new();
-    let last = header.len() - 1;
-    for (i, h) in header.iter().enumerate() {
-        out.push_str(&style.bold(h));
-        if i < last {
-            out.push_str(&" ".repeat(widths[i] - h.chars().count() + 2));
+    for event in events {
+        for line in transcript.event(event) {
+            out.push_str(&line);
+            out.push('\n');
         }
-    }
-    out.push('\n');
-    for row in rows {
-        for (i, (plain, painted)) in row.iter().enumerate() {
-            let shown = if painted.is_empty() { plain } else { painted };
-            out.push_str(shown);
-            if i < last {
-                out.push_str(&" ".repeat(widths[i] - plain.chars().count() + 2));
-            }
-        }
-        out.push('\n');
     }
     out
 }
 
-/// The session list for scripts: tab-separated, no header, full values, exact times.
-pub fn sessions_plain(sessions: &[SessionDetail], wide: bool) -> String {
-    let mut out = String::new();
-    for s in sessions {
-        let mut fields = vec![
-            s.session.session_id.to_string(),
-            s.session.status.to_string(),
-            s.session.agent_id.to_string(),
-            opt(s.session.num_turns),
-            opt(s.session.total_cost_usd),
-            s.session.created_at.clone(),
-            opt(s.session.finished_at.clone()),
-        ];
-        if wide {
-            fields.push(opt(s.model.clone()));
-            fields.push(opt(s.runtime_id.clone()));
-        }
-        out.push_str(&fields.join("\t"));
-        out.push('\n');
-    }
-    out
-}
-
-/// `agentctl show`: a describe-style block.
-pub fn show(s: &SessionDetail, now_ms: i64, style: Style) -> String {
-    let fields: Vec<(&str, String)> = vec![
-        ("Session", s.session.session_id.to_string()),
-        ("Agent", s.session.agent_id.to_string()),
-        ("Status", status_word(style, s.session.status)),
-        ("Model", opt(s.model.clone())),
-        ("Runtime", opt(s.runtime_id.clone())),
-        ("Created", s.session.created_at.clone()),
-        ("Started", opt(s.session.started_at.clone())),
-        ("Finished", opt(s.session.finished_at.clone())),
-        (
-            "Duration",
-            session_duration(s, now_ms).map_or_else(|| "-".into(), duration),
-        ),
-        ("Turns", opt(s.session.num_turns)),
-        ("Cost", cost(s.session.total_cost_usd)),
-        ("Exit code", opt(s.session.exit_code)),
-        ("Signal", opt(s.session.signal.clone())),
-        ("Error", opt(s.session.error.clone())),
-        ("Last seq", opt(s.session.last_seq)),
-        ("Result", opt(s.result_text.clone())),
-    ];
-    let mut out = String::new();
-    for (name, value) in fields {
-        let label = format!("{name}:");
-        // Continuation lines of a multi-line value stay in the value column.
-        let value = value.trim_end().replace('\n', &format!("\n{:11}", ""));
-        out.push_str(&format!("{label:<11}{value}\n"));
-    }
-    out
-}
-
-/// Renders a session's events like Claude Code's own transcript.
+/// Renders a session's events one at a time, like Claude Code's own transcript.
 #[derive(Debug)]
-pub struct Transcript {
+pub(crate) struct Transcript {
     style: Style,
     timestamps: bool,
     /// The last `result` message, for the footer.
     result: Option<Value>,
-    /// Tool names by tool_use id, so a result can say what it answers.
-    tools: HashMap<String, String>,
 }
 
 impl Transcript {
-    pub fn new(style: Style, timestamps: bool) -> Self {
+    pub(crate) fn new(style: Style, timestamps: bool) -> Self {
         Self {
             style,
             timestamps,
             result: None,
-            tools: HashMap::new(),
         }
     }
 
     /// The lines for one event (possibly none).
-    pub fn event(&mut self, event: &Event) -> Vec<String> {
+    pub(crate) fn event(&mut self, event: &Event) -> Vec<String> {
         let data: Value = serde_json::from_str(event.data.get()).unwrap_or(Value::Null);
         let style = self.style;
         let mut lines = match (event.source, event.kind.as_str()) {
@@ -271,6 +87,10 @@ impl Transcript {
             }
             _ => Vec::new(),
         };
+        // A blank line inside a message would otherwise keep its indent: invisible, and noise in a diff.
+        for line in &mut lines {
+            line.truncate(line.trim_end().len());
+        }
         if self.timestamps {
             let clock = event.ts.get(11..19).unwrap_or(&event.ts).to_owned();
             for line in &mut lines {
@@ -294,7 +114,7 @@ impl Transcript {
         ))]
     }
 
-    fn assistant(&mut self, data: &Value) -> Vec<String> {
+    fn assistant(&self, data: &Value) -> Vec<String> {
         let mut lines = Vec::new();
         let blocks = data
             .pointer("/message/content")
@@ -317,9 +137,6 @@ impl Transcript {
                 }
                 Some("tool_use") => {
                     let name = text(&block, "name");
-                    if let Some(id) = block.get("id").and_then(Value::as_str) {
-                        self.tools.insert(id.to_owned(), name.clone());
-                    }
                     let arg = block.get("input").map(primary_arg).unwrap_or_default();
                     lines.push(format!("{indent}⏺ {}({arg})", self.style.bold(&name)));
                 }
