@@ -87,7 +87,7 @@ fn a_recorded_failure_shows_stderr_and_the_result_subtype_with_the_error_in_the_
                  Linux
             stderr: agent-runner: query failed: Claude Code returned an error result: Reached maximum number of turns (1)
             stderr: agent-runner: the query ended unsuccessfully (subtype error_max_turns, is_error true)
-            ✗ failed (error_max_turns: error_max_turns: Reached maximum number of turns (1)) · 2 turns · 5s · $0.0446
+            ✗ failed (error_max_turns: Reached maximum number of turns (1)) · 2 turns · 5s · $0.0446
         "#]],
     );
 }

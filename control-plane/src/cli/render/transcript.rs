@@ -218,6 +218,8 @@ impl Transcript {
             let error = finished.get("error").and_then(Value::as_str);
             // "cancelled (cancelled)" says nothing twice.
             let error = error.filter(|e| *e != status.as_str());
+            // The supervisor's error usually names the subtype already (`error_max_turns: Reached …`).
+            let subtype = subtype.filter(|s| !error.is_some_and(|e| e.starts_with(s)));
             let reason: Vec<&str> = subtype.into_iter().chain(error).collect();
             if !reason.is_empty() {
                 head.push_str(&format!(" ({})", first_line(&reason.join(": "))));
