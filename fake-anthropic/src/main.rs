@@ -1,7 +1,7 @@
 //! `fake-anthropic`: serve the Messages API from a scenario file. Prints the bound address as the first line
 //! of stdout, logs to stderr, stops cleanly on SIGTERM or SIGINT.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -93,9 +93,18 @@ fn init_tracing(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(colour(std::io::stderr().is_terminal()));
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// Colour only on a terminal, never with a non-empty `NO_COLOR` (no-color.org) or `TERM=dumb`: tests and
+/// scripts pipe stderr to files, where escape codes are noise.
+fn colour(stderr_is_terminal: bool) -> bool {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var_os("TERM").is_some_and(|t| t == "dumb");
+    stderr_is_terminal && !no_color && !dumb
 }

@@ -3,6 +3,7 @@
 
 mod binary;
 mod http;
+mod logging;
 mod sdk;
 
 use std::net::SocketAddr;
