@@ -4,7 +4,6 @@
 //! event must reach the control plane within 10 s (issue 4's liveness bound), and full jitter already
 //! spreads the retries of many supervisors.
 
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 const INITIAL: Duration = Duration::from_millis(500);
@@ -13,30 +12,23 @@ const CAP: Duration = Duration::from_secs(5);
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Default)]
-pub struct Backoff {
+pub(super) struct Backoff {
     attempt: u32,
 }
 
 impl Backoff {
     /// The wait before the next attempt: uniform in `[0, min(cap, initial × 2^attempt)]`, or what the
     /// server asked for with `Retry-After` (up to a minute).
-    pub fn next(&mut self, retry_after: Option<Duration>) -> Duration {
+    pub(super) fn next(&mut self, retry_after: Option<Duration>) -> Duration {
         let ceiling = INITIAL.saturating_mul(1u32 << self.attempt.min(16)).min(CAP);
         self.attempt = self.attempt.saturating_add(1);
         if let Some(wait) = retry_after {
             return wait.min(RETRY_AFTER_CAP);
         }
         // Full jitter spreads the retries of many supervisors after a shared outage.
-        let fraction = (random_u64() % 1_000_001) as f64 / 1_000_000.0;
+        let fraction = (crate::random::u64() % 1_000_001) as f64 / 1_000_000.0;
         ceiling.mul_f64(fraction)
     }
-}
-
-/// A random number from the standard library's per-instance SipHash keys, which are seeded from the OS.
-fn random_u64() -> u64 {
-    std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
 }
 
 #[cfg(test)]
