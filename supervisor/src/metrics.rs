@@ -20,6 +20,7 @@ pub(crate) struct Metrics {
     pub(crate) events_delivered: AtomicU64,
     pub(crate) delivery_retries: AtomicU64,
     pub(crate) delivery_dead_letters: AtomicU64,
+    pub(crate) delivery_misconfigured: AtomicU64,
 }
 
 /// Values that are read from elsewhere when rendering.
@@ -92,6 +93,11 @@ impl Metrics {
             "supervisor_delivery_dead_letters_total",
             "Event batches the control plane rejected (kept in the dead-letter directory).",
             get(&self.delivery_dead_letters),
+        );
+        counter(
+            "supervisor_delivery_misconfigured_total",
+            "Batch attempts a destination refused as misconfigured (a 4xx other than 400, 413, 422); kept and retried.",
+            get(&self.delivery_misconfigured),
         );
         counter(
             "supervisor_orphans_reaped_total",

@@ -9,8 +9,9 @@
 //!
 //! Invariants:
 //! - Nothing is dropped silently: a batch is retried (transport errors, 408, 429, 5xx) until accepted,
-//!   split on 413, and only an answer that says the batch itself is invalid moves it to the dead-letter
-//!   directory, with a metric and an error log.
+//!   split on 413, and only an answer that says the batch itself is invalid (400, 422) moves it to the
+//!   dead-letter directory, with a metric and an error log. Any other refusal (404, 401, …) is a
+//!   misconfigured destination: retried slowly, counted, logged once a minute, nothing lost.
 //! - The cursor only moves forward, and only past events the destination answered 2xx for (or that were
 //!   dead-lettered).
 //!

@@ -3,6 +3,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
@@ -11,7 +12,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::LINGER;
-use super::backoff::Backoff;
+use super::backoff::{Backoff, MISCONFIGURED_CAP};
 use super::batch::{self, Batch, Tracked};
 use super::context::ShipContext;
 use super::destination::Destination;
@@ -21,6 +22,8 @@ use crate::session::entry::SessionEntry;
 /// Requests in flight per destination while the logs hold a backlog (one otherwise, so events trickling in
 /// still gather into batches): the next batch is read, sent and parsed while the previous one commits.
 const MAX_IN_FLIGHT: usize = 2;
+/// A misconfigured destination is logged at most this often (every attempt is counted in a metric).
+const MISCONFIGURED_LOG_EVERY: Duration = Duration::from_secs(60);
 
 /// Ships the events of the sessions tracked for one destination.
 #[derive(Debug)]
@@ -29,6 +32,8 @@ pub(crate) struct Shipper {
     pub(super) context: Arc<ShipContext>,
     tracked: Mutex<Vec<Tracked>>,
     wake: Notify,
+    /// When a misconfiguration was last logged.
+    misconfigured_logged: Mutex<Option<Instant>>,
 }
 
 /// What became of a batch (or of a part of it, after a 413).
@@ -52,6 +57,7 @@ impl Shipper {
             context,
             tracked: Mutex::new(Vec::new()),
             wake: Notify::new(),
+            misconfigured_logged: Mutex::new(None),
         }
     }
 
@@ -110,6 +116,7 @@ impl Shipper {
     /// each part, in log order, for [`Shipper::settle`].
     async fn deliver(&self, batch: Batch) -> Vec<Outcome> {
         let mut backoff = Backoff::default();
+        let mut slow = Backoff::capped_at(MISCONFIGURED_CAP);
         let mut outcomes = Vec::new();
         let mut queue = vec![batch];
         let url = self.transport.dest().display();
@@ -144,7 +151,12 @@ impl Shipper {
                         });
                         break;
                     }
-                    Err(SendError::Misconfigured { status, body }) => (format!("{status}: {body}"), None),
+                    Err(SendError::Misconfigured { status, body }) => {
+                        let wait = slow.next(None);
+                        self.misconfigured(&url, status, &body, wait);
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
                     Err(SendError::Retry { reason, after }) => (reason, after),
                 };
                 let wait = backoff.next(after);
@@ -158,6 +170,28 @@ impl Shipper {
             }
         }
         outcomes
+    }
+
+    /// Counts an attempt refused as misconfigured, and logs it (at most once a minute, since a
+    /// misconfiguration lasts until an operator acts). The URL is shown without credentials.
+    fn misconfigured(&self, url: &str, status: u16, body: &str, wait: Duration) {
+        self.context
+            .metrics
+            .delivery_misconfigured
+            .fetch_add(1, Ordering::Relaxed);
+        let mut logged = self
+            .misconfigured_logged
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if logged.is_some_and(|at| at.elapsed() < MISCONFIGURED_LOG_EVERY) {
+            return;
+        }
+        *logged = Some(Instant::now());
+        let body: String = body.chars().take(200).collect();
+        tracing::error!(
+            url = %url, status, %body, ?wait,
+            "destination is misconfigured (wrong URL or credentials?): keeping every event and retrying"
+        );
     }
 
     fn settle(&self, outcomes: Vec<Outcome>) {

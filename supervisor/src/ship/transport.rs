@@ -17,23 +17,27 @@ pub(super) enum Verdict {
     Accepted,
     /// A passing problem (408, 429, 5xx): send it again, after `Retry-After` when given.
     Retry,
-    /// The destination is not set up to take it (wrong credentials, wrong URL): an operator can fix that,
-    /// so keep everything and retry.
+    /// The destination is not set up to take it (wrong credentials, wrong URL, any other 4xx): an
+    /// operator can fix that, so keep everything and retry, slowly.
     Misconfigured,
     /// 413: send it in smaller pieces.
     TooLarge,
-    /// This batch is invalid and never will be accepted: dead-letter it.
+    /// 400, 422: this batch is invalid and never will be accepted: dead-letter it.
     Rejected,
 }
 
 /// The verdict of an HTTP status on a batch.
+///
+/// Only 400 and 422 say that *this batch* is invalid; every other refusal (401, 403, 404, 405, 409, 410,
+/// a redirect, …) says the destination is not the one it should be, and an operator can fix that: a
+/// control-plane URL with a wrong path must not move every event to the dead-letter directory.
 pub(super) fn classify(status: u16) -> Verdict {
     match status {
         200..=299 => Verdict::Accepted,
         413 => Verdict::TooLarge,
+        400 | 422 => Verdict::Rejected,
         408 | 429 | 500..=599 => Verdict::Retry,
-        401 | 403 | 409 => Verdict::Misconfigured,
-        _ => Verdict::Rejected,
+        _ => Verdict::Misconfigured,
     }
 }
 
@@ -176,20 +180,22 @@ mod tests {
     fn each_status_gets_a_verdict_on_the_batch() {
         check(
             &[
-                200, 202, 400, 401, 403, 404, 405, 408, 409, 410, 413, 422, 429, 500, 503,
+                200, 202, 301, 400, 401, 403, 404, 405, 408, 409, 410, 413, 415, 422, 429, 500, 503,
             ],
             expect![[r#"
                 200 Accepted
                 202 Accepted
+                301 Misconfigured
                 400 Rejected
                 401 Misconfigured
                 403 Misconfigured
-                404 Rejected
-                405 Rejected
+                404 Misconfigured
+                405 Misconfigured
                 408 Retry
                 409 Misconfigured
-                410 Rejected
+                410 Misconfigured
                 413 TooLarge
+                415 Misconfigured
                 422 Rejected
                 429 Retry
                 500 Retry
