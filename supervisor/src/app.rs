@@ -114,7 +114,6 @@ async fn build(
     let shippers = Shippers::new(ShipContext {
         runtime_id: runtime_id.clone(),
         metrics: metrics.clone(),
-        sessions: sessions.clone(),
         dead_letter_dir: config.state_dir.join("dead-letter"),
     });
     let control_plane = Destination::control_plane(

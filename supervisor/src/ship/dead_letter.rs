@@ -2,14 +2,26 @@
 //! logged, and reported in each of its sessions' own logs.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
+
+use protocol::SessionId;
 
 use super::batch::Batch;
 use super::context::ShipContext;
 use crate::eventlog::now_ts;
+use crate::session::entry::SessionEntry;
 
-/// Dead-letters `batch`, which the destination at `url` refused with `status` and `reason`.
-pub(super) fn dead_letter(context: &ShipContext, url: &str, batch: &Batch, status: u16, reason: &str) {
+/// Dead-letters `batch`, which the destination at `url` refused with `status` and `reason`; its sessions
+/// still running are found with `shipped_here`.
+pub(super) fn dead_letter(
+    context: &ShipContext,
+    url: &str,
+    batch: &Batch,
+    status: u16,
+    reason: &str,
+    shipped_here: impl Fn(&SessionId) -> Option<Arc<SessionEntry>>,
+) {
     let dir = &context.dead_letter_dir;
     let path = dir.join(format!("{}-{}.json", now_ts(), batch.first_label()));
     let written = std::fs::create_dir_all(dir)
@@ -32,7 +44,7 @@ pub(super) fn dead_letter(context: &ShipContext, url: &str, batch: &Batch, statu
     }
     let error: String = reason.chars().take(1000).collect();
     for (session_id, (first_seq, last_seq)) in batch.seq_ranges() {
-        let Some(entry) = context.sessions.get(&session_id) else {
+        let Some(entry) = shipped_here(&session_id) else {
             continue;
         };
         let data = serde_json::json!({

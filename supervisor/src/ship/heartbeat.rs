@@ -24,20 +24,16 @@ pub(super) async fn heartbeats(shipper: Arc<Shipper>, draining: CancellationToke
 }
 
 async fn heartbeat(shipper: &Shipper) {
-    let sessions: Vec<SessionId> = shipper
-        .context
-        .sessions
-        .list()
-        .iter()
-        .filter(|e| !e.status().is_finished())
-        .map(|e| e.id.clone())
-        .collect();
+    // Only the sessions shipped to this destination: a request's `storage` must not learn of others.
+    let sessions: Vec<SessionId> = shipper.running_sessions();
     let beat = Heartbeat {
         runtime_id: shipper.context.runtime_id.clone(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         sessions,
     };
     if let Some(answer) = shipper.transport.heartbeat(&beat).await {
-        apply(&shipper.context, &answer.commands);
+        apply(&answer.commands, &shipper.transport.dest().display(), |id| {
+            shipper.shipped_session(id)
+        });
     }
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use futures_util::stream::FuturesOrdered;
-use protocol::IngestResponse;
+use protocol::{IngestResponse, SessionId};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +31,9 @@ pub(crate) struct Shipper {
     pub(super) transport: Transport,
     pub(super) context: Arc<ShipContext>,
     tracked: Mutex<Vec<Tracked>>,
+    /// The sessions shipped here that have not finished: the only ones this destination's heartbeats
+    /// list and its commands may touch (a request's `storage` is another caller's server).
+    shipped: Mutex<Vec<Arc<SessionEntry>>>,
     wake: Notify,
     /// When a misconfiguration was last logged.
     misconfigured_logged: Mutex<Option<Instant>>,
@@ -56,6 +59,7 @@ impl Shipper {
             transport: Transport::new(dest),
             context,
             tracked: Mutex::new(Vec::new()),
+            shipped: Mutex::new(Vec::new()),
             wake: Notify::new(),
             misconfigured_logged: Mutex::new(None),
         }
@@ -67,9 +71,28 @@ impl Shipper {
 
     /// Starts shipping a session's events (from after `acked`).
     pub(crate) fn track(&self, entry: Arc<SessionEntry>, acked: Option<u64>) {
+        if !entry.status().is_finished() {
+            self.shipped().push(entry.clone());
+        }
         let tracked = Tracked::new(entry, acked);
         self.tracked().push(tracked);
         self.wake.notify_one();
+    }
+
+    fn shipped(&self) -> MutexGuard<'_, Vec<Arc<SessionEntry>>> {
+        self.shipped.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The sessions shipped here that are still running, for a heartbeat.
+    pub(super) fn running_sessions(&self) -> Vec<SessionId> {
+        let mut shipped = self.shipped();
+        shipped.retain(|entry| !entry.status().is_finished());
+        shipped.iter().map(|entry| entry.id.clone()).collect()
+    }
+
+    /// `id`, if it is a running session shipped here.
+    pub(super) fn shipped_session(&self, id: &SessionId) -> Option<Arc<SessionEntry>> {
+        self.shipped().iter().find(|entry| &entry.id == id).cloned()
     }
 
     pub(super) async fn run(self: Arc<Self>, draining: CancellationToken) {
@@ -203,7 +226,7 @@ impl Shipper {
                         .events_delivered
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     self.advance(&batch);
-                    super::commands::apply(&self.context, &response.commands);
+                    super::commands::apply(&response.commands, &url_of(self), |id| self.shipped_session(id));
                 }
                 Outcome::Refused {
                     batch,
@@ -212,10 +235,11 @@ impl Shipper {
                 } => {
                     super::dead_letter::dead_letter(
                         &self.context,
-                        &self.transport.dest().display(),
+                        &url_of(self),
                         &batch,
                         status,
                         &reason,
+                        |id| self.shipped_session(id),
                     );
                     self.advance(&batch);
                 }
@@ -234,4 +258,9 @@ impl Shipper {
         // Sessions fully delivered and finished need no more attention.
         tracked.retain(|t| !t.is_done());
     }
+}
+
+/// The destination's URL as logs may show it.
+fn url_of(shipper: &Shipper) -> String {
+    shipper.transport.dest().display()
 }

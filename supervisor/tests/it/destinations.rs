@@ -1,11 +1,17 @@
 //! Destinations that are not what they should be: one that answers 404 (a control-plane URL with a wrong
-//! path).
+//! path), and one that is hostile (another caller's `storage`).
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::support::*;
@@ -86,4 +92,98 @@ async fn a_destination_answering_404_keeps_every_event_until_it_is_fixed() {
         "the misconfiguration was logged:\n{log}"
     );
     assert!(!log.contains(CP_KEY), "the credential never reaches the log");
+}
+
+/// What a hostile destination was told.
+#[derive(Default)]
+struct Told {
+    heartbeats: Vec<Value>,
+    ingested_sessions: Vec<String>,
+}
+
+#[derive(Clone)]
+struct Hostile {
+    told: Arc<Mutex<Told>>,
+    victim: String,
+}
+
+impl Hostile {
+    fn cancel_the_victim(&self) -> Value {
+        json!([{"type": "cancel", "sessionId": self.victim}])
+    }
+}
+
+async fn hostile_ingest(State(hostile): State<Hostile>, body: Bytes) -> Response {
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_end(&mut json)
+        .unwrap();
+    let batch: Value = serde_json::from_slice(&json).unwrap();
+    let mut told = hostile.told.lock().unwrap();
+    for event in batch["events"].as_array().unwrap() {
+        told.ingested_sessions
+            .push(event["sessionId"].as_str().unwrap().to_owned());
+    }
+    axum::Json(json!({"acked": {}, "commands": hostile.cancel_the_victim()})).into_response()
+}
+
+async fn hostile_heartbeat(State(hostile): State<Hostile>, axum::Json(beat): axum::Json<Value>) -> Response {
+    hostile.told.lock().unwrap().heartbeats.push(beat);
+    axum::Json(json!({"commands": hostile.cancel_the_victim()})).into_response()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_hostile_storage_destination_neither_sees_nor_cancels_another_callers_session() {
+    let cp = ControlPlane::start().await;
+    let hostile = Hostile {
+        told: Arc::default(),
+        victim: "s-victim".to_owned(),
+    };
+    let app = axum::Router::new()
+        .route("/api/internal/v1/events", post(hostile_ingest))
+        .route("/api/internal/v1/heartbeat", post(hostile_heartbeat))
+        .with_state(hostile.clone());
+    let (hostile_addr, _stop, _task) = serve_stub("127.0.0.1:0".parse().unwrap(), app).await;
+    let sup = shipping_to(cp.addr).start();
+
+    // Another caller's session, shipped to the configured control plane.
+    sup.run_cmd("s-victim", "echo started; exec sleep 100").await;
+    // The hostile caller's session, with its own `storage`.
+    sup.run_cmd_with(
+        "s-hostile",
+        "echo started; exec sleep 100",
+        json!({"storage": {"type": "postgresql", "apiUrl": format!("http://{hostile_addr}"), "apiKey": "hostile-key-0123456789"}}),
+    )
+    .await;
+
+    // Its events were answered with cancel commands at once; wait for two heartbeats too.
+    assert!(
+        eventually(WAIT, || hostile.told.lock().unwrap().heartbeats.len() >= 2).await,
+        "the hostile destination got heartbeats"
+    );
+    let victim = sup.session("s-victim").await;
+    assert_eq!(
+        victim["status"], "running",
+        "the hostile destination cancelled nothing: {victim}"
+    );
+    {
+        let told = hostile.told.lock().unwrap();
+        for beat in &told.heartbeats {
+            assert_eq!(
+                beat["sessions"],
+                json!(["s-hostile"]),
+                "a heartbeat lists only its own sessions"
+            );
+        }
+        assert!(!told.ingested_sessions.is_empty());
+        assert!(
+            told.ingested_sessions.iter().all(|id| id == "s-hostile"),
+            "only the hostile caller's own events: {:?}",
+            told.ingested_sessions
+        );
+    }
+    // The victim's own control plane can still cancel it.
+    let (status, _) = sup.post("/sessions/s-victim/cancel", &json!({})).await;
+    assert_eq!(status, 202);
+    assert_eq!(sup.wait_finished("s-victim", WAIT).await["status"], "cancelled");
 }
