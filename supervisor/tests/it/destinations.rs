@@ -1,10 +1,12 @@
 //! Destinations that are not what they should be: one that answers 404 (a control-plane URL with a wrong
-//! path), and one that is hostile (another caller's `storage`).
+//! path), one that is hostile (another caller's `storage`), and how the supervisor's log lines look on a
+//! pipe.
 
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -186,4 +188,50 @@ async fn a_hostile_storage_destination_neither_sees_nor_cancels_another_callers_
     let (status, _) = sup.post("/sessions/s-victim/cancel", &json!({})).await;
     assert_eq!(status, 202);
     assert_eq!(sup.wait_finished("s-victim", WAIT).await["status"], "cancelled");
+}
+
+#[test]
+fn log_lines_on_a_pipe_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--no-auth",
+            "--runner",
+            SHELL_RUNNER,
+            "--run-as",
+            "nobody",
+        ])
+        .arg("--workspace")
+        .arg(dir.path().join("workspace"))
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .env("LOG_FORMAT", "text")
+        .env("RUST_LOG", "info")
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut log = Vec::new();
+    let deadline = Instant::now() + WAIT;
+    // Lines up to "supervisor ready": what an operator's log file gets at every start.
+    while !String::from_utf8_lossy(&log).contains("supervisor ready") {
+        assert!(
+            Instant::now() < deadline,
+            "no ready line:\n{}",
+            String::from_utf8_lossy(&log)
+        );
+        if stderr.read_until(b'\n', &mut log).unwrap() == 0 {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = String::from_utf8_lossy(&log);
+    assert!(text.contains("supervisor ready"), "{text}");
+    assert!(!log.contains(&0x1b), "no ANSI escape on a pipe:\n{text:?}");
 }
