@@ -28,7 +28,7 @@ impl SecretName {
 }
 
 /// A named secret value. `Debug` shows the name only; the value is reached through `expose`.
-#[derive(Clone, PartialEq, Eq, Hash)]
+#[derive(Clone)]
 pub(crate) struct Secret {
     name: SecretName,
     value: String,

@@ -3,10 +3,28 @@
 use crate::secret::{Secret, SecretName};
 
 /// A receiver of events: the configured control plane, or a request's `storage`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone)]
 pub(crate) struct Destination {
     url: String,
     key: Option<Secret>,
+}
+
+// Equal by URL and key value, whatever the key is called: a request's `storage` naming the configured
+// control plane with its key shares its shipper (one heartbeat, one request in flight) as before.
+impl PartialEq for Destination {
+    fn eq(&self, other: &Self) -> bool {
+        self.url == other.url
+            && self.key.as_ref().map(Secret::expose) == other.key.as_ref().map(Secret::expose)
+    }
+}
+
+impl Eq for Destination {}
+
+impl std::hash::Hash for Destination {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.url.hash(state);
+        self.key.as_ref().map(Secret::expose).hash(state);
+    }
 }
 
 impl Destination {
@@ -52,6 +70,19 @@ impl Destination {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_storage_naming_the_control_plane_is_the_same_destination() {
+        let configured = Destination::control_plane(Some("http://cp:8080"), Some("key-0123456789"));
+        assert_eq!(
+            configured,
+            Some(Destination::storage("http://cp:8080", Some("key-0123456789")))
+        );
+        assert_ne!(
+            configured,
+            Some(Destination::storage("http://cp:8080", Some("another-key-0123")))
+        );
+    }
 
     #[test]
     fn a_destination_shows_no_credentials() {
