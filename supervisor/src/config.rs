@@ -9,15 +9,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// PID 1 of the agent runtime container: runs agents, reaps every process, keeps every line.
 #[derive(Debug, Parser)]
 #[command(name = "agent-supervisor", version, about)]
-pub struct Cli {
+pub(crate) struct Cli {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
     #[command(flatten)]
-    pub config: Config,
+    pub(crate) config: Config,
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Exit 0 when `GET /health` of the supervisor on `--listen` answers 200 (for Docker's HEALTHCHECK).
     Healthcheck {
         /// How long to wait for the answer.
@@ -27,7 +27,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Clone, Args)]
-pub struct Config {
+pub(crate) struct Config {
     /// Address of the HTTP API (also the address `healthcheck` probes).
     #[arg(
         long,
@@ -35,11 +35,11 @@ pub struct Config {
         default_value = "0.0.0.0:8080",
         global = true
     )]
-    pub listen: SocketAddr,
+    pub(crate) listen: SocketAddr,
 
     /// Where session working directories and private homes are created.
     #[arg(long, env = "SUPERVISOR_WORKSPACE", default_value = "/workspace")]
-    pub workspace: PathBuf,
+    pub(crate) workspace: PathBuf,
 
     /// Local event logs, delivery cursors and the generated token.
     #[arg(
@@ -47,7 +47,7 @@ pub struct Config {
         env = "SUPERVISOR_STATE_DIR",
         default_value = "/var/lib/agent-supervisor"
     )]
-    pub state_dir: PathBuf,
+    pub(crate) state_dir: PathBuf,
 
     /// The agent command, split like a shell would; the job spec goes to its stdin.
     #[arg(
@@ -55,92 +55,92 @@ pub struct Config {
         env = "SUPERVISOR_RUNNER",
         default_value = "node /opt/agent-runner/run.mjs"
     )]
-    pub runner: String,
+    pub(crate) runner: String,
 
     /// The unprivileged user agents run as (only used when the supervisor runs as root).
     #[arg(long, env = "SUPERVISOR_RUN_AS", default_value = "agent")]
-    pub run_as: String,
+    pub(crate) run_as: String,
 
     /// Default environment for every agent, `KEY=VALUE`; the request's `env` wins over it.
     #[arg(long = "agent-env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
-    pub agent_env: Vec<(String, String)>,
+    pub(crate) agent_env: Vec<(String, String)>,
 
     /// Credential-proxy mode: the supervisor keeps this Anthropic API key and gives agents a loopback
     /// `ANTHROPIC_BASE_URL` that adds it to each request; the key never enters an agent's environment.
     #[arg(long, env = "ANTHROPIC_API_KEY", hide_env_values = true)]
-    pub anthropic_api_key: Option<String>,
+    pub(crate) anthropic_api_key: Option<String>,
 
     /// Where the credential proxy forwards to.
     #[arg(long, env = "ANTHROPIC_UPSTREAM", default_value = "https://api.anthropic.com")]
-    pub anthropic_upstream: String,
+    pub(crate) anthropic_upstream: String,
 
     /// The control plane that receives this runtime's events.
     #[arg(long, env = "CONTROL_PLANE_URL")]
-    pub control_plane_url: Option<String>,
+    pub(crate) control_plane_url: Option<String>,
 
     /// Credential for the control plane's internal API.
     #[arg(long, env = "INTERNAL_API_KEY", hide_env_values = true)]
-    pub internal_api_key: Option<String>,
+    pub(crate) internal_api_key: Option<String>,
 
     /// This runtime's name in the control plane (default: the hostname).
     #[arg(long, env = "RUNTIME_ID")]
-    pub runtime_id: Option<String>,
+    pub(crate) runtime_id: Option<String>,
 
     /// Read the API token from this file (else `SUPERVISOR_TOKEN`, else one is generated).
     #[arg(long, env = "SUPERVISOR_TOKEN_FILE", conflicts_with = "no_auth")]
-    pub token_file: Option<PathBuf>,
+    pub(crate) token_file: Option<PathBuf>,
 
     /// The API token.
     #[arg(long = "token", env = "SUPERVISOR_TOKEN", hide_env_values = true, hide = true)]
-    pub token: Option<String>,
+    pub(crate) token: Option<String>,
 
     /// Serve the API without authentication (local development only).
     #[arg(long)]
-    pub no_auth: bool,
+    pub(crate) no_auth: bool,
 
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    pub(crate) log_format: LogFormat,
 
     /// Sessions running at once; further `POST /execute` get 429.
     #[arg(long, env = "SUPERVISOR_MAX_SESSIONS", default_value_t = 16)]
-    pub max_sessions: usize,
+    pub(crate) max_sessions: usize,
 
     /// Default session timeout (a request's `timeoutSeconds` overrides it).
     #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
-    pub session_timeout: Duration,
+    pub(crate) session_timeout: Duration,
 
     /// Time between SIGTERM and SIGKILL when stopping an agent.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    pub grace: Duration,
+    pub(crate) grace: Duration,
 
     /// Largest accepted request body.
     #[arg(long, default_value = "4MiB", value_parser = parse_size)]
-    pub max_body: u64,
+    pub(crate) max_body: u64,
 
     /// Longest stdout line kept; the rest is dropped with an `output.truncated` event.
     #[arg(long, default_value = "1MiB", value_parser = parse_size)]
-    pub max_line: u64,
+    pub(crate) max_line: u64,
 
     /// Output kept per session; past it output is read and dropped, and counted.
     #[arg(long, default_value = "256MiB", value_parser = parse_size)]
-    pub max_output: u64,
+    pub(crate) max_output: u64,
 
     /// Undelivered events kept locally before agents' output is no longer read (they block, nothing is
     /// dropped). 0 turns the cap off.
     #[arg(long, default_value = "1GiB", value_parser = parse_size)]
-    pub spool_max: u64,
+    pub(crate) spool_max: u64,
 
     /// At shutdown, how long to keep delivering events the control plane has not confirmed.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
-    pub delivery_deadline: Duration,
+    pub(crate) delivery_deadline: Duration,
 
     /// An agent still alive this long after its `result` message is stopped.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    pub after_result_grace: Duration,
+    pub(crate) after_result_grace: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     Text,
     Json,
 }
@@ -154,7 +154,7 @@ fn parse_key_value(value: &str) -> Result<(String, String), String> {
 }
 
 /// Parses `4MiB`, `512KiB`, `1GiB`, `100kB` or a plain number of bytes.
-pub fn parse_size(value: &str) -> Result<u64, String> {
+pub(crate) fn parse_size(value: &str) -> Result<u64, String> {
     let value = value.trim();
     let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
     let (digits, unit) = value.split_at(split);

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-pub fn check(listen: SocketAddr, timeout: Duration) -> anyhow::Result<()> {
+pub(crate) fn check(listen: SocketAddr, timeout: Duration) -> anyhow::Result<()> {
     // A wildcard listen address is reached on loopback.
     let target = match listen.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port()),

@@ -4,31 +4,31 @@
 //! that ends in its PID namespace, turns the agents' output into numbered events in a durable local
 //! log, and shuts down without losing a line.
 //!
-//! Layout:
-//! - `config`: the one typed configuration (flags and environment).
-//! - `startup`: everything decided once before serving (token, runner, user, runtime id).
-//! - `process`: the sole reaper, spawning into a clean session, signalling process groups.
-//! - `session`: admission, workspace and environment of a session, and the task that supervises it.
-//! - `eventlog`: the append-only per-session log files and their readers.
-//! - `proxy`: the credential proxy that holds the Anthropic API key for the agents.
-//! - `recover`: start-up recovery of earlier incarnations' sessions from their logs.
-//! - `ship`: delivery of events to the control plane, from the local log.
-//! - `http`: routes, auth and errors.
-//! - `signals` and `run`: signal handling and the shutdown sequence.
+//! Layers (a module names only modules of its own layer or below):
+//! - values: `secret`, `random`, `redact`, `metrics`, `eventlog`, `process`, and the value modules of
+//!   `session` (`request`, `workspace`, `env`, `lines`, `log`, `outcome`);
+//! - config: `config` (flags and environment), `startup` (what is decided once before serving);
+//! - state: `session::entry`, `session::table`, `ship::destination`, `ship::shippers`, `state`;
+//! - behaviour: `session::{launch, supervise, pump}`, the shippers' tasks, `proxy`, `recover`, `http`,
+//!   `signals`, `shutdown`, `healthcheck`, and `app`, the composition that `main` calls.
 
-pub mod config;
-pub mod eventlog;
-pub mod healthcheck;
-pub mod http;
-pub mod metrics;
-pub mod process;
-pub mod proxy;
-pub mod recover;
-pub mod redact;
-pub mod runtime;
-pub mod session;
-pub mod ship;
-pub mod signals;
-pub mod startup;
+#![warn(unreachable_pub)]
 
-pub use signals::run;
+pub mod app;
+mod config;
+mod eventlog;
+mod healthcheck;
+mod http;
+mod metrics;
+mod process;
+mod proxy;
+mod random;
+mod recover;
+mod redact;
+mod secret;
+mod session;
+mod ship;
+mod shutdown;
+mod signals;
+mod startup;
+mod state;

@@ -9,29 +9,30 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use protocol::SessionStatus;
 
 #[derive(Debug, Default)]
-pub struct Metrics {
-    pub sessions_started: AtomicU64,
-    pub spawn_failures: AtomicU64,
+pub(crate) struct Metrics {
+    pub(crate) sessions_started: AtomicU64,
+    pub(crate) spawn_failures: AtomicU64,
     finished: [AtomicU64; SessionStatus::ALL.len()],
-    pub events_written: AtomicU64,
-    pub output_truncated: AtomicU64,
-    pub log_write_errors: AtomicU64,
-    pub requests_rejected: AtomicU64,
-    pub events_delivered: AtomicU64,
-    pub delivery_retries: AtomicU64,
-    pub delivery_dead_letters: AtomicU64,
+    pub(crate) events_written: AtomicU64,
+    pub(crate) output_truncated: AtomicU64,
+    pub(crate) log_write_errors: AtomicU64,
+    pub(crate) requests_rejected: AtomicU64,
+    pub(crate) events_delivered: AtomicU64,
+    pub(crate) delivery_retries: AtomicU64,
+    pub(crate) delivery_dead_letters: AtomicU64,
+    pub(crate) delivery_misconfigured: AtomicU64,
 }
 
 /// Values that are read from elsewhere when rendering.
 #[derive(Debug)]
-pub struct Gauges {
-    pub sessions_running: usize,
-    pub orphans_reaped: u64,
-    pub uptime_seconds: u64,
+pub(crate) struct Gauges {
+    pub(crate) sessions_running: usize,
+    pub(crate) orphans_reaped: u64,
+    pub(crate) uptime_seconds: u64,
 }
 
 impl Metrics {
-    pub fn session_finished(&self, status: SessionStatus) {
+    pub(crate) fn session_finished(&self, status: SessionStatus) {
         let index = SessionStatus::ALL
             .iter()
             .position(|s| *s == status)
@@ -39,7 +40,7 @@ impl Metrics {
         self.finished[index].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn render(&self, gauges: &Gauges) -> String {
+    pub(crate) fn render(&self, gauges: &Gauges) -> String {
         let mut out = String::new();
         let mut counter = |name: &str, help: &str, value: u64| {
             let _ = write!(
@@ -92,6 +93,11 @@ impl Metrics {
             "supervisor_delivery_dead_letters_total",
             "Event batches the control plane rejected (kept in the dead-letter directory).",
             get(&self.delivery_dead_letters),
+        );
+        counter(
+            "supervisor_delivery_misconfigured_total",
+            "Batch attempts a destination refused as misconfigured (a 4xx other than 400, 413, 422); kept and retried.",
+            get(&self.delivery_misconfigured),
         );
         counter(
             "supervisor_orphans_reaped_total",

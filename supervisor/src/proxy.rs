@@ -15,10 +15,7 @@ use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::runtime::Secret;
-
-/// The placeholder key agents see in proxy mode: the CLI wants one, the proxy replaces it.
-pub const PLACEHOLDER_KEY: &str = "sk-ant-held-by-the-agent-supervisor";
+use crate::secret::Secret;
 
 #[derive(Debug)]
 struct Upstream {
@@ -38,7 +35,11 @@ const DROPPED: [HeaderName; 6] = [
 ];
 
 /// Binds the proxy on loopback and serves it until `stop`; returns its address.
-pub async fn start(upstream: &str, key: Secret, stop: CancellationToken) -> anyhow::Result<SocketAddr> {
+pub(crate) async fn start(
+    upstream: &str,
+    key: Secret,
+    stop: CancellationToken,
+) -> anyhow::Result<SocketAddr> {
     use anyhow::Context;
     let listener = TcpListener::bind("127.0.0.1:0")
         .await
@@ -73,7 +74,7 @@ async fn forward(State(upstream): State<Arc<Upstream>>, request: Request) -> Res
             outgoing = outgoing.header(name, value);
         }
     }
-    outgoing = outgoing.header("x-api-key", &upstream.key.value);
+    outgoing = outgoing.header("x-api-key", upstream.key.expose());
     // Request bodies are small (one turn's messages); answers are streamed.
     let body = match axum::body::to_bytes(body, 64 << 20).await {
         Ok(body) => body,

@@ -7,26 +7,28 @@
 
 use std::sync::Arc;
 
-use protocol::{AgentId, EventSource, Session, SessionFinished, SessionId, SessionStatus};
+use protocol::{AgentId, EventSource, Session, SessionFinished, SessionId};
 use tokio::sync::watch;
 
-use crate::eventlog::{LogWriter, Progress, scan_and_repair};
-use crate::runtime::Runtime;
-use crate::session::{SessionEntry, now_ts};
+use crate::eventlog::{LogWriter, Progress, now_ts, scan_and_repair};
+use crate::session::entry::SessionEntry;
+use crate::session::outcome::{Ending, Facts, decide};
+use crate::ship::cursor;
+use crate::state::AppState;
 
 /// What recovery found, for the start-up log line.
 #[derive(Debug, Default)]
-pub struct Recovered {
-    pub sessions: usize,
-    pub lost: usize,
-    pub corrupt_records: u64,
-    pub torn_bytes: u64,
-    pub resumed_deliveries: usize,
+pub(crate) struct Recovered {
+    pub(crate) sessions: usize,
+    pub(crate) lost: usize,
+    pub(crate) corrupt_records: u64,
+    pub(crate) torn_bytes: u64,
+    pub(crate) resumed_deliveries: usize,
 }
 
-pub fn recover(runtime: &Arc<Runtime>) -> Recovered {
+pub(crate) fn recover(state: &AppState) -> Recovered {
     let mut summary = Recovered::default();
-    let dir = runtime.sessions_dir();
+    let dir = state.sessions_dir();
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(err) => {
@@ -48,41 +50,33 @@ pub fn recover(runtime: &Arc<Runtime>) -> Recovered {
             tracing::warn!(path = %path.display(), "ignoring a log whose name is not a session id");
             continue;
         };
-        match recover_one(runtime, &id, &path, &mut summary) {
+        match recover_one(state, &id, &path, &mut summary) {
             Ok(entry) => recovered.push(entry),
             Err(err) => tracing::error!(session_id = %id, error = ?err, "recover session log; skipped"),
         }
     }
     // The table lists sessions in creation order.
     recovered.sort_by(|a, b| a.snapshot().created_at.cmp(&b.snapshot().created_at));
-    let destination = crate::ship::configured(
-        runtime.config.control_plane_url.as_deref(),
-        runtime.secrets.iter().find(|s| s.name == "INTERNAL_API_KEY"),
-    );
     for entry in recovered {
-        if let Some(dest) = &destination {
-            let acked = std::fs::read_to_string(crate::ship::cursor_path(&entry.log_path))
-                .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok());
+        if let Some(dest) = &state.control_plane {
+            let acked = cursor::read(&entry.log_path);
             let last = entry.progress.borrow().last_seq;
             if last.is_some_and(|last| acked.is_none_or(|a| a < last)) {
-                runtime
+                state
                     .shippers
-                    .for_destination(runtime, dest.clone())
+                    .for_destination(dest.clone())
                     .track(entry.clone(), acked);
                 summary.resumed_deliveries += 1;
             }
         }
-        let mut table = runtime.table();
-        table.order.push(entry.id.clone());
-        table.by_id.insert(entry.id.clone(), entry);
+        state.sessions.insert_finished(entry);
         summary.sessions += 1;
     }
     summary
 }
 
 fn recover_one(
-    runtime: &Runtime,
+    state: &AppState,
     id: &SessionId,
     path: &std::path::Path,
     summary: &mut Recovered,
@@ -111,14 +105,22 @@ fn recover_one(
         Some(finished) => finished,
         None => {
             // Its process died with the previous incarnation of the supervisor.
+            let decision = decide(&Facts {
+                ending: Ending::Lost,
+                result: None,
+                sdk_messages: 0,
+                last_stderr_line: None,
+                timeout: state.config.session_timeout,
+                after_result_grace: state.config.after_result_grace,
+            });
             let lost = SessionFinished {
-                status: SessionStatus::Lost,
+                status: decision.status,
                 exit_code: None,
                 signal: None,
                 duration_ms: 0,
                 num_turns: None,
                 total_cost_usd: None,
-                error: Some("the supervisor restarted while the session was running".to_owned()),
+                error: decision.error,
                 stderr_tail: None,
             };
             let mut writer =
@@ -130,7 +132,7 @@ fn recover_one(
             scan.last_seq = Some(seq);
             scan.last_ts = Some(ts);
             summary.lost += 1;
-            runtime.metrics.session_finished(SessionStatus::Lost);
+            state.metrics.session_finished(lost.status);
             tracing::warn!(session_id = %id, "session was running when the supervisor stopped; finished as lost");
             lost
         }

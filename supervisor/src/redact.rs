@@ -5,21 +5,21 @@ use std::borrow::Cow;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 /// Secrets shorter than this are not redacted: they would match ordinary words and numbers.
-pub const MIN_SECRET_LEN: usize = 8;
+pub(crate) const MIN_SECRET_LEN: usize = 8;
 
 /// Replaces known secret values in event data.
 ///
 /// Each secret is searched both as it is and as it appears inside a JSON string (escaped), because agent
 /// lines are JSON text and redaction runs on the raw bytes before they are embedded in an event.
 #[derive(Debug, Default)]
-pub struct Redactor {
+pub(crate) struct Redactor {
     matcher: Option<AhoCorasick>,
     replacements: Vec<Vec<u8>>,
 }
 
 impl Redactor {
     /// `secrets` are `(name, value)`; values shorter than `MIN_SECRET_LEN` are ignored.
-    pub fn new<'a>(secrets: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+    pub(crate) fn new<'a>(secrets: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
         let mut patterns: Vec<Vec<u8>> = Vec::new();
         let mut replacements = Vec::new();
         for (name, value) in secrets {
@@ -49,7 +49,7 @@ impl Redactor {
         }
     }
 
-    pub fn redact<'a>(&self, data: &'a [u8]) -> Cow<'a, [u8]> {
+    pub(crate) fn redact<'a>(&self, data: &'a [u8]) -> Cow<'a, [u8]> {
         let Some(matcher) = &self.matcher else {
             return Cow::Borrowed(data);
         };
@@ -57,14 +57,6 @@ impl Redactor {
             return Cow::Borrowed(data);
         }
         Cow::Owned(matcher.replace_all_bytes(data, &self.replacements))
-    }
-
-    pub fn redact_str<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        match self.redact(text.as_bytes()) {
-            Cow::Borrowed(_) => Cow::Borrowed(text),
-            // Replacing whole UTF-8 sequences with ASCII keeps the text valid UTF-8.
-            Cow::Owned(bytes) => Cow::Owned(String::from_utf8_lossy(&bytes).into_owned()),
-        }
     }
 }
 

@@ -1,7 +1,9 @@
 //! Everything decided once before serving: logging, the API token, the runner, the agents' user.
+//!
+//! The config layer: it reads `Config` and produces values; it names no state and no behaviour.
 
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -10,13 +12,27 @@ use nix::unistd::{Uid, User};
 
 use crate::config::{Config, LogFormat};
 use crate::process::RunAs;
-use crate::runtime::{Runner, Secret};
+use crate::secret::{Secret, SecretName};
 
-pub fn init_tracing(format: LogFormat) {
+/// The agent command, resolved once at startup.
+#[derive(Debug, Clone)]
+pub(crate) struct Runner {
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<String>,
+    /// As configured, for `session.started`.
+    pub(crate) display: String,
+}
+
+pub(crate) fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let colour = use_colour(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
@@ -24,9 +40,15 @@ pub fn init_tracing(format: LogFormat) {
     }
 }
 
+/// Colour codes only for a person at a terminal, and never when `NO_COLOR` is set to anything
+/// (no-color.org): a log file or a pipe into a collector gets plain text.
+fn use_colour(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// The API token: `--token-file`, else `SUPERVISOR_TOKEN`, else generated and written to
 /// `<state-dir>/token` (mode 0600). `None` with `--no-auth`.
-pub fn token(config: &Config) -> anyhow::Result<Option<Secret>> {
+pub(crate) fn token(config: &Config) -> anyhow::Result<Option<Secret>> {
     if config.no_auth {
         tracing::warn!("authentication is OFF (--no-auth): anyone who reaches the port can run agents");
         return Ok(None);
@@ -38,19 +60,13 @@ pub fn token(config: &Config) -> anyhow::Result<Option<Secret>> {
         if value.is_empty() {
             bail!("token file {} is empty", path.display());
         }
-        return Ok(Some(Secret {
-            name: "SUPERVISOR_TOKEN",
-            value,
-        }));
+        return Ok(Some(Secret::new(SecretName::SupervisorToken, value)));
     }
     if let Some(value) = config.token.as_ref().filter(|t| !t.trim().is_empty()) {
-        return Ok(Some(Secret {
-            name: "SUPERVISOR_TOKEN",
-            value: value.trim().to_owned(),
-        }));
+        return Ok(Some(Secret::new(SecretName::SupervisorToken, value.trim())));
     }
     let path = config.state_dir.join("token");
-    let value = random_hex(32).context("generate API token")?;
+    let value = crate::random::hex(32);
     let mut file = fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -60,21 +76,12 @@ pub fn token(config: &Config) -> anyhow::Result<Option<Secret>> {
         .with_context(|| format!("write generated token to {}", path.display()))?;
     file.write_all(value.as_bytes())?;
     tracing::info!(token = %value, path = %path.display(), "generated API token (shown once; also in the file)");
-    Ok(Some(Secret {
-        name: "SUPERVISOR_TOKEN",
-        value,
-    }))
-}
-
-fn random_hex(bytes: usize) -> std::io::Result<String> {
-    let mut buf = vec![0u8; bytes];
-    fs::File::open("/dev/urandom")?.read_exact(&mut buf)?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(Some(Secret::new(SecretName::SupervisorToken, value)))
 }
 
 /// Splits `--runner` like a shell and resolves the program on `PATH` now, so that a request's `PATH`
 /// cannot choose which binary runs.
-pub fn runner(spec: &str) -> anyhow::Result<Runner> {
+pub(crate) fn runner(spec: &str) -> anyhow::Result<Runner> {
     let words = shlex::split(spec).with_context(|| format!("--runner {spec:?}: unbalanced quotes"))?;
     let Some((program, args)) = words.split_first() else {
         bail!("--runner is empty")
@@ -111,7 +118,7 @@ fn is_executable(path: &Path) -> bool {
 }
 
 /// The user agents run as. Root runs them as `--run-as` (never as root); anyone else runs them as itself.
-pub fn run_as(name: &str) -> anyhow::Result<Option<RunAs>> {
+pub(crate) fn run_as(name: &str) -> anyhow::Result<Option<RunAs>> {
     if !Uid::effective().is_root() {
         tracing::info!("not running as root: agents run as the supervisor's own user");
         return Ok(None);
@@ -128,7 +135,7 @@ pub fn run_as(name: &str) -> anyhow::Result<Option<RunAs>> {
     }))
 }
 
-pub fn runtime_id(config: &Config) -> String {
+pub(crate) fn runtime_id(config: &Config) -> String {
     config.runtime_id.clone().unwrap_or_else(|| {
         nix::unistd::gethostname()
             .ok()
@@ -138,7 +145,7 @@ pub fn runtime_id(config: &Config) -> String {
 }
 
 /// Creates the state directory (0700) and the workspace.
-pub fn prepare_dirs(config: &Config) -> anyhow::Result<()> {
+pub(crate) fn prepare_dirs(config: &Config) -> anyhow::Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -150,4 +157,23 @@ pub fn prepare_dirs(config: &Config) -> anyhow::Result<()> {
         .create(&config.workspace)
         .with_context(|| format!("create workspace {}", config.workspace.display()))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::use_colour;
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_no_color() {
+        assert!(use_colour(true, None));
+        assert!(
+            use_colour(true, Some(OsStr::new(""))),
+            "an empty NO_COLOR is unset"
+        );
+        assert!(!use_colour(true, Some(OsStr::new("1"))));
+        assert!(!use_colour(false, None), "a file or a pipe gets plain text");
+        assert!(!use_colour(false, Some(OsStr::new("1"))));
+    }
 }

@@ -8,13 +8,23 @@
 //! Invariants: seq numbers in a file start at 0 and increase by one per record; a record is appended
 //! with one `write` per batch and is visible to readers only once the whole batch is written
 //! (`Progress::committed_len`).
+//!
+//! Layout: `record` encodes and decodes one record, `writer` appends, `reader` streams (and follows),
+//! `scan` reads a log back at start-up (and cuts a torn tail), `sync` is the once-a-second fsync loop.
 
 mod reader;
 mod record;
-mod recover;
+mod scan;
+mod sync;
 mod writer;
 
-pub use reader::{LogReader, ReadRecord};
-pub use record::{EventSink, decode_record, record_seq};
-pub use recover::{Scan, scan_and_repair};
-pub use writer::{LogWriter, Progress};
+pub(crate) use reader::{LogReader, ReadRecord};
+pub(crate) use record::{EventSink, decode_record, record_seq};
+pub(crate) use scan::scan_and_repair;
+pub(crate) use sync::sync_logs;
+pub(crate) use writer::{LogWriter, Progress};
+
+/// The timestamp format of events and sessions: RFC 3339, UTC, milliseconds.
+pub(crate) fn now_ts() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}

@@ -8,7 +8,7 @@ use super::{Progress, decode_record, record_seq};
 
 /// One record read back from a log.
 #[derive(Debug, PartialEq, Eq)]
-pub enum ReadRecord {
+pub(crate) enum ReadRecord {
     /// The event JSON (without the checksum) and the file offset just past its record.
     Event { seq: u64, json: Vec<u8>, end: u64 },
     /// A record that failed its checksum; skipped and counted.
@@ -19,7 +19,7 @@ pub enum ReadRecord {
 ///
 /// Only bytes below `Progress::committed_len` are read, so a reader never sees half a batch.
 #[derive(Debug)]
-pub struct LogReader {
+pub(crate) struct LogReader {
     file: tokio::fs::File,
     progress: watch::Receiver<Progress>,
     offset: u64,
@@ -30,7 +30,7 @@ pub struct LogReader {
 const READ_CHUNK: usize = 64 * 1024;
 
 impl LogReader {
-    pub async fn open(path: &Path, progress: watch::Receiver<Progress>) -> io::Result<Self> {
+    pub(crate) async fn open(path: &Path, progress: watch::Receiver<Progress>) -> io::Result<Self> {
         let file = tokio::fs::File::open(path).await?;
         Ok(Self {
             file,
@@ -43,7 +43,7 @@ impl LogReader {
 
     /// The next record; `None` at the end of the committed log, or, when `follow`, once the log is
     /// finished and fully read.
-    pub async fn next(&mut self, follow: bool) -> io::Result<Option<ReadRecord>> {
+    pub(crate) async fn next(&mut self, follow: bool) -> io::Result<Option<ReadRecord>> {
         loop {
             if let Some(nl) = memchr::memchr(b'\n', &self.buf[self.start..]) {
                 let line = &self.buf[self.start..self.start + nl];

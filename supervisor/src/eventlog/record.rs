@@ -1,18 +1,17 @@
 use std::io::Write;
 
 use protocol::{EventSource, SessionId};
-use serde::Serialize;
 
 /// Encodes events as log records into a buffer.
 #[derive(Debug)]
-pub struct EventSink<'a> {
-    pub session_id: &'a SessionId,
-    pub buf: &'a mut Vec<u8>,
+pub(crate) struct EventSink<'a> {
+    pub(crate) session_id: &'a SessionId,
+    pub(crate) buf: &'a mut Vec<u8>,
 }
 
 impl EventSink<'_> {
     /// Appends one record whose `data` is `data_json`, which must be one valid JSON value.
-    pub fn push_raw(&mut self, seq: u64, ts: &str, source: EventSource, kind: &str, data_json: &[u8]) {
+    pub(crate) fn push_raw(&mut self, seq: u64, ts: &str, source: EventSource, kind: &str, data_json: &[u8]) {
         let start = self.buf.len();
         self.buf.extend_from_slice(b"{\"sessionId\":\"");
         // Session ids are `[A-Za-z0-9_-]`: nothing to escape.
@@ -30,15 +29,10 @@ impl EventSink<'_> {
         let crc = crc32fast::hash(&self.buf[start..]);
         writeln!(self.buf, "\t{crc:08x}").expect("writing to a Vec cannot fail");
     }
-
-    pub fn push_value(&mut self, seq: u64, ts: &str, source: EventSource, kind: &str, data: &impl Serialize) {
-        let data = serde_json::to_vec(data).expect("event data always serialises");
-        self.push_raw(seq, ts, source, kind, &data);
-    }
 }
 
 /// Checks one record line (without its `\n`) and returns the event JSON, or `None` when it is corrupt.
-pub fn decode_record(line: &[u8]) -> Option<&[u8]> {
+pub(crate) fn decode_record(line: &[u8]) -> Option<&[u8]> {
     let tab = memchr::memrchr(b'\t', line)?;
     let (json, crc) = (&line[..tab], &line[tab + 1..]);
     let crc = std::str::from_utf8(crc).ok().filter(|c| c.len() == 8)?;
@@ -47,7 +41,7 @@ pub fn decode_record(line: &[u8]) -> Option<&[u8]> {
 }
 
 /// The seq of a decoded record, read from the fixed prefix the writer produces.
-pub fn record_seq(json: &[u8]) -> Option<u64> {
+pub(crate) fn record_seq(json: &[u8]) -> Option<u64> {
     let at = memchr::memmem::find(json, b"\",\"seq\":")? + 8;
     let digits = json[at..].iter().take_while(|b| b.is_ascii_digit()).count();
     std::str::from_utf8(&json[at..at + digits]).ok()?.parse().ok()
@@ -72,12 +66,12 @@ mod tests {
             "assistant",
             br#"{"type":"assistant"}"#,
         );
-        sink.push_value(
+        sink.push_raw(
             42,
             "2026-11-25T12:00:00.124Z",
             EventSource::Stderr,
             "stderr",
-            &serde_json::json!({"text": "tab\there"}),
+            &serde_json::to_vec(&serde_json::json!({"text": "tab\there"})).unwrap(),
         );
         let lines: Vec<&[u8]> = buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect();
         assert_eq!(lines.len(), 2);

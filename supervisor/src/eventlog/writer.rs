@@ -15,16 +15,16 @@ const KEEP_CAPACITY: usize = 2 << 20;
 
 /// What readers may see of a log: bytes up to `committed_len` are whole records.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Progress {
-    pub committed_len: u64,
-    pub last_seq: Option<u64>,
+pub(crate) struct Progress {
+    pub(crate) committed_len: u64,
+    pub(crate) last_seq: Option<u64>,
     /// No record will ever be appended again.
-    pub finished: bool,
+    pub(crate) finished: bool,
 }
 
 /// The one writer of a session's log. Callers serialise access (it lives behind the session's mutex).
 #[derive(Debug)]
-pub struct LogWriter {
+pub(crate) struct LogWriter {
     session_id: SessionId,
     path: PathBuf,
     /// Shared so that the periodic sync runs outside the session's lock (`sync_target`).
@@ -40,7 +40,7 @@ pub struct LogWriter {
 
 impl LogWriter {
     /// Creates the log of a new session; an existing file is an error (seqs are never reused).
-    pub fn create(path: &Path, session_id: SessionId) -> io::Result<Self> {
+    pub(crate) fn create(path: &Path, session_id: SessionId) -> io::Result<Self> {
         let file = OpenOptions::new()
             .append(true)
             .create_new(true)
@@ -60,7 +60,7 @@ impl LogWriter {
     }
 
     /// Reopens the log of an earlier incarnation to append after its last whole record (see `Scan`).
-    pub fn reopen(
+    pub(crate) fn reopen(
         path: &Path,
         session_id: SessionId,
         valid_len: u64,
@@ -85,20 +85,20 @@ impl LogWriter {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
-    pub fn subscribe(&self) -> watch::Receiver<Progress> {
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Progress> {
         self.progress.subscribe()
     }
 
-    pub fn progress(&self) -> Progress {
+    pub(crate) fn progress(&self) -> Progress {
         *self.progress.borrow()
     }
 
     /// Encodes one event with the next seq; it reaches the file at the next `commit`.
-    pub fn push_raw(&mut self, ts: &str, source: EventSource, kind: &str, data_json: &[u8]) -> u64 {
+    pub(crate) fn push_raw(&mut self, ts: &str, source: EventSource, kind: &str, data_json: &[u8]) -> u64 {
         let seq = self.next_seq;
         EventSink {
             session_id: &self.session_id,
@@ -111,20 +111,22 @@ impl LogWriter {
         seq
     }
 
-    pub fn push_value(&mut self, ts: &str, source: EventSource, kind: &str, data: &impl Serialize) -> u64 {
+    pub(crate) fn push_value(
+        &mut self,
+        ts: &str,
+        source: EventSource,
+        kind: &str,
+        data: &impl Serialize,
+    ) -> u64 {
         let data = serde_json::to_vec(data).expect("event data always serialises");
         self.push_raw(ts, source, kind, &data)
-    }
-
-    pub fn pending_bytes(&self) -> usize {
-        self.pending.len()
     }
 
     /// Writes every pending record with one `write` and publishes them to readers; returns how many.
     ///
     /// On failure (a full disk) the file is cut back to its last whole record and the records stay
     /// pending, so a later commit writes them whole and seq order is kept.
-    pub fn commit(&mut self) -> io::Result<u64> {
+    pub(crate) fn commit(&mut self) -> io::Result<u64> {
         if self.pending.is_empty() {
             return Ok(0);
         }
@@ -151,7 +153,7 @@ impl LogWriter {
     }
 
     /// Flushes written records to stable storage when anything was written since the last sync.
-    pub fn sync(&mut self) -> io::Result<()> {
+    pub(crate) fn sync(&mut self) -> io::Result<()> {
         let committed = self.progress.borrow().committed_len;
         if committed != self.synced_len {
             self.file.sync_data()?;
@@ -161,12 +163,12 @@ impl LogWriter {
     }
 
     /// The file and how much of it is written, for a sync that must not hold the session's lock.
-    pub fn sync_target(&self) -> (Arc<File>, u64) {
+    pub(crate) fn sync_target(&self) -> (Arc<File>, u64) {
         (self.file.clone(), self.progress.borrow().committed_len)
     }
 
     /// Commits, syncs and tells readers that the log is complete.
-    pub fn finish(&mut self) -> io::Result<()> {
+    pub(crate) fn finish(&mut self) -> io::Result<()> {
         let result = self.commit().and_then(|_| self.sync());
         self.progress.send_modify(|p| p.finished = true);
         result

@@ -7,11 +7,15 @@ use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
 use super::ApiError;
-use crate::runtime::Runtime;
+use crate::state::AppState;
 
 /// Requires `Authorization: Bearer <token>` unless auth is off (`--no-auth`).
-pub async fn require_token(State(runtime): State<Arc<Runtime>>, request: Request, next: Next) -> Response {
-    let Some(expected) = &runtime.token else {
+pub(crate) async fn require_token(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let Some(expected) = &state.token else {
         return next.run(request).await;
     };
     let given = request
@@ -21,7 +25,7 @@ pub async fn require_token(State(runtime): State<Arc<Runtime>>, request: Request
         .and_then(|v| v.strip_prefix("Bearer "));
     match given {
         // Constant time: the comparison must not tell an attacker how much of a guess was right.
-        Some(given) if bool::from(given.as_bytes().ct_eq(expected.value.as_bytes())) => {
+        Some(given) if bool::from(given.as_bytes().ct_eq(expected.expose().as_bytes())) => {
             next.run(request).await
         }
         Some(_) => unauthorized("the bearer token is not valid"),

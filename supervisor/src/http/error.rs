@@ -4,15 +4,15 @@ use protocol::ErrorBody;
 
 /// An API error: status, stable code and a message for people that names what was wrong.
 #[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub retry_after: Option<u64>,
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) message: String,
+    pub(crate) retry_after: Option<u64>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,
             code,
@@ -21,15 +21,15 @@ impl ApiError {
         }
     }
 
-    pub fn bad_request(message: impl Into<String>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_request", message)
     }
 
-    pub fn not_found(what: impl std::fmt::Display) -> Self {
+    pub(crate) fn not_found(what: impl std::fmt::Display) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
     }
 
-    pub fn retry_after(mut self, seconds: u64) -> Self {
+    pub(crate) fn retry_after(mut self, seconds: u64) -> Self {
         self.retry_after = Some(seconds);
         self
     }
@@ -48,7 +48,7 @@ impl IntoResponse for ApiError {
 }
 
 /// Maps axum's extractor rejections into our error shape, keeping their status and message.
-pub fn from_rejection(rejection: impl IntoResponse + std::fmt::Display) -> ApiError {
+pub(crate) fn from_rejection(rejection: impl IntoResponse + std::fmt::Display) -> ApiError {
     let message = rejection.to_string();
     let status = rejection.into_response().status();
     let code = match status {

@@ -11,11 +11,11 @@ use serde::Deserialize;
 
 use super::{ApiError, error, find};
 use crate::eventlog::{LogReader, ReadRecord};
-use crate::runtime::Runtime;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EventsQuery {
+pub(crate) struct EventsQuery {
     after: Option<u64>,
     #[serde(default)]
     follow: bool,
@@ -24,13 +24,13 @@ pub struct EventsQuery {
 /// Lines are sent in batches of about this size.
 const BATCH_BYTES: usize = 64 * 1024;
 
-pub async fn events(
-    State(runtime): State<Arc<Runtime>>,
+pub(crate) async fn events(
+    State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
     query: Result<Query<EventsQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(query) = query.map_err(error::from_rejection)?;
-    let entry = find(&runtime, &id)?;
+    let entry = find(&state, &id)?;
     let reader = LogReader::open(&entry.log_path, entry.progress.clone())
         .await
         .map_err(|err| {
@@ -41,8 +41,8 @@ pub async fn events(
                 "could not read the event log",
             )
         })?;
-    let state = (reader, query.after, query.follow);
-    let stream = futures_util::stream::unfold(state, |(mut reader, after, follow)| async move {
+    let cursor = (reader, query.after, query.follow);
+    let stream = futures_util::stream::unfold(cursor, |(mut reader, after, follow)| async move {
         let mut batch = Vec::new();
         loop {
             match reader.next(follow && batch.is_empty()).await {

@@ -19,17 +19,20 @@ use protocol::{
     CancelResponse, ExecuteRequest, ExecuteResponse, Health, HealthSessions, SessionId, SessionsResponse,
 };
 
-pub use error::ApiError;
+pub(crate) use error::ApiError;
 
 use crate::metrics::Gauges;
-use crate::runtime::Runtime;
-use crate::session::{self, Launch};
+use crate::session::entry::SessionEntry;
+use crate::session::launch::{Launch, LaunchError, launch};
+use crate::session::request::prepare;
+use crate::session::workspace::WriteFilesError;
+use crate::state::AppState;
 
 /// How long a client should wait before retrying a 429.
 const BUSY_RETRY_AFTER_SECONDS: u64 = 5;
 
-pub fn router(runtime: Arc<Runtime>) -> Router {
-    let max_body = usize::try_from(runtime.config.max_body).unwrap_or(usize::MAX);
+pub(crate) fn router(state: Arc<AppState>) -> Router {
+    let max_body = usize::try_from(state.config.max_body).unwrap_or(usize::MAX);
     let protected = Router::new()
         .route("/execute", post(execute))
         .route("/sessions", get(list_sessions))
@@ -37,28 +40,25 @@ pub fn router(runtime: Arc<Runtime>) -> Router {
         .route("/sessions/{id}/events", get(events::events))
         .route("/sessions/{id}/cancel", post(cancel))
         .route("/metrics", get(metrics))
-        .route_layer(middleware::from_fn_with_state(
-            runtime.clone(),
-            auth::require_token,
-        ));
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .route("/health", get(health))
         .merge(protected)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(DefaultBodyLimit::max(max_body))
-        .with_state(runtime)
+        .with_state(state)
 }
 
-async fn health(State(runtime): State<Arc<Runtime>>) -> Response {
-    let shutting_down = runtime.shutdown.is_cancelled();
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    let shutting_down = state.shutdown.is_cancelled();
     let body = Health {
         status: if shutting_down { "shutting_down" } else { "ok" }.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
-        runtime_id: runtime.runtime_id.clone(),
-        uptime_seconds: runtime.started.elapsed().as_secs(),
+        runtime_id: state.runtime_id.clone(),
+        uptime_seconds: state.started.elapsed().as_secs(),
         sessions: HealthSessions {
-            running: runtime.running(),
-            max: runtime.config.max_sessions,
+            running: state.sessions.running(),
+            max: state.config.max_sessions,
         },
     };
     let status = if shutting_down {
@@ -70,28 +70,26 @@ async fn health(State(runtime): State<Arc<Runtime>>) -> Response {
 }
 
 async fn execute(
-    State(runtime): State<Arc<Runtime>>,
+    State(state): State<Arc<AppState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, ApiError> {
     let body = body.map_err(error::from_rejection)?;
     let request: ExecuteRequest = parse_json(&body)?;
-    let prepared = session::prepare(request, runtime.config.session_timeout)
-        .map_err(|e| reject(&runtime, ApiError::bad_request(e.to_string())))?;
+    let prepared = prepare(request, state.config.session_timeout)
+        .map_err(|e| reject(&state, ApiError::bad_request(e.to_string())))?;
     let agent_id = prepared.request.agent_id.clone();
-    let launched = session::launch(&runtime, prepared).await.map_err(|err| {
-        use session::LaunchError as E;
+    let launched = launch(&state, prepared).await.map_err(|err| {
+        use LaunchError as E;
         let message = err.to_string();
         match err {
             E::ShuttingDown => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", message),
-            E::Conflict(_) => reject(&runtime, ApiError::new(StatusCode::CONFLICT, "conflict", message)),
+            E::Conflict(_) => reject(&state, ApiError::new(StatusCode::CONFLICT, "conflict", message)),
             E::Busy(_) => reject(
-                &runtime,
+                &state,
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_sessions", message)
                     .retry_after(BUSY_RETRY_AFTER_SECONDS),
             ),
-            E::Files(session::workspace::WriteFilesError::Escape { .. }) => {
-                reject(&runtime, ApiError::bad_request(message))
-            }
+            E::Files(WriteFilesError::Escape { .. }) => reject(&state, ApiError::bad_request(message)),
             E::Spawn { .. } => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "spawn_failed", message),
             E::Files(_) | E::Log { .. } => {
                 tracing::error!(error = ?anyhow::Error::from(err), "prepare session");
@@ -116,22 +114,22 @@ async fn execute(
     Ok((status, Json(body)).into_response())
 }
 
-async fn list_sessions(State(runtime): State<Arc<Runtime>>) -> Json<SessionsResponse> {
+async fn list_sessions(State(state): State<Arc<AppState>>) -> Json<SessionsResponse> {
     Json(SessionsResponse {
-        sessions: runtime.sessions().iter().map(|e| e.snapshot()).collect(),
+        sessions: state.sessions.list().iter().map(|e| e.snapshot()).collect(),
     })
 }
 
 async fn get_session(
-    State(runtime): State<Arc<Runtime>>,
+    State(state): State<Arc<AppState>>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let entry = find(&runtime, &id)?;
+    let entry = find(&state, &id)?;
     Ok(Json(entry.snapshot()).into_response())
 }
 
-async fn cancel(State(runtime): State<Arc<Runtime>>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let entry = find(&runtime, &id)?;
+async fn cancel(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    let entry = find(&state, &id)?;
     if !entry.request_cancel() {
         let body = CancelResponse {
             session_id: entry.id.clone(),
@@ -146,13 +144,13 @@ async fn cancel(State(runtime): State<Arc<Runtime>>, Path(id): Path<String>) -> 
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
 
-async fn metrics(State(runtime): State<Arc<Runtime>>) -> Response {
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let gauges = Gauges {
-        sessions_running: runtime.running(),
-        orphans_reaped: runtime.reaper.orphans_reaped(),
-        uptime_seconds: runtime.started.elapsed().as_secs(),
+        sessions_running: state.sessions.running(),
+        orphans_reaped: state.reaper.orphans_reaped(),
+        uptime_seconds: state.started.elapsed().as_secs(),
     };
-    let body = runtime.metrics.render(&gauges);
+    let body = state.metrics.render(&gauges);
     (
         [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         body,
@@ -185,14 +183,15 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
     })
 }
 
-fn find(runtime: &Runtime, id: &str) -> Result<Arc<session::SessionEntry>, ApiError> {
+fn find(state: &AppState, id: &str) -> Result<Arc<SessionEntry>, ApiError> {
     let id = SessionId::parse(id).map_err(|e| ApiError::bad_request(format!("sessionId {id:?}: {e}")))?;
-    runtime
-        .session(&id)
+    state
+        .sessions
+        .get(&id)
         .ok_or_else(|| ApiError::not_found(format_args!("session {id}")))
 }
 
-fn reject(runtime: &Runtime, error: ApiError) -> ApiError {
-    runtime.metrics.requests_rejected.fetch_add(1, Ordering::Relaxed);
+fn reject(state: &AppState, error: ApiError) -> ApiError {
+    state.metrics.requests_rejected.fetch_add(1, Ordering::Relaxed);
     error
 }

@@ -8,5 +8,5 @@
 mod reaper;
 mod spawn;
 
-pub use reaper::{ExitStatus, Reaper};
-pub use spawn::{RunAs, SpawnSpec, Spawned, signal_group, signal_name};
+pub(crate) use reaper::{ExitStatus, Reaper};
+pub(crate) use spawn::{RunAs, SpawnSpec, Spawned, signal_group, signal_name};

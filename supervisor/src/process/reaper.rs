@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 /// How a process ended. Kept raw: a death by SIGTERM is not conflated with `exit 143`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExitStatus {
+pub(crate) enum ExitStatus {
     Exited(i32),
     Signaled { signal: i32, core_dumped: bool },
 }
@@ -24,7 +24,7 @@ pub enum ExitStatus {
 /// Registered children get their status through a oneshot channel; everything else that is reaped
 /// (orphans adopted because we are PID 1 or a subreaper) is counted and logged.
 #[derive(Debug, Clone, Default)]
-pub struct Reaper {
+pub(crate) struct Reaper {
     inner: Arc<Inner>,
 }
 
@@ -39,7 +39,7 @@ struct Inner {
 const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Reaper {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
@@ -48,7 +48,7 @@ impl Reaper {
     /// The registry lock is held across `Command::spawn`: a child that exits at once stays a zombie until
     /// it is registered, and when `exec` fails, std's own `waitpid` on the failed child cannot race with
     /// `reap_all` (which would make std panic). Call it from a blocking context: `fork` can take a while.
-    pub fn spawn(&self, command: &mut Command) -> io::Result<(Child, oneshot::Receiver<ExitStatus>)> {
+    pub(crate) fn spawn(&self, command: &mut Command) -> io::Result<(Child, oneshot::Receiver<ExitStatus>)> {
         let mut waiting = self.lock();
         let child = command.spawn()?;
         let (tx, rx) = oneshot::channel();
@@ -57,12 +57,12 @@ impl Reaper {
         Ok((child, rx))
     }
 
-    pub fn orphans_reaped(&self) -> u64 {
+    pub(crate) fn orphans_reaped(&self) -> u64 {
         self.inner.orphans_reaped.load(Ordering::Relaxed)
     }
 
     /// Collects every exit status that is ready, without blocking.
-    pub fn reap_all(&self) {
+    pub(crate) fn reap_all(&self) {
         let mut waiting = self.lock();
         loop {
             let status = match waitpid(
@@ -101,7 +101,7 @@ impl Reaper {
     ///
     /// `sigchld` must have been created before the first child was spawned, or an early exit could be
     /// missed until the next sweep.
-    pub async fn run(self, mut sigchld: Signal, stop: CancellationToken) {
+    pub(crate) async fn run(self, mut sigchld: Signal, stop: CancellationToken) {
         let mut sweep = tokio::time::interval(SWEEP_INTERVAL);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {

@@ -14,37 +14,37 @@ use super::{ExitStatus, Reaper};
 
 /// The unprivileged identity an agent runs as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RunAs {
-    pub uid: Uid,
-    pub gid: Gid,
+pub(crate) struct RunAs {
+    pub(crate) uid: Uid,
+    pub(crate) gid: Gid,
 }
 
 /// Everything needed to start one agent process.
 #[derive(Debug, Clone)]
-pub struct SpawnSpec {
-    pub program: PathBuf,
-    pub args: Vec<String>,
+pub(crate) struct SpawnSpec {
+    pub(crate) program: PathBuf,
+    pub(crate) args: Vec<String>,
     /// The complete environment: nothing of the supervisor's own is inherited.
-    pub env: Vec<(String, String)>,
-    pub cwd: PathBuf,
-    pub run_as: Option<RunAs>,
+    pub(crate) env: Vec<(String, String)>,
+    pub(crate) cwd: PathBuf,
+    pub(crate) run_as: Option<RunAs>,
 }
 
 /// A started agent: its pid (which is also its process group and session id) and its pipes.
 #[derive(Debug)]
-pub struct Spawned {
-    pub pid: u32,
-    pub stdin: OwnedFd,
-    pub stdout: OwnedFd,
-    pub stderr: OwnedFd,
-    pub exit: oneshot::Receiver<ExitStatus>,
+pub(crate) struct Spawned {
+    pub(crate) pid: u32,
+    pub(crate) stdin: OwnedFd,
+    pub(crate) stdout: OwnedFd,
+    pub(crate) stderr: OwnedFd,
+    pub(crate) exit: oneshot::Receiver<ExitStatus>,
 }
 
 impl SpawnSpec {
     /// Starts the process in its own session with a clean signal state and only fds 0, 1 and 2.
     ///
     /// Blocking (`fork`/`exec`): call from `spawn_blocking`.
-    pub fn spawn(&self, reaper: &Reaper) -> io::Result<Spawned> {
+    pub(crate) fn spawn(&self, reaper: &Reaper) -> io::Result<Spawned> {
         let mut command = Command::new(&self.program);
         command
             .args(&self.args)
@@ -143,7 +143,7 @@ fn child_setup() -> io::Result<()> {
 }
 
 /// Sends `signal` to the process group `pgid`; a group that is already gone is not an error.
-pub fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
+pub(crate) fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
     let pgid = i32::try_from(pgid).map_err(|_| io::Error::other("pgid out of range"))?;
     // kill(-1) would signal every process we may signal: never let a computed pgid become it.
     if pgid <= 1 {
@@ -158,7 +158,7 @@ pub fn signal_group(pgid: u32, signal: Signal) -> io::Result<()> {
 }
 
 /// `SIGTERM` for 15, or the number for signals without a name.
-pub fn signal_name(signal: i32) -> String {
+pub(crate) fn signal_name(signal: i32) -> String {
     Signal::try_from(signal)
         .map(|s| s.as_str().to_owned())
         .unwrap_or_else(|_| format!("SIG{signal}"))

@@ -4,35 +4,35 @@ use protocol::{AgentId, Session, SessionId, SessionStatus};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
-use super::SessionLog;
+use super::log::SessionLog;
 use crate::eventlog::Progress;
 
 /// One session known to this supervisor, running or finished.
 #[derive(Debug)]
-pub struct SessionEntry {
-    pub id: SessionId,
-    pub agent_id: AgentId,
+pub(crate) struct SessionEntry {
+    pub(crate) id: SessionId,
+    pub(crate) agent_id: AgentId,
     /// Identifies the request that created it: a retry with the same body is answered, not re-run.
-    pub request_hash: u64,
+    pub(crate) request_hash: u64,
     /// Cancelled by `POST /sessions/{id}/cancel` (or a control-plane command).
-    pub cancel: CancellationToken,
-    pub log_path: std::path::PathBuf,
+    pub(crate) cancel: CancellationToken,
+    pub(crate) log_path: std::path::PathBuf,
     /// Followers subscribe here; it outlives the writer, which is dropped when the session ends.
-    pub progress: watch::Receiver<Progress>,
+    pub(crate) progress: watch::Receiver<Progress>,
     /// Cancelled once the agent exited or the supervisor is stopping: its remaining output is read to
     /// the end regardless of `--spool-max`, because no agent is left to block and lines must not be lost.
-    pub drain: CancellationToken,
+    pub(crate) drain: CancellationToken,
     /// Set while a shipper delivers this session's events; only then do they count against `--spool-max`.
-    pub shipping: std::sync::atomic::AtomicBool,
+    pub(crate) shipping: std::sync::atomic::AtomicBool,
     /// The log offset up to which the destination confirmed the events (kept by the shipper).
-    pub delivered_end: std::sync::atomic::AtomicU64,
+    pub(crate) delivered_end: std::sync::atomic::AtomicU64,
     state: Mutex<Session>,
     /// `None` once the session finished and its log was closed.
     log: Mutex<Option<SessionLog>>,
 }
 
 impl SessionEntry {
-    pub fn new(
+    pub(crate) fn new(
         session: Session,
         request_hash: u64,
         log: SessionLog,
@@ -55,7 +55,7 @@ impl SessionEntry {
     }
 
     /// A finished session of an earlier incarnation, read back from its log.
-    pub fn recovered(
+    pub(crate) fn recovered(
         session: Session,
         log_path: std::path::PathBuf,
         progress: watch::Receiver<Progress>,
@@ -77,7 +77,7 @@ impl SessionEntry {
     }
 
     /// Bytes of this session's log that a destination has not confirmed yet.
-    pub fn undelivered_bytes(&self) -> u64 {
+    pub(crate) fn undelivered_bytes(&self) -> u64 {
         use std::sync::atomic::Ordering::Relaxed;
         if !self.shipping.load(Relaxed) {
             return 0;
@@ -89,35 +89,35 @@ impl SessionEntry {
     }
 
     /// The session as the API reports it.
-    pub fn snapshot(&self) -> Session {
+    pub(crate) fn snapshot(&self) -> Session {
         let mut session = lock(&self.state).clone();
         session.last_seq = self.progress.borrow().last_seq;
         session
     }
 
-    pub fn status(&self) -> SessionStatus {
+    pub(crate) fn status(&self) -> SessionStatus {
         lock(&self.state).status
     }
 
-    pub fn update(&self, f: impl FnOnce(&mut Session)) {
+    pub(crate) fn update(&self, f: impl FnOnce(&mut Session)) {
         f(&mut lock(&self.state));
     }
 
     /// Runs `f` on the open log. Returns `None` when the session already finished.
-    pub fn with_log<T>(&self, f: impl FnOnce(&mut SessionLog) -> T) -> Option<T> {
+    pub(crate) fn with_log<T>(&self, f: impl FnOnce(&mut SessionLog) -> T) -> Option<T> {
         lock(&self.log).as_mut().map(f)
     }
 
     /// Asks the session's task to stop the agent (once), recording `session.cancel_requested`.
     /// Returns false when the session had already finished.
-    pub fn request_cancel(&self) -> bool {
+    pub(crate) fn request_cancel(&self) -> bool {
         if self.status().is_finished() {
             return false;
         }
         if !self.cancel.is_cancelled() {
             self.with_log(|log| {
                 log.supervisor(
-                    &super::now_ts(),
+                    &crate::eventlog::now_ts(),
                     "session.cancel_requested",
                     &serde_json::json!({}),
                 );
@@ -132,7 +132,7 @@ impl SessionEntry {
     }
 
     /// Closes the log for good; later `with_log` calls do nothing.
-    pub fn take_log(&self) -> Option<SessionLog> {
+    pub(crate) fn take_log(&self) -> Option<SessionLog> {
         lock(&self.log).take()
     }
 }

@@ -24,11 +24,15 @@ const REFUSED: &[&str] = &[
 /// Prefixes of refused names: the dynamic loader's and glibc's tunables.
 const REFUSED_PREFIXES: &[&str] = &["LD_", "DYLD_", "GLIBC_TUNABLES"];
 
+/// The placeholder key agents see in credential-proxy mode: the CLI wants one, the proxy replaces it
+/// with the real key, which never enters an agent's environment.
+pub(crate) const PLACEHOLDER_KEY: &str = "sk-ant-held-by-the-agent-supervisor";
+
 /// The base `PATH` of every agent.
-pub const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// Checks an environment variable name: `[A-Za-z_][A-Za-z0-9_]*` and not one of the refused names.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let mut bytes = name.bytes();
     let valid = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
@@ -46,7 +50,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// Checks a value: it reaches `execve`, where a NUL byte would cut it.
-pub fn check_value(name: &str, value: &str) -> Result<(), String> {
+pub(crate) fn check_value(name: &str, value: &str) -> Result<(), String> {
     if value.contains('\0') {
         return Err(format!("the value of {name} contains a NUL byte"));
     }
@@ -54,7 +58,7 @@ pub fn check_value(name: &str, value: &str) -> Result<(), String> {
 }
 
 /// The complete environment of one agent; later layers override earlier ones.
-pub fn build(
+pub(crate) fn build(
     home: &Path,
     defaults: &[(String, String)],
     request: &BTreeMap<String, String>,
@@ -71,7 +75,7 @@ pub fn build(
     env.insert("HOME".into(), home.to_string_lossy().into_owned());
     if let Some(proxy) = anthropic_proxy {
         env.insert("ANTHROPIC_BASE_URL".into(), proxy.to_owned());
-        env.insert("ANTHROPIC_API_KEY".into(), crate::proxy::PLACEHOLDER_KEY.into());
+        env.insert("ANTHROPIC_API_KEY".into(), PLACEHOLDER_KEY.into());
         env.remove("ANTHROPIC_AUTH_TOKEN");
     }
     env.into_iter().collect()
@@ -116,6 +120,6 @@ mod tests {
             .into_iter()
             .collect();
         assert_eq!(env["ANTHROPIC_BASE_URL"], "http://127.0.0.1:9");
-        assert_eq!(env["ANTHROPIC_API_KEY"], crate::proxy::PLACEHOLDER_KEY);
+        assert_eq!(env["ANTHROPIC_API_KEY"], PLACEHOLDER_KEY);
     }
 }

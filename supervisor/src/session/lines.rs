@@ -2,7 +2,7 @@
 
 /// What the splitter found in the stream.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Piece<'a> {
+pub(crate) enum Piece<'a> {
     /// A whole line, without its `\n` (or the last bytes before EOF, which had none).
     Line(&'a [u8]),
     /// The first `max_line` bytes of a longer line; the rest is dropped and reported by `Dropped`.
@@ -13,7 +13,7 @@ pub enum Piece<'a> {
 
 /// A line splitter with bounded memory: it keeps at most `max_line` bytes of an unfinished line.
 #[derive(Debug)]
-pub struct Lines {
+pub(crate) struct Lines {
     max_line: usize,
     partial: Vec<u8>,
     /// Bytes dropped so far of the line being cut, while one is.
@@ -21,7 +21,7 @@ pub struct Lines {
 }
 
 impl Lines {
-    pub fn new(max_line: usize) -> Self {
+    pub(crate) fn new(max_line: usize) -> Self {
         Self {
             max_line: max_line.max(1),
             partial: Vec::new(),
@@ -30,7 +30,7 @@ impl Lines {
     }
 
     /// Feeds the next chunk of the stream.
-    pub fn feed(&mut self, mut chunk: &[u8], out: &mut impl FnMut(Piece<'_>)) {
+    pub(crate) fn feed(&mut self, mut chunk: &[u8], out: &mut impl FnMut(Piece<'_>)) {
         while !chunk.is_empty() {
             let newline = memchr::memchr(b'\n', chunk);
             if let Some(dropped) = self.dropping.as_mut() {
@@ -79,7 +79,7 @@ impl Lines {
     }
 
     /// The stream ended: a last line without `\n` is still a line.
-    pub fn finish(&mut self, out: &mut impl FnMut(Piece<'_>)) {
+    pub(crate) fn finish(&mut self, out: &mut impl FnMut(Piece<'_>)) {
         if let Some(dropped) = self.dropping.take() {
             out(Piece::Dropped(dropped));
         } else if !self.partial.is_empty() {

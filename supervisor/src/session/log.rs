@@ -14,22 +14,22 @@ const STDERR_TAIL_BYTES: usize = 2048;
 
 /// What the agent's latest `result` message said.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ResultInfo {
-    pub subtype: String,
-    pub is_error: bool,
-    pub num_turns: Option<u64>,
-    pub total_cost_usd: Option<f64>,
-    pub result: Option<String>,
-    pub errors: Vec<String>,
+pub(crate) struct ResultInfo {
+    pub(crate) subtype: String,
+    pub(crate) is_error: bool,
+    pub(crate) num_turns: Option<u64>,
+    pub(crate) total_cost_usd: Option<f64>,
+    pub(crate) result: Option<String>,
+    pub(crate) errors: Vec<String>,
 }
 
 impl ResultInfo {
-    pub fn is_success(&self) -> bool {
+    pub(crate) fn is_success(&self) -> bool {
         self.subtype == "success" && !self.is_error
     }
 
     /// A one-line reason for a failed result.
-    pub fn error_text(&self) -> String {
+    pub(crate) fn error_text(&self) -> String {
         if !self.errors.is_empty() {
             return format!("{}: {}", self.subtype, self.errors.join("; "));
         }
@@ -42,7 +42,7 @@ impl ResultInfo {
 
 /// The writer side of one session's log, with redaction and the `--max-output` budget applied.
 #[derive(Debug)]
-pub struct SessionLog {
+pub(crate) struct SessionLog {
     writer: LogWriter,
     redactor: std::sync::Arc<Redactor>,
     max_output: u64,
@@ -50,8 +50,8 @@ pub struct SessionLog {
     dropped_stdout: u64,
     dropped_stderr: u64,
     /// Agent lines that were JSON objects, i.e. SDK messages.
-    pub sdk_messages: u64,
-    pub last_result: Option<ResultInfo>,
+    pub(crate) sdk_messages: u64,
+    pub(crate) last_result: Option<ResultInfo>,
     stderr_tail: VecDeque<u8>,
 }
 
@@ -83,7 +83,7 @@ struct Text<'a> {
 }
 
 impl SessionLog {
-    pub fn new(writer: LogWriter, redactor: std::sync::Arc<Redactor>, max_output: u64) -> Self {
+    pub(crate) fn new(writer: LogWriter, redactor: std::sync::Arc<Redactor>, max_output: u64) -> Self {
         Self {
             writer,
             redactor,
@@ -97,7 +97,7 @@ impl SessionLog {
         }
     }
 
-    pub fn writer(&mut self) -> &mut LogWriter {
+    pub(crate) fn writer(&mut self) -> &mut LogWriter {
         &mut self.writer
     }
 
@@ -115,7 +115,7 @@ impl SessionLog {
     }
 
     /// One whole stdout line. Returns true when it was a `result` message.
-    pub fn agent_line(&mut self, ts: &str, line: &[u8]) -> bool {
+    pub(crate) fn agent_line(&mut self, ts: &str, line: &[u8]) -> bool {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if !self.admit(OutputStream::Stdout, line.len() + 1) {
             return false;
@@ -143,7 +143,7 @@ impl SessionLog {
     }
 
     /// The kept prefix of a line longer than `--max-line`.
-    pub fn agent_cut(&mut self, ts: &str, prefix: &[u8]) {
+    pub(crate) fn agent_cut(&mut self, ts: &str, prefix: &[u8]) {
         if !self.admit(OutputStream::Stdout, prefix.len()) {
             return;
         }
@@ -153,7 +153,7 @@ impl SessionLog {
             .push_value(ts, EventSource::Agent, "text", &Text { text: &text });
     }
 
-    pub fn truncated(&mut self, ts: &str, stream: OutputStream, dropped_bytes: u64) {
+    pub(crate) fn truncated(&mut self, ts: &str, stream: OutputStream, dropped_bytes: u64) {
         let data = OutputTruncated {
             stream,
             dropped_bytes,
@@ -163,7 +163,7 @@ impl SessionLog {
     }
 
     /// Complete stderr lines (joined by `\n`), grouped into one event.
-    pub fn stderr(&mut self, ts: &str, text: &[u8]) {
+    pub(crate) fn stderr(&mut self, ts: &str, text: &[u8]) {
         if text.is_empty() || !self.admit(OutputStream::Stderr, text.len() + 1) {
             return;
         }
@@ -178,7 +178,7 @@ impl SessionLog {
     }
 
     /// The last lines of stderr (already redacted), or `None` when there was none.
-    pub fn stderr_tail(&self) -> Option<String> {
+    pub(crate) fn stderr_tail(&self) -> Option<String> {
         let bytes: Vec<u8> = self.stderr_tail.iter().copied().collect();
         let text = String::from_utf8_lossy(&bytes);
         // The tail may start inside a UTF-8 sequence or a line: start at the first whole line.
@@ -191,14 +191,14 @@ impl SessionLog {
     }
 
     /// A supervisor lifecycle event; its data is redacted like everything else.
-    pub fn supervisor(&mut self, ts: &str, kind: &str, data: &impl Serialize) -> u64 {
+    pub(crate) fn supervisor(&mut self, ts: &str, kind: &str, data: &impl Serialize) -> u64 {
         let json = serde_json::to_vec(data).expect("event data always serialises");
         let json = self.redactor.clone().redact(&json).into_owned();
         self.writer.push_raw(ts, EventSource::Supervisor, kind, &json)
     }
 
     /// At the end of output: report what `--max-output` dropped.
-    pub fn report_dropped_output(&mut self, ts: &str) {
+    pub(crate) fn report_dropped_output(&mut self, ts: &str) {
         for (stream, dropped) in [
             (OutputStream::Stdout, self.dropped_stdout),
             (OutputStream::Stderr, self.dropped_stderr),

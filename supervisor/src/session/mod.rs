@@ -1,23 +1,19 @@
 //! Sessions: admission of `POST /execute`, the per-session task, and how output becomes events.
 //!
-//! Layout: `request` validates an `ExecuteRequest` into a `Prepared` session; `workspace` writes its
-//! directories and files; `env` builds its environment; `run` is the task that owns one agent process
-//! from spawn to `session.finished`; `log` and `lines` turn its output into events.
+//! Layout, values first: `request` validates an `ExecuteRequest` into a `Prepared` session; `workspace`
+//! writes its directories and files; `env` builds its environment; `lines` and `log` turn output into
+//! events; `outcome` is the status decision. State: `entry` is one session, `table` all of them.
+//! Behaviour: `launch` admits and starts one, `supervise` owns its process until `session.finished`,
+//! `pump` reads its output.
 
-mod entry;
-pub mod env;
+pub(crate) mod entry;
+pub(crate) mod env;
+pub(crate) mod launch;
 mod lines;
-mod log;
-mod request;
-mod run;
-pub mod workspace;
-
-pub use entry::SessionEntry;
-pub use log::{ResultInfo, SessionLog};
-pub use request::{Prepared, RequestError, prepare};
-pub use run::{Launch, LaunchError, launch};
-
-/// The timestamp format of events and sessions: RFC 3339, UTC, milliseconds.
-pub fn now_ts() -> String {
-    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
-}
+pub(crate) mod log;
+pub(crate) mod outcome;
+mod pump;
+pub(crate) mod request;
+mod supervise;
+pub(crate) mod table;
+pub(crate) mod workspace;

@@ -23,9 +23,9 @@ const MAX_TIMEOUT_SECONDS: u64 = 7 * 24 * 3600;
 /// The caller's mistake, naming the field.
 #[derive(Debug, thiserror::Error)]
 #[error("{field}: {message}")]
-pub struct RequestError {
-    pub field: String,
-    pub message: String,
+pub(crate) struct RequestError {
+    pub(crate) field: String,
+    pub(crate) message: String,
 }
 
 fn invalid(field: impl Into<String>, message: impl Into<String>) -> RequestError {
@@ -37,25 +37,25 @@ fn invalid(field: impl Into<String>, message: impl Into<String>) -> RequestError
 
 /// A file to write into the session's working directory.
 #[derive(Debug, Clone)]
-pub struct PreparedFile {
+pub(crate) struct PreparedFile {
     /// The request field it came from, for error messages (`files[2].path`).
-    pub field: String,
-    pub components: Vec<String>,
-    pub content: Vec<u8>,
+    pub(crate) field: String,
+    pub(crate) components: Vec<String>,
+    pub(crate) content: Vec<u8>,
 }
 
 /// A validated request, ready to start.
 #[derive(Debug, Clone)]
-pub struct Prepared {
-    pub session_id: SessionId,
-    pub request: ExecuteRequest,
-    pub files: Vec<PreparedFile>,
-    pub timeout: Duration,
-    pub request_hash: u64,
+pub(crate) struct Prepared {
+    pub(crate) session_id: SessionId,
+    pub(crate) request: ExecuteRequest,
+    pub(crate) files: Vec<PreparedFile>,
+    pub(crate) timeout: Duration,
+    pub(crate) request_hash: u64,
 }
 
 /// Validates `request` and resolves its defaults.
-pub fn prepare(request: ExecuteRequest, default_timeout: Duration) -> Result<Prepared, RequestError> {
+pub(crate) fn prepare(request: ExecuteRequest, default_timeout: Duration) -> Result<Prepared, RequestError> {
     if request.prompt.trim().is_empty() {
         return Err(invalid("prompt", "must not be empty"));
     }
@@ -92,7 +92,7 @@ pub fn prepare(request: ExecuteRequest, default_timeout: Duration) -> Result<Pre
     let request_hash = hasher.finish();
     let session_id = match &request.session_id {
         Some(id) => id.clone(),
-        None => SessionId::parse(uuid::Uuid::new_v4().to_string()).expect("a UUID is a valid session id"),
+        None => SessionId::parse(crate::random::uuid_v4().to_string()).expect("a UUID is a valid session id"),
     };
     Ok(Prepared {
         session_id,

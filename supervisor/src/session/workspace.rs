@@ -17,12 +17,12 @@ use nix::unistd::fchown;
 
 use crate::process::RunAs;
 
-pub const MAX_PATH_LEN: usize = 1024;
-pub const MAX_COMPONENT_LEN: usize = 255;
-pub const MAX_FILES: usize = 1000;
+pub(crate) const MAX_PATH_LEN: usize = 1024;
+pub(crate) const MAX_COMPONENT_LEN: usize = 255;
+pub(crate) const MAX_FILES: usize = 1000;
 
 /// Checks a caller-given relative path and returns its components.
-pub fn check_relative_path(path: &str) -> Result<Vec<&str>, String> {
+pub(crate) fn check_relative_path(path: &str) -> Result<Vec<&str>, String> {
     if path.is_empty() {
         return Err("must not be empty".into());
     }
@@ -59,16 +59,16 @@ pub fn check_relative_path(path: &str) -> Result<Vec<&str>, String> {
 
 /// The directories of one session.
 #[derive(Debug, Clone)]
-pub struct SessionDirs {
+pub(crate) struct SessionDirs {
     /// The agent's working directory: `<workspace>/sessions/<id>`.
-    pub cwd: PathBuf,
+    pub(crate) cwd: PathBuf,
     /// Its private, writable home: `<workspace>/homes/<id>`.
-    pub home: PathBuf,
+    pub(crate) home: PathBuf,
 }
 
 /// Why a session's files could not be written.
 #[derive(Debug, thiserror::Error)]
-pub enum WriteFilesError {
+pub(crate) enum WriteFilesError {
     /// The caller's fault: the path leads through a symlink or a non-directory.
     #[error("{field}: {path:?} leaves the workspace through a symlink or a non-directory")]
     Escape { field: String, path: String },
@@ -81,7 +81,7 @@ pub enum WriteFilesError {
 }
 
 impl SessionDirs {
-    pub fn new(workspace: &Path, session_id: &str) -> Self {
+    pub(crate) fn new(workspace: &Path, session_id: &str) -> Self {
         Self {
             cwd: workspace.join("sessions").join(session_id),
             home: workspace.join("homes").join(session_id),
@@ -89,7 +89,7 @@ impl SessionDirs {
     }
 
     /// Creates both directories (0700, owned by the agent's user).
-    pub fn create(&self, run_as: Option<RunAs>) -> Result<(), WriteFilesError> {
+    pub(crate) fn create(&self, run_as: Option<RunAs>) -> Result<(), WriteFilesError> {
         for dir in [&self.cwd, &self.home] {
             let io_err = |source| WriteFilesError::Io {
                 path: dir.display().to_string(),
@@ -120,7 +120,7 @@ impl SessionDirs {
     }
 
     /// Writes `content` at `components` below the working directory, creating directories on the way.
-    pub fn write_file(
+    pub(crate) fn write_file(
         &self,
         field: &str,
         components: &[&str],

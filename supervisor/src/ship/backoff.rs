@@ -4,39 +4,45 @@
 //! event must reach the control plane within 10 s (issue 4's liveness bound), and full jitter already
 //! spreads the retries of many supervisors.
 
-use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
 const INITIAL: Duration = Duration::from_millis(500);
 const CAP: Duration = Duration::from_secs(5);
+/// The cap while the destination is misconfigured (404, 401, …): an operator has to act first, so asking
+/// every few seconds would only fill its logs; half a minute still delivers soon after the fix.
+pub(super) const MISCONFIGURED_CAP: Duration = Duration::from_secs(30);
 /// A server's `Retry-After` is honoured up to this long.
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
 
-#[derive(Debug, Default)]
-pub struct Backoff {
+#[derive(Debug)]
+pub(super) struct Backoff {
     attempt: u32,
+    cap: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::capped_at(CAP)
+    }
 }
 
 impl Backoff {
+    pub(super) fn capped_at(cap: Duration) -> Self {
+        Self { attempt: 0, cap }
+    }
+
     /// The wait before the next attempt: uniform in `[0, min(cap, initial × 2^attempt)]`, or what the
     /// server asked for with `Retry-After` (up to a minute).
-    pub fn next(&mut self, retry_after: Option<Duration>) -> Duration {
-        let ceiling = INITIAL.saturating_mul(1u32 << self.attempt.min(16)).min(CAP);
+    pub(super) fn next(&mut self, retry_after: Option<Duration>) -> Duration {
+        let ceiling = INITIAL.saturating_mul(1u32 << self.attempt.min(16)).min(self.cap);
         self.attempt = self.attempt.saturating_add(1);
         if let Some(wait) = retry_after {
             return wait.min(RETRY_AFTER_CAP);
         }
         // Full jitter spreads the retries of many supervisors after a shared outage.
-        let fraction = (random_u64() % 1_000_001) as f64 / 1_000_000.0;
+        let fraction = (crate::random::u64() % 1_000_001) as f64 / 1_000_000.0;
         ceiling.mul_f64(fraction)
     }
-}
-
-/// A random number from the standard library's per-instance SipHash keys, which are seeded from the OS.
-fn random_u64() -> u64 {
-    std::collections::hash_map::RandomState::new()
-        .build_hasher()
-        .finish()
 }
 
 #[cfg(test)]
@@ -61,5 +67,9 @@ mod tests {
         assert_eq!(backoff.next(Some(Duration::from_secs(600))), RETRY_AFTER_CAP);
         // Each batch starts over.
         assert!(Backoff::default().next(None) <= INITIAL);
+        let mut slow = Backoff::capped_at(MISCONFIGURED_CAP);
+        for _ in 0..20 {
+            assert!(slow.next(None) <= MISCONFIGURED_CAP);
+        }
     }
 }

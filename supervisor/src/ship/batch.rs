@@ -8,11 +8,11 @@ use protocol::SessionId;
 
 use super::{BATCH_MAX_BYTES, BATCH_MAX_EVENTS};
 use crate::eventlog::{LogReader, ReadRecord};
-use crate::session::SessionEntry;
+use crate::session::entry::SessionEntry;
 
 /// A session whose events are being shipped.
 #[derive(Debug)]
-pub struct Tracked {
+pub(super) struct Tracked {
     entry: Arc<SessionEntry>,
     reader: Option<LogReader>,
     /// The highest seq the destination confirmed.
@@ -31,13 +31,13 @@ struct Item {
 
 /// Events on their way, in log order per session.
 #[derive(Debug)]
-pub struct Batch {
+pub(super) struct Batch {
     items: Vec<Item>,
 }
 
 impl Tracked {
-    pub fn new(entry: Arc<SessionEntry>, acked: Option<u64>) -> Self {
-        let cursor_path = cursor_path(&entry.log_path);
+    pub(super) fn new(entry: Arc<SessionEntry>, acked: Option<u64>) -> Self {
+        let cursor_path = super::cursor::cursor_path(&entry.log_path);
         entry.shipping.store(true, std::sync::atomic::Ordering::Relaxed);
         Self {
             entry,
@@ -47,12 +47,12 @@ impl Tracked {
         }
     }
 
-    pub fn session_id(&self) -> &SessionId {
+    pub(super) fn session_id(&self) -> &SessionId {
         &self.entry.id
     }
 
     /// Finished and everything delivered.
-    pub fn is_done(&self) -> bool {
+    pub(super) fn is_done(&self) -> bool {
         let progress = *self.entry.progress.borrow();
         progress.finished
             && progress
@@ -62,7 +62,7 @@ impl Tracked {
 
     /// Records that the destination has every event up to `seq` (whose record ends at `end`), durably
     /// for the next start.
-    pub fn acked(&mut self, seq: u64, end: u64) {
+    pub(super) fn acked(&mut self, seq: u64, end: u64) {
         if self.acked.is_some_and(|a| a >= seq) {
             return;
         }
@@ -70,23 +70,12 @@ impl Tracked {
             .delivered_end
             .fetch_max(end, std::sync::atomic::Ordering::Relaxed);
         self.acked = Some(seq);
-        let tmp = self.cursor_path.with_extension("acked.tmp");
-        let written =
-            std::fs::write(&tmp, seq.to_string()).and_then(|()| std::fs::rename(&tmp, &self.cursor_path));
-        if let Err(err) = written {
-            // Not fatal: after a restart the events are sent again and the control plane drops duplicates.
-            tracing::warn!(path = %self.cursor_path.display(), error = %err, "write delivery cursor");
-        }
+        super::cursor::write(&self.cursor_path, seq);
     }
 }
 
-/// `<state>/sessions/<id>.acked`, beside `<id>.log`.
-pub fn cursor_path(log_path: &std::path::Path) -> PathBuf {
-    log_path.with_extension("acked")
-}
-
 /// The next batch from the tracked sessions' logs, or `None` when nothing is waiting.
-pub async fn assemble(tracked: &mut [Tracked]) -> Option<Batch> {
+pub(super) async fn assemble(tracked: &mut [Tracked]) -> Option<Batch> {
     let mut items = Vec::new();
     let mut bytes = 0;
     'sessions: for t in tracked.iter_mut() {
@@ -134,18 +123,18 @@ pub async fn assemble(tracked: &mut [Tracked]) -> Option<Batch> {
 }
 
 impl Batch {
-    pub fn len(&self) -> usize {
+    pub(super) fn len(&self) -> usize {
         self.items.len()
     }
 
     /// Closed by a size limit rather than by running out of events.
-    pub fn is_full(&self) -> bool {
+    pub(super) fn is_full(&self) -> bool {
         self.items.len() >= BATCH_MAX_EVENTS
             || self.items.iter().map(|i| i.json.len() + 1).sum::<usize>() >= BATCH_MAX_BYTES
     }
 
     /// `{"runtimeId": …, "events": [<records as they are in the log>]}`: no event is re-encoded.
-    pub fn body(&self, runtime_id: &str) -> Vec<u8> {
+    pub(super) fn body(&self, runtime_id: &str) -> Vec<u8> {
         let size: usize = self.items.iter().map(|i| i.json.len() + 1).sum();
         let mut body = Vec::with_capacity(size + runtime_id.len() + 32);
         body.extend_from_slice(b"{\"runtimeId\":");
@@ -161,13 +150,13 @@ impl Batch {
         body
     }
 
-    pub fn split(mut self) -> (Batch, Batch) {
+    pub(super) fn split(mut self) -> (Batch, Batch) {
         let second = self.items.split_off(self.items.len() / 2);
         (self, Batch { items: second })
     }
 
     /// Per session, the last seq in this batch and where its record ends.
-    pub fn last_seqs(&self) -> BTreeMap<SessionId, (u64, u64)> {
+    pub(super) fn last_seqs(&self) -> BTreeMap<SessionId, (u64, u64)> {
         let mut last = BTreeMap::new();
         for item in &self.items {
             last.insert(item.session_id.clone(), (item.seq, item.end));
@@ -176,7 +165,7 @@ impl Batch {
     }
 
     /// Whether an event of type `kind` is in the batch.
-    pub fn has_kind(&self, kind: &str) -> bool {
+    pub(super) fn has_kind(&self, kind: &str) -> bool {
         let needle = format!("\"type\":\"{kind}\",\"data\":");
         self.items
             .iter()
@@ -184,7 +173,7 @@ impl Batch {
     }
 
     /// Per session, the first and last seq in this batch.
-    pub fn seq_ranges(&self) -> BTreeMap<SessionId, (u64, u64)> {
+    pub(super) fn seq_ranges(&self) -> BTreeMap<SessionId, (u64, u64)> {
         let mut ranges: BTreeMap<SessionId, (u64, u64)> = BTreeMap::new();
         for item in &self.items {
             ranges
@@ -196,7 +185,7 @@ impl Batch {
     }
 
     /// A file-name-safe label of the batch's first event.
-    pub fn first_label(&self) -> String {
+    pub(super) fn first_label(&self) -> String {
         self.items
             .first()
             .map(|i| format!("{}-{}", i.session_id, i.seq))

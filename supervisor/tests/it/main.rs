@@ -10,6 +10,7 @@ mod support;
 mod api;
 mod context;
 mod delivery;
+mod destinations;
 mod faults;
 mod lifecycle;
 mod output;

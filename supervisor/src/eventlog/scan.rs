@@ -11,19 +11,19 @@ use super::{decode_record, record_seq};
 
 /// What a log holds, found by streaming it once (never loading it whole).
 #[derive(Debug, Default)]
-pub struct Scan {
+pub(crate) struct Scan {
     /// Bytes of whole lines; anything after was a torn write and has been cut off.
-    pub valid_len: u64,
-    pub records: u64,
+    pub(crate) valid_len: u64,
+    pub(crate) records: u64,
     /// Lines that failed their checksum (left in place; readers skip them).
-    pub corrupt: u64,
-    pub torn_bytes: u64,
-    pub last_seq: Option<u64>,
+    pub(crate) corrupt: u64,
+    pub(crate) torn_bytes: u64,
+    pub(crate) last_seq: Option<u64>,
     /// The data of `session.started` and of the last `session.finished`, if present.
-    pub started: Option<Box<RawValue>>,
-    pub finished: Option<Box<RawValue>>,
-    pub first_ts: Option<String>,
-    pub last_ts: Option<String>,
+    pub(crate) started: Option<Box<RawValue>>,
+    pub(crate) finished: Option<Box<RawValue>>,
+    pub(crate) first_ts: Option<String>,
+    pub(crate) last_ts: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -35,7 +35,7 @@ struct Head<'a> {
 }
 
 /// Scans `path` and cuts off a torn last line.
-pub fn scan_and_repair(path: &Path) -> io::Result<Scan> {
+pub(crate) fn scan_and_repair(path: &Path) -> io::Result<Scan> {
     let file = OpenOptions::new().read(true).write(true).open(path)?;
     let mut reader = BufReader::with_capacity(256 * 1024, &file);
     let mut scan = Scan::default();

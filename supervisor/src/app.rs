@@ -1,0 +1,202 @@
+//! The composition: parse the command line, decide what start-up decides, build the shared state, start
+//! the reaper, the fsync loop, the credential proxy and the HTTP server, recover earlier sessions, and run
+//! until a stop signal has been handled to the end.
+//!
+//! Order matters (ARCHITECTURE.md, "Handlers before anything"): the signal streams are created before the
+//! port is bound and before anything is spawned.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use axum::serve::ListenerExt;
+use clap::Parser;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::config::{Cli, Command, Config};
+use crate::metrics::Metrics;
+use crate::process::Reaper;
+use crate::secret::{Secret, SecretName};
+use crate::session::table::SessionTable;
+use crate::ship::context::ShipContext;
+use crate::ship::destination::Destination;
+use crate::ship::shippers::Shippers;
+use crate::signals::{Signals, is_pid1};
+use crate::state::AppState;
+use crate::{eventlog, startup};
+
+/// The `agent-supervisor` binary: serve, or `healthcheck`.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::Healthcheck { timeout }) = cli.command {
+        return match crate::healthcheck::check(cli.config.listen, timeout) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("unhealthy: {err:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    match serve(cli.config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    if !is_pid1() {
+        // Orphans of our agents are reparented to us instead of to the real init, so we reap them.
+        // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes plain integer arguments.
+        let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error()).context("become child subreaper");
+        }
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start tokio")?;
+    rt.block_on(async move {
+        let signals = Signals::install()?;
+        startup::init_tracing(config.log_format);
+        startup::prepare_dirs(&config)?;
+        let proxy_stop = CancellationToken::new();
+        let served = async {
+            let (state, listener) = build(config, proxy_stop.clone()).await?;
+            run(state, listener, signals).await
+        }
+        .await;
+        proxy_stop.cancel();
+        served
+    })?;
+    // Exiting drops the runtime: every log was synced by its session's task.
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    Ok(())
+}
+
+/// Decides what start-up decides, starts the credential proxy, binds the port and recovers earlier
+/// sessions.
+async fn build(
+    config: Config,
+    proxy_stop: CancellationToken,
+) -> anyhow::Result<(Arc<AppState>, TcpListener)> {
+    let token = startup::token(&config)?;
+    let runner = startup::runner(&config.runner)?;
+    let run_as = startup::run_as(&config.run_as)?;
+    let runtime_id = startup::runtime_id(&config);
+    let mut secrets: Vec<Secret> = token.iter().cloned().collect();
+    if let Some(key) = &config.internal_api_key {
+        secrets.push(Secret::new(SecretName::InternalApiKey, key.clone()));
+    }
+    let anthropic_proxy = match &config.anthropic_api_key {
+        Some(key) => {
+            let key = Secret::new(SecretName::AnthropicApiKey, key.clone());
+            secrets.push(key.clone());
+            let addr = crate::proxy::start(&config.anthropic_upstream, key, proxy_stop).await?;
+            tracing::info!(%addr, upstream = %config.anthropic_upstream, "credential proxy: agents reach the API through it");
+            Some(format!("http://{addr}"))
+        }
+        None => None,
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listen on {}", config.listen))?;
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+
+    let metrics = Arc::new(Metrics::default());
+    let sessions = Arc::new(SessionTable::default());
+    let shippers = Shippers::new(ShipContext {
+        runtime_id: runtime_id.clone(),
+        metrics: metrics.clone(),
+        dead_letter_dir: config.state_dir.join("dead-letter"),
+    });
+    let control_plane = Destination::control_plane(
+        config.control_plane_url.as_deref(),
+        config.internal_api_key.as_deref(),
+    );
+    let state = Arc::new(AppState {
+        config,
+        runtime_id,
+        started: Instant::now(),
+        reaper: Reaper::new(),
+        metrics,
+        runner,
+        run_as,
+        token,
+        anthropic_proxy,
+        secrets,
+        control_plane,
+        shutdown: CancellationToken::new(),
+        kill_now: CancellationToken::new(),
+        tasks: TaskTracker::new(),
+        shippers,
+        sessions,
+    });
+    let recovered = crate::recover::recover(&state);
+    tracing::info!(
+        sessions = recovered.sessions,
+        lost = recovered.lost,
+        corrupt_records = recovered.corrupt_records,
+        torn_bytes = recovered.torn_bytes,
+        resumed_deliveries = recovered.resumed_deliveries,
+        "recovered earlier sessions"
+    );
+    Ok((state, listener))
+}
+
+/// Serves until a stop signal, then runs the shutdown sequence. Returns when everything is flushed.
+async fn run(state: Arc<AppState>, listener: TcpListener, signals: Signals) -> anyhow::Result<()> {
+    let (mut stop, child) = signals.ignore_the_rest();
+    let reaper_stop = CancellationToken::new();
+    let reaper = tokio::spawn(state.reaper.clone().run(child, reaper_stop.clone()));
+
+    let sessions = state.sessions.clone();
+    let open_logs = move || {
+        sessions
+            .list()
+            .into_iter()
+            .filter_map(|entry| {
+                entry
+                    .with_log(|log| log.writer().sync_target())
+                    .map(|(file, len)| (entry.id.clone(), file, len))
+            })
+            .collect()
+    };
+    tokio::spawn(eventlog::sync_logs(open_logs, reaper_stop.clone()));
+
+    let server_stop = CancellationToken::new();
+    let app = crate::http::router(state.clone());
+    // Small writes (answers, followed events) go out at once instead of waiting for the ACK of the last one.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY");
+        }
+    });
+    let server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(server_stop.clone().cancelled_owned())
+            .into_future(),
+    );
+    tracing::info!(runtime_id = %state.runtime_id, pid1 = is_pid1(), "supervisor ready");
+
+    let signal = stop.next().await;
+    tracing::info!(signal, "shutting down");
+    crate::shutdown::shut_down(&state, stop).await;
+
+    server_stop.cancel();
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(err)) => tracing::error!(error = %err, "http server"),
+        Err(err) => tracing::error!(error = %err, "http server task"),
+    }
+    reaper_stop.cancel();
+    let _ = reaper.await;
+    tracing::info!("shutdown complete");
+    Ok(())
+}

@@ -1,0 +1,39 @@
+//! Heartbeats to a destination every few seconds, and the commands (cancel) its answers carry.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use protocol::{Heartbeat, SessionId};
+use tokio_util::sync::CancellationToken;
+
+use super::commands::apply;
+use super::shipper::Shipper;
+
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(5);
+
+/// Heartbeats every few seconds, whether or not events flow, until the supervisor stops.
+pub(super) async fn heartbeats(shipper: Arc<Shipper>, draining: CancellationToken) {
+    let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = draining.cancelled() => return,
+            _ = tick.tick() => heartbeat(&shipper).await,
+        }
+    }
+}
+
+async fn heartbeat(shipper: &Shipper) {
+    // Only the sessions shipped to this destination: a request's `storage` must not learn of others.
+    let sessions: Vec<SessionId> = shipper.running_sessions();
+    let beat = Heartbeat {
+        runtime_id: shipper.context.runtime_id.clone(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        sessions,
+    };
+    if let Some(answer) = shipper.transport.heartbeat(&beat).await {
+        apply(&answer.commands, &shipper.transport.dest().display(), |id| {
+            shipper.shipped_session(id)
+        });
+    }
+}
