@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The delivery fault suite (issue 4): every case of supervisor/tests/it/faults.rs, with an oracle, and a
+# The delivery fault suite (issue 4): every case of supervisor/tests/it/faults/, with an oracle, and a
 # table of results at the end.
 #
 #   scripts/faults.sh           the quick variants (what CI runs as part of `cargo test`)
