@@ -15,4 +15,5 @@ mod lifecycle;
 mod output;
 mod pid1;
 mod proxy;
+mod recovery;
 mod sdk;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::fixtures::{Agent, ControlPlane, agent_cmd, db_rows, expected_line, line_n, stored_events};
-use crate::support::Sup;
+use super::fixtures::{Agent, agent_cmd, expected_line, line_n};
+use crate::support::{ControlPlane, Sup, eventually};
 
 /// The supervisor's memory cap for every case.
 const RSS_CAP_KIB: u64 = 64 * 1024;
@@ -78,19 +78,18 @@ pub(crate) async fn tally(
         let id = agent.id.as_str();
         let excused = excused.get(id).unwrap_or(&none);
         let (local, _) = local_log(state, id);
-        let deadline = Instant::now() + if wait { SETTLE } else { Duration::ZERO };
         let want = local
             .iter()
             .filter(|e| !excused.seqs.contains(&e["seq"].as_u64().unwrap()))
             .count();
-        let stored = loop {
-            let stored = stored_events(&cp.url(), id).await.unwrap_or_default();
-            if stored.len() >= want || Instant::now() >= deadline {
-                break stored;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
-        let rows = db_rows(&cp.database_url, id).await;
+        let mut stored = Vec::new();
+        // Whether it settled is what the counts below say.
+        eventually(if wait { SETTLE } else { Duration::ZERO }, async || {
+            stored = cp.try_events(id).await.unwrap_or_default();
+            stored.len() >= want
+        })
+        .await;
+        let rows = cp.rows(id).await;
 
         // Duplicates: a seq twice in the API, a line twice under different seqs, extra rows.
         let mut by_seq: BTreeMap<u64, &Value> = BTreeMap::new();
@@ -173,19 +172,14 @@ pub(crate) async fn tally(
 pub(crate) async fn liveness(sup: &Sup, cp: &ControlPlane, fault_end: Instant, tag: &str) -> Duration {
     let id = format!("live-{tag}");
     sup.run_cmd(&id, &agent_cmd(&id, 1, 1, "0")).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if stored_events(&cp.url(), &id)
+    // A line stored later than this fails the liveness bound anyway; the report shows how late it was.
+    eventually(Duration::from_secs(60), async || {
+        cp.try_events(&id)
             .await
             .is_some_and(|events| events.iter().any(|e| line_n(e, &id) == Some(1)))
-        {
-            return fault_end.elapsed();
-        }
-        if Instant::now() > deadline {
-            return fault_end.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await;
+    fault_end.elapsed()
 }
 
 /// Prints the case's row and asserts the pass criteria.
@@ -235,18 +229,6 @@ pub(crate) fn header() {
         "liveness s",
         "RSS MiB"
     );
-}
-
-pub(crate) fn metric(text: &str, name: &str) -> Option<u64> {
-    text.lines()
-        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-}
-
-pub(crate) async fn metrics(sup: &Sup) -> String {
-    let (_, metrics) = sup.get("/metrics").await;
-    metrics.as_str().unwrap_or_default().to_owned()
 }
 
 pub(crate) async fn wait_all_finished(sup: &Sup, agents: &[Agent]) {

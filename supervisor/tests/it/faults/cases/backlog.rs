@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use crate::faults::fixtures::*;
 use crate::faults::full;
 use crate::faults::oracle::*;
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn f10_a_big_backlog_at_restart() {
@@ -16,7 +17,7 @@ async fn f10_a_big_backlog_at_restart() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(1024);
-    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteDb::new();
     let addr = free_addr();
     let sup = shipping_to(addr)
         .arg("--spool-max")
@@ -38,19 +39,17 @@ async fn f10_a_big_backlog_at_restart() {
         .len();
     let sup = sup.kill_and_restart();
     let rss = RssSampler::start(sup.pid);
-    let cp = ControlPlane::start(addr, &sqlite_url(dir.path()));
+    let cp = ControlPlane::start_on(addr, &db.url()).await;
     let start = Instant::now();
     let live = liveness(&sup, &cp, start, "f10").await;
     let events = sup.session(id).await["lastSeq"].as_u64().unwrap() + 1;
-    let deadline = Instant::now() + Duration::from_secs(3600);
     let mut rows = 0;
-    while Instant::now() < deadline {
-        rows = db_rows(&cp.database_url, id).await;
-        if rows as u64 >= events {
-            break;
-        }
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    // What did not drain within the hour is counted missing below.
+    eventually(Duration::from_secs(3600), async || {
+        rows = cp.rows(id).await;
+        rows as u64 >= events
+    })
+    .await;
     let took = start.elapsed().as_secs_f64();
     let tally = Tally {
         emitted: n,

@@ -6,6 +6,7 @@ use std::time::Instant;
 use crate::faults::fixtures::*;
 use crate::faults::full;
 use crate::faults::oracle::*;
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn f01_control_plane_killed_again_and_again() {
@@ -15,10 +16,9 @@ async fn f01_control_plane_killed_again_and_again() {
         (6, 12_000, 100, "0.1")
     };
     let mut rng = Rng::new();
-    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteDb::new();
     let addr = free_addr();
-    let db = sqlite_url(dir.path());
-    let mut cp = ControlPlane::start(addr, &db);
+    let mut cp = ControlPlane::start_on(addr, &db.url()).await;
     let sup = shipping_to(addr).start();
     let rss = RssSampler::start(sup.pid);
     let mut agents = Vec::new();
@@ -34,7 +34,7 @@ async fn f01_control_plane_killed_again_and_again() {
         tokio::time::sleep(up).await;
         cp.kill();
         tokio::time::sleep(rng.millis(100, 2000)).await;
-        cp = ControlPlane::start(addr, &db);
+        cp = ControlPlane::start_on(addr, &db.url()).await;
     }
     let fault_end = Instant::now();
     let live = liveness(&sup, &cp, fault_end, "f1").await;

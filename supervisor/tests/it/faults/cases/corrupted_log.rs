@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::faults::fixtures::*;
 use crate::faults::oracle::*;
+use crate::support::*;
 
 /// The offset of the start of the record holding line `n` of `id`.
 fn record_offset(data: &[u8], id: &str, n: u64) -> usize {
@@ -22,7 +23,7 @@ fn record_offset(data: &[u8], id: &str, n: u64) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn f08_corrupted_local_log() {
-    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteDb::new();
     let addr = free_addr();
     let sup = shipping_to(addr).start();
     let mut agents = Vec::new();
@@ -54,7 +55,7 @@ async fn f08_corrupted_local_log() {
 
     let sup = sup.kill_and_restart();
     let rss = RssSampler::start(sup.pid);
-    let cp = ControlPlane::start(addr, &sqlite_url(dir.path()));
+    let cp = ControlPlane::start_on(addr, &db.url()).await;
     let fault_end = Instant::now();
     let live = liveness(&sup, &cp, fault_end, "f8").await;
     let startup = sup
@@ -94,8 +95,8 @@ async fn f08_corrupted_local_log() {
     );
     assert_eq!(startup["corrupt_records"], 1, "{startup}");
     assert!(startup["torn_bytes"].as_u64().unwrap() > 0, "{startup}");
-    assert_eq!(stored_session(&cp.url(), "f8-trunc").await["status"], "lost");
-    assert_ne!(stored_session(&cp.url(), "f8-flip").await["status"], "lost");
+    assert_eq!(cp.session("f8-trunc").await["status"], "lost");
+    assert_ne!(cp.session("f8-flip").await["status"], "lost");
 }
 
 fn memchr_find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use crate::faults::fixtures::*;
 use crate::faults::full;
 use crate::faults::oracle::*;
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn f02_postgres_restarted_mid_ingest() {
@@ -15,7 +16,7 @@ async fn f02_postgres_restarted_mid_ingest() {
     }
     let cluster = Arc::new(PrivateCluster::start());
     let db = PgDb::create(&cluster.url);
-    let cp = ControlPlane::start(free_addr(), &db.url);
+    let cp = ControlPlane::start_on(free_addr(), &db.url).await;
     let sup = shipping_to(cp.addr).start();
     let rss = RssSampler::start(sup.pid);
     let modes: Vec<&str> = if full() {
@@ -60,14 +61,23 @@ async fn f03_postgres_stalled_by_a_table_lock() {
     };
     let hold = if full() { 30 } else { 10 };
     let db = PgDb::create(&admin);
-    let cp = ControlPlane::start(free_addr(), &db.url);
+    let cp = ControlPlane::start_on(free_addr(), &db.url).await;
     let sup = shipping_to(cp.addr).start();
     let rss = RssSampler::start(sup.pid);
     let mut agents = Vec::new();
     for k in 0..2 {
         agents.push(start_agent(&sup, &format!("f3-{k}"), 1000 * (hold + 6), 100, "0.1").await);
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // The lock goes in while ingest is under way.
+    let ingesting = async || {
+        cp.try_events("f3-0")
+            .await
+            .is_some_and(|events| events.len() > 1000)
+    };
+    assert!(
+        eventually(Duration::from_secs(60), ingesting).await,
+        "the control plane stores f3-0's events"
+    );
     let url = db.url.clone();
     let locked = tokio::task::spawn_blocking(move || {
         psql(
@@ -80,7 +90,7 @@ async fn f03_postgres_stalled_by_a_table_lock() {
     let live = liveness(&sup, &cp, fault_end, "f3").await;
     wait_all_finished(&sup, &agents).await;
     let tally = tally(&cp, &sup.state_dir(), &agents, &HashMap::new(), true).await;
-    let retries = metric(&metrics(&sup).await, "supervisor_delivery_retries_total").unwrap_or(0);
+    let retries = sup.metric("supervisor_delivery_retries_total").await.unwrap_or(0);
     header();
     report(
         "3 postgres table lock",

@@ -5,11 +5,11 @@ use std::time::{Duration, Instant};
 
 use crate::faults::fixtures::*;
 use crate::faults::oracle::*;
-use crate::support::eventually;
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn f09_sigterm_delivers_the_backlog_before_exit() {
-    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteDb::new();
     let addr = free_addr();
     let mut sup = shipping_to(addr).arg("--grace").arg("2s").start();
     let rss = RssSampler::start(sup.pid);
@@ -29,15 +29,15 @@ async fn f09_sigterm_delivers_the_backlog_before_exit() {
     }
     // The backlog builds up while the control plane is down.
     for agent in &agents {
-        let log = sup.state_dir().join(format!("sessions/{}.log", agent.id));
         let last = format!("\"n\":{},", agent.n);
+        let logged_all = async || log_contains(&sup.state_dir(), &agent.id, &last);
         assert!(
-            eventually(Duration::from_secs(60), || std::fs::read_to_string(&log)
-                .is_ok_and(|l| l.contains(&last)))
-            .await
+            eventually(Duration::from_secs(60), logged_all).await,
+            "{} logged its last line",
+            agent.id
         );
     }
-    let cp = ControlPlane::start(addr, &sqlite_url(dir.path()));
+    let cp = ControlPlane::start_on(addr, &db.url()).await;
     let term = Instant::now();
     sup.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(sup.wait_exit(Duration::from_secs(60)).success());

@@ -12,6 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::faults::fixtures::*;
 use crate::faults::full;
 use crate::faults::oracle::*;
+use crate::support::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ProxyPhase {
@@ -108,8 +109,8 @@ async fn proxy_conn(proxy: Arc<Proxy>, client: tokio::net::TcpStream) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn f06_slow_and_broken_receiver() {
-    let dir = tempfile::tempdir().unwrap();
-    let cp = ControlPlane::start(free_addr(), &sqlite_url(dir.path()));
+    let db = SqliteDb::new();
+    let cp = ControlPlane::start_on(free_addr(), &db.url()).await;
     let scale = if full() { 4 } else { 1 };
     let proxy = Arc::new(Proxy {
         upstream: cp.addr,
@@ -141,19 +142,18 @@ async fn f06_slow_and_broken_receiver() {
         agents.push(start_agent(&sup, &format!("f6-{k}"), 15_000 * scale, 200, "0.1").await);
     }
     // The fault ends when the supervisor gave up on the last swallowed request.
-    let fault_end = loop {
-        let done = *proxy.swallow_done.lock().unwrap();
-        if proxy.swallow_left.load(Ordering::Relaxed) == 0
-            && let Some(done) = done
-        {
-            break done;
-        }
-        assert!(
-            proxy.start.elapsed() < Duration::from_secs(120),
-            "no request was swallowed"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let given_up = async || {
+        proxy.swallow_left.load(Ordering::Relaxed) == 0 && proxy.swallow_done.lock().unwrap().is_some()
     };
+    assert!(
+        eventually(Duration::from_secs(120), given_up).await,
+        "no request was swallowed"
+    );
+    let fault_end = proxy
+        .swallow_done
+        .lock()
+        .unwrap()
+        .expect("the swallowed request was given up");
     let live = liveness(&sup, &cp, fault_end, "f6").await;
     wait_all_finished(&sup, &agents).await;
     let tally = tally(&cp, &sup.state_dir(), &agents, &HashMap::new(), true).await;

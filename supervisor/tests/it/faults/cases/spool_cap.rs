@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::faults::fixtures::*;
 use crate::faults::oracle::*;
-use crate::support::{eventually, require_root};
+use crate::support::*;
 
 /// Unmounts (lazily) when dropped.
 struct Mount(std::path::PathBuf);
@@ -23,7 +23,7 @@ impl Drop for Mount {
 #[tokio::test(flavor = "multi_thread")]
 async fn f05_spool_cap_on_a_small_tmpfs() {
     require_root();
-    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteDb::new();
     let addr = free_addr();
     let sup = shipping_to(addr).arg("--spool-max").arg("4MiB").start();
     // The harness chooses the state dir: mount the tmpfs over it, then restart on it.
@@ -41,8 +41,17 @@ async fn f05_spool_cap_on_a_small_tmpfs() {
     let agents = vec![start_agent(&sup, "f5-0", n, 1_000_000, "0").await];
     let log = state.join("sessions/f5-0.log");
     let size = || std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
-    assert!(eventually(Duration::from_secs(60), || size() > 4 << 20).await);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    let paused = async || {
+        sup.logged(
+            "spool full: pausing the agent's output until events are delivered",
+            "f5-0",
+        )
+    };
+    assert!(
+        eventually(Duration::from_secs(60), paused).await,
+        "the supervisor paused the agent's output"
+    );
+    // Growth that did not happen takes a while to show: watch the log for a second.
     let blocked_at = size();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(size(), blocked_at, "the log grew while the spool was full");
@@ -52,7 +61,7 @@ async fn f05_spool_cap_on_a_small_tmpfs() {
         "the agent is blocked, not dead"
     );
 
-    let cp = ControlPlane::start(addr, &sqlite_url(dir.path()));
+    let cp = ControlPlane::start_on(addr, &db.url()).await;
     let fault_end = Instant::now();
     let live = liveness(&sup, &cp, fault_end, "f5").await;
     wait_all_finished(&sup, &agents).await;

@@ -13,9 +13,11 @@ use serde_json::Value;
 use crate::faults::fixtures::*;
 use crate::faults::full;
 use crate::faults::oracle::*;
+use crate::support::*;
 
 struct Stub {
     cp_url: String,
+    client: reqwest::Client,
     /// Each error code of the cycle is served this many times, then the faults end.
     error_rounds: usize,
     errors_done: std::sync::Mutex<Option<Instant>>,
@@ -84,7 +86,8 @@ async fn stub_handler(
     }
     let mut headers = parts.headers.clone();
     headers.remove(axum::http::header::HOST);
-    let forwarded = client()
+    let forwarded = stub
+        .client
         .request(parts.method, format!("{}{}", stub.cp_url, parts.uri))
         .headers(headers)
         .body(body)
@@ -119,10 +122,11 @@ fn dead_letters(state: &Path) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn f07_status_codes() {
-    let dir = tempfile::tempdir().unwrap();
-    let cp = ControlPlane::start(free_addr(), &sqlite_url(dir.path()));
+    let db = SqliteDb::new();
+    let cp = ControlPlane::start_on(free_addr(), &db.url()).await;
     let stub = Arc::new(Stub {
         cp_url: cp.url(),
+        client: reqwest::Client::builder().no_proxy().build().unwrap(),
         error_rounds: if full() { 3 } else { 1 },
         errors_done: Default::default(),
         next: AtomicUsize::new(0),
@@ -142,14 +146,12 @@ async fn f07_status_codes() {
     for k in 0..2 {
         agents.push(start_agent(&sup, &format!("f7-{k}"), 8000, 200, "0.1").await);
     }
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let fault_end = loop {
-        if let Some(done) = *stub.errors_done.lock().unwrap() {
-            break done;
-        }
-        assert!(Instant::now() < deadline, "the error codes were not all served");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let served_all = async || stub.errors_done.lock().unwrap().is_some();
+    assert!(
+        eventually(Duration::from_secs(120), served_all).await,
+        "the error codes were not all served"
+    );
+    let fault_end = stub.errors_done.lock().unwrap().expect("the errors were served");
     let live = liveness(&sup, &cp, fault_end, "f7").await;
     wait_all_finished(&sup, &agents).await;
 
@@ -167,7 +169,7 @@ async fn f07_status_codes() {
     }
     let tally = tally(&cp, &sup.state_dir(), &agents, &excused, true).await;
     let served = stub.served.lock().unwrap().clone();
-    let dead = metric(&metrics(&sup).await, "supervisor_delivery_dead_letters_total");
+    let dead = sup.metric("supervisor_delivery_dead_letters_total").await;
     header();
     report(
         "7 status codes",

@@ -6,14 +6,15 @@ use std::time::{Duration, Instant};
 use crate::faults::fixtures::*;
 use crate::faults::full;
 use crate::faults::oracle::*;
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn f04_supervisor_killed_and_restarted_again_and_again() {
     let rounds = if full() { 100 } else { 6 };
     let mut rng = Rng::new();
-    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteDb::new();
     let addr = free_addr();
-    let cp = ControlPlane::start(addr, &sqlite_url(dir.path()));
+    let cp = ControlPlane::start_on(addr, &db.url()).await;
     let mut sup = shipping_to(addr).start();
     let rss = RssSampler::start(sup.pid);
     let mut agents = Vec::new();
@@ -36,7 +37,7 @@ async fn f04_supervisor_killed_and_restarted_again_and_again() {
     // Sessions cut by a kill end `lost`, locally and on the control plane.
     let mut not_lost = Vec::new();
     for agent in agents.iter().filter(|a| !a.complete) {
-        let session = stored_session(&cp.url(), &agent.id).await;
+        let session = cp.session(&agent.id).await;
         if session["status"] != "lost" {
             not_lost.push(format!("{}: {session}", agent.id));
         }
