@@ -58,3 +58,33 @@ async fn after_a_crash_running_sessions_are_lost_and_seqs_continue() {
         .collect();
     assert_eq!(ids, ["s-running", "s-done"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_session_running_when_the_supervisor_is_killed_ends_lost() {
+    // A killed PID 1 sees none of its agents die (the kernel kills them after it), so the supervisor that
+    // comes back must find every one of these sessions unfinished and end it `lost`; none may have been
+    // finished as `failed` by the dying supervisor reaping an agent killed before it.
+    let sup = Options::default().arg("--max-sessions").arg("64").start();
+    let ids: Vec<String> = (0..40).map(|n| format!("cut-{n}")).collect();
+    // Each agent leads a group of a few processes, as a real runner does.
+    let agent = "for i in $(seq 16); do sleep 1000 & done; echo ready; wait";
+    futures_util::future::join_all(ids.iter().map(|id| sup.run_cmd(id, agent))).await;
+    for id in &ids {
+        let ready = async || log_contains(&sup.state_dir(), id, r#""ready""#);
+        assert!(eventually(WAIT, ready).await, "{id} started its processes");
+    }
+    let sup = sup.kill_and_restart();
+    let mut not_lost = Vec::new();
+    for id in &ids {
+        let session = sup.session(id).await;
+        if session["status"] != "lost" {
+            not_lost.push(session);
+        }
+    }
+    assert!(
+        not_lost.is_empty(),
+        "{} of {} sessions cut by the kill did not end lost: {not_lost:#?}",
+        not_lost.len(),
+        ids.len()
+    );
+}

@@ -92,16 +92,41 @@ impl Sup {
     /// Kills this supervisor with SIGKILL (no shutdown at all) and starts a new one on the same state
     /// directory and workspace, with the same options.
     pub(crate) fn kill_and_restart(mut self) -> Sup {
-        // The agents die with it, as they would with a crashed container's PID 1.
-        for (pid, _) in descendants(self.pid) {
-            sigkill(pid);
-        }
-        sigkill(self.pid);
+        self.kill_everything();
         let _ = self.child.wait();
         self.exited = Some(std::process::ExitStatus::default());
         let options = self.options.clone();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
         Self::launch(options, true, Some(dir))
+    }
+
+    /// Kills the supervisor and every process below it the way a crash of a container's PID 1 does: the
+    /// supervisor sees none of its agents die. (The kernel kills a namespace's processes only after its
+    /// PID 1 is gone; an agent killed first would be reaped by a live supervisor and its session finished
+    /// `failed`, not left for the next one to find unfinished and end `lost`.) So the supervisor is
+    /// stopped first: a stopped process runs no code, reaps nothing and writes nothing. Then everything
+    /// below it is killed until only zombies are left (orphans stay below it: it is their subreaper or
+    /// their PID 1), and then the supervisor itself.
+    fn kill_everything(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.pid as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGSTOP);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let running: Vec<u32> = descendants(self.pid)
+                .into_iter()
+                .filter(|(_, state)| *state != 'Z')
+                .map(|(pid, _)| pid)
+                .collect();
+            // A process may fork between the listing and its kill: list again until none runs.
+            if running.is_empty() || Instant::now() > deadline {
+                break;
+            }
+            for pid in running {
+                sigkill(pid);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        sigkill(self.pid);
     }
 
     /// Starts without `--no-auth` even when `options.auth` is off, so the supervisor generates a token.
@@ -343,12 +368,9 @@ impl Sup {
 impl Drop for Sup {
     fn drop(&mut self) {
         if self.exited.is_none() {
-            // Outside a namespace nothing kills the agents with the supervisor: do it first, while they
+            // Outside a namespace nothing kills the agents with the supervisor: it is done here, while they
             // are still its descendants (escapees included: it is their subreaper).
-            for (pid, _) in descendants(self.pid) {
-                sigkill(pid);
-            }
-            sigkill(self.pid);
+            self.kill_everything();
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
