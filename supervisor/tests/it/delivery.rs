@@ -207,13 +207,19 @@ async fn a_rejected_batch_is_dead_lettered_and_reported_in_the_session() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let sup = shipping_to(addr).start();
-    sup.run_cmd("s-reject", "echo poison; sleep 2; echo after").await;
+    // The agent prints its second line only once the first batch was refused, so it goes in a later one.
+    sup.run_cmd(
+        "s-reject",
+        "echo poison; until [ -e go-on ]; do sleep 0.05; done; echo after",
+    )
+    .await;
     let letters = sup.state_dir().join("dead-letter");
     let dead_lettered = async || std::fs::read_dir(&letters).is_ok_and(|d| d.count() == 1);
     assert!(
         eventually(WAIT, dead_lettered).await,
         "the rejected batch was dead-lettered"
     );
+    std::fs::write(sup.workspace().join("sessions/s-reject/go-on"), "").unwrap();
     sup.wait_finished("s-reject", WAIT).await;
     let events = sup.events("s-reject").await;
     let rejected = events
