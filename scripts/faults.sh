@@ -30,6 +30,7 @@ cargo test -p agent-supervisor --test it faults -- --nocapture --test-threads=1 
 
 printf '\n==> results (%s)\n' "$log"
 grep -m1 '^FAULTS|case' "$log" | sed 's/^FAULTS//' || true
-grep '^FAULTS|' "$log" | grep -v '^FAULTS|case' | sed 's/^FAULTS//' || true
+# One row per case, in case order (the tests run in module order).
+grep '^FAULTS|' "$log" | grep -v '^FAULTS|case' | sed 's/^FAULTS//' | sort -t'|' -k2,2n || true
 grep -E '^test faults::.*(FAILED|ok)$|^FAULTS_|^test result' "$log" || true
 exit "$status"

@@ -11,8 +11,9 @@
 //! Every case prints a `FAULTS|` row (see `scripts/faults.sh`, which gathers them into one table).
 //!
 //! The folder: `cases/` (one file per fault, numbered as in the results table), `oracle` (what the agents
-//! emitted against what the control plane stored, and the pass criteria), `fixtures` (the killable control
-//! plane, the fake agents, PostgreSQL clusters, the memory sampler).
+//! emitted against what the control plane stored, and the pass criteria), `fixtures` (the fake agents,
+//! PostgreSQL clusters, the memory sampler). The control plane they kill and restart is the crate's
+//! (`support::ControlPlane`).
 
 mod cases;
 mod fixtures;
