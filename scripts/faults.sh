@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The delivery fault suite (issue 4): every case of supervisor/tests/it/faults.rs, with an oracle, and a
+# The delivery fault suite (issue 4): every case of supervisor/tests/it/faults/, with an oracle, and a
 # table of results at the end.
 #
 #   scripts/faults.sh           the quick variants (what CI runs as part of `cargo test`)
@@ -30,6 +30,7 @@ cargo test -p agent-supervisor --test it faults -- --nocapture --test-threads=1 
 
 printf '\n==> results (%s)\n' "$log"
 grep -m1 '^FAULTS|case' "$log" | sed 's/^FAULTS//' || true
-grep '^FAULTS|' "$log" | grep -v '^FAULTS|case' | sed 's/^FAULTS//' || true
+# One row per case, in case order (the tests run in module order).
+grep '^FAULTS|' "$log" | grep -v '^FAULTS|case' | sed 's/^FAULTS//' | sort -t'|' -k2,2n || true
 grep -E '^test faults::.*(FAILED|ok)$|^FAULTS_|^test result' "$log" || true
 exit "$status"

@@ -5,8 +5,14 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
+/// The answer is the error `code` with `status`, and its message says `message_has` (which must say
+/// something: every string contains the empty one).
 #[track_caller]
 fn check_error(answer: &(u16, Value), status: u16, code: &str, message_has: &str) {
+    assert!(
+        !message_has.is_empty(),
+        "name the message text the error must have"
+    );
     let (got_status, body) = answer;
     assert_eq!(*got_status, status, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
@@ -30,19 +36,19 @@ async fn execute_refuses_bad_bodies_naming_the_field() {
         &post_raw(&sup, "/execute", "{not json").await,
         400,
         "invalid_request",
-        "not valid JSON",
+        "body is not valid JSON: key must be a string",
     );
     check_error(
         &post_raw(&sup, "/execute", "").await,
         400,
         "invalid_request",
-        "not valid JSON",
+        "body is not valid JSON: EOF while parsing",
     );
     check_error(
         &post_raw(&sup, "/execute", "[1]").await,
         400,
         "invalid_request",
-        "body",
+        "body must be a JSON object",
     );
     let cases = [
         (json!({"prompt": "p"}), "missing field `agentId`"),
@@ -149,7 +155,7 @@ async fn execute_refuses_bad_bodies_naming_the_field() {
             .await,
         413,
         "body_too_large",
-        "",
+        "length limit exceeded",
     );
     // Nothing of that started a session, and the supervisor is healthy.
     let (_, sessions) = sup.get("/sessions").await;

@@ -2,7 +2,6 @@
 //! and secrets. `fake-anthropic` (in-process, `fake-anthropic/scenarios/context.json`) records every request
 //! the CLI sends, so each option is checked where it matters: in what reaches the model API.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -12,58 +11,34 @@ use crate::support::*;
 
 const WAIT: Duration = Duration::from_secs(90);
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+/// The main-conversation requests (not side calls) of one scenario, in the order received.
+fn conversation(model: &FakeModel, scenario: &str) -> Vec<Value> {
+    model
+        .requests()
+        .into_iter()
+        .filter(|r| r["fake"]["scenario"] == scenario && r["fake"]["auxiliary"] == false)
+        .collect()
 }
 
-/// `fake-anthropic` with the context scenarios, recording every request it gets.
-struct Api {
-    addr: SocketAddr,
-    record: PathBuf,
-    _dir: tempfile::TempDir,
+/// The first request of turn `turn` of `scenario`.
+#[track_caller]
+fn turn(model: &FakeModel, scenario: &str, turn: u64) -> Value {
+    let requests = conversation(model, scenario);
+    requests
+        .iter()
+        .find(|r| r["fake"]["turn"] == turn)
+        .unwrap_or_else(|| panic!("no request for turn {turn} of {scenario}: {requests:#?}"))
+        .clone()
 }
 
-impl Api {
-    async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let record = dir.path().join("requests.jsonl");
-        let scenarios = repo().join("fake-anthropic/scenarios/context.json");
-        let config = fake_anthropic::Config {
-            scenarios: fake_anthropic::Scenarios::load(&scenarios).expect("load context.json"),
-            record: Some(record.clone()),
-        };
-        let server = fake_anthropic::Server::bind("127.0.0.1:0".parse().unwrap(), config)
-            .await
-            .unwrap();
-        let addr = server.local_addr();
-        tokio::spawn(server.run(std::future::pending()));
-        Self {
-            addr,
-            record,
-            _dir: dir,
-        }
-    }
+/// `fake-anthropic` with the context scenarios.
+async fn context_model() -> FakeModel {
+    FakeModel::scenario_file("context.json").await
+}
 
-    /// The main-conversation requests (not side calls) of one scenario, in the order received.
-    fn requests(&self, scenario: &str) -> Vec<Value> {
-        std::fs::read_to_string(&self.record)
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str::<Value>(l).expect("a record line is JSON"))
-            .filter(|r| r["fake"]["scenario"] == scenario && r["fake"]["auxiliary"] == false)
-            .collect()
-    }
-
-    /// The first request of turn `turn` of `scenario`.
-    #[track_caller]
-    fn turn(&self, scenario: &str, turn: u64) -> Value {
-        let requests = self.requests(scenario);
-        requests
-            .iter()
-            .find(|r| r["fake"]["turn"] == turn)
-            .unwrap_or_else(|| panic!("no request for turn {turn} of {scenario}: {requests:#?}"))
-            .clone()
-    }
+/// A supervisor running the real runner as `nobody` against `model`.
+fn sdk_supervisor(model: &FakeModel) -> Sup {
+    Options::default().real_sdk().model(model).start()
 }
 
 fn tool_names(request: &Value) -> Vec<String> {
@@ -73,33 +48,6 @@ fn tool_names(request: &Value) -> Vec<String> {
         .iter()
         .map(|t| t["name"].as_str().unwrap_or_default().to_owned())
         .collect()
-}
-
-/// A supervisor running the real runner as `nobody` against `api`.
-fn sdk_supervisor(api: &Api, options: Options) -> Sup {
-    sdk_options(api, options).start()
-}
-
-/// The options of `sdk_supervisor`, for a caller that starts it another way.
-fn sdk_options(api: &Api, options: Options) -> Options {
-    require_root();
-    let runner_dir = repo().join("agent-runner");
-    assert!(
-        runner_dir
-            .join("node_modules/@anthropic-ai/claude-agent-sdk")
-            .exists(),
-        "agent-runner/node_modules is missing: run `npm ci` in agent-runner/"
-    );
-    let runner = format!("node {}", runner_dir.join("run.mjs").display());
-    let mut options = options.runner(&runner).arg("--grace").arg("3s");
-    for env in [
-        format!("ANTHROPIC_BASE_URL=http://{}", api.addr),
-        "CLAUDE_CODE_MAX_RETRIES=0".to_owned(),
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1".to_owned(),
-    ] {
-        options = options.arg("--agent-env").arg(&env);
-    }
-    options
 }
 
 /// Starts a session and waits for its end; returns the session and its events.
@@ -144,8 +92,8 @@ fn last_assistant_text(events: &[Value]) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn skills_in_the_request_are_loaded_by_the_sdk_and_their_content_reaches_the_model() {
-    let api = Api::start().await;
-    let sup = sdk_supervisor(&api, Options::default());
+    let model = context_model().await;
+    let sup = sdk_supervisor(&model);
     let skill_md = "---\nname: ctx-probe\ndescription: Probe skill for the context tests. Use when asked to probe.\n---\n\n\
                     # Probe\n\nAnswer with the word SKILL-BODY-7731 and run scripts/probe.sh.\n";
     let (session, events) = run(
@@ -183,7 +131,7 @@ async fn skills_in_the_request_are_loaded_by_the_sdk_and_their_content_reaches_t
                 .is_some_and(|c| c.iter().any(|b| b["type"] == "tool_use" && b["name"] == "Skill"))
     });
     assert!(calls_skill, "no Skill tool_use: {events:#?}");
-    let after = api.turn("skill", 1);
+    let after = turn(&model, "skill", 1);
     assert!(
         after["body"]["messages"].to_string().contains("SKILL-BODY-7731"),
         "the skill's content did not reach the model: {:#}",
@@ -204,8 +152,8 @@ async fn skills_in_the_request_are_loaded_by_the_sdk_and_their_content_reaches_t
 
 #[tokio::test(flavor = "multi_thread")]
 async fn system_prompt_model_and_disallowed_tools_reach_the_model_api() {
-    let api = Api::start().await;
-    let sup = sdk_supervisor(&api, Options::default());
+    let model = context_model().await;
+    let sup = sdk_supervisor(&model);
     let (plain, events) = run(
         &sup,
         "s-plain",
@@ -228,7 +176,7 @@ async fn system_prompt_model_and_disallowed_tools_reach_the_model_api() {
     .await;
     assert_eq!(shaped["status"], "succeeded", "{shaped}\n{events:#?}");
 
-    let requests = api.requests("options");
+    let requests = conversation(&model, "options");
     let plain = requests
         .iter()
         .find(|r| r["body"]["messages"].to_string().contains("options plain"))
@@ -257,8 +205,8 @@ async fn system_prompt_model_and_disallowed_tools_reach_the_model_api() {
 async fn allowed_tools_decide_which_tools_run_without_asking() {
     // Without bypassPermissions a headless agent may only use what `allowedTools` pre-approves: the same
     // Bash call runs in one session and is refused in the other, and the model sees which.
-    let api = Api::start().await;
-    let sup = sdk_supervisor(&api, Options::default());
+    let model = context_model().await;
+    let sup = sdk_supervisor(&model);
     let (allowed, events) = run(
         &sup,
         "s-allowed",
@@ -288,8 +236,7 @@ async fn allowed_tools_decide_which_tools_run_without_asking() {
     assert!(sup.workspace().join("sessions/s-allowed/allowed.txt").exists());
     assert!(!sup.workspace().join("sessions/s-refused/allowed.txt").exists());
 
-    let results: Vec<String> = api
-        .requests("allowed")
+    let results: Vec<String> = conversation(&model, "allowed")
         .iter()
         .filter(|r| r["fake"]["turn"] == 1)
         .map(|r| r["body"]["messages"].to_string())
@@ -310,8 +257,8 @@ async fn allowed_tools_decide_which_tools_run_without_asking() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stdio_mcp_server_from_the_request_is_started_and_its_tool_is_called() {
-    let api = Api::start().await;
-    let sup = sdk_supervisor(&api, Options::default());
+    let model = context_model().await;
+    let sup = sdk_supervisor(&model);
     let server = repo().join("supervisor/tests/fixtures/mcp-echo.mjs");
     let (session, events) = run(
         &sup,
@@ -334,7 +281,7 @@ async fn a_stdio_mcp_server_from_the_request_is_started_and_its_tool_is_called()
         "{servers}"
     );
     // The tool's answer went back to the model in the next request.
-    let after = api.turn("mcp", 1)["body"]["messages"].to_string();
+    let after = turn(&model, "mcp", 1)["body"]["messages"].to_string();
     assert!(after.contains("echo: ping-from-the-model"), "{after}");
     // The server's answer (with its pid and uid: it ran as the agent's user) came back and was echoed.
     let answer = last_assistant_text(&events);
@@ -365,16 +312,11 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_agent_printing_its_api_key_leaks_it_nowhere_and_cannot_read_the_supervisors_secrets() {
-    let cp = ControlPlane::start().await;
-    let api = Api::start().await;
+    let db = SqliteDb::new();
+    let cp = ControlPlane::start_on(free_addr(), &db.url()).await;
+    let model = context_model().await;
     // Started without `--no-auth` or a token, so it generates one into `<state>/token` (root-only).
-    let mut sup = Sup::start_raw(sdk_options(
-        &api,
-        Options::default()
-            .arg("--control-plane-url")
-            .arg(&format!("http://{}", cp.addr))
-            .env("INTERNAL_API_KEY", CP_KEY),
-    ));
+    let mut sup = Sup::start_raw(shipping_to(cp.addr).real_sdk().model(&model));
     let secret = format!("sk-ant-secret-{}", uuid_like());
     let token_file = sup.state_dir().join("token");
     sup.token = Some(std::fs::read_to_string(&token_file).unwrap().trim().to_owned());
@@ -394,7 +336,7 @@ async fn an_agent_printing_its_api_key_leaks_it_nowhere_and_cannot_read_the_supe
     assert_eq!(session["status"], "succeeded", "{session}\n{events:#?}");
 
     // The agent really had the key: it reached fake-anthropic as `x-api-key`, and the file it wrote holds it.
-    assert_eq!(api.turn("secret", 0)["headers"]["x-api-key"], secret.as_str());
+    assert_eq!(turn(&model, "secret", 0)["headers"]["x-api-key"], secret.as_str());
     let written = sup.workspace().join("sessions/s-secret/key.txt");
     assert_eq!(std::fs::read_to_string(&written).unwrap().trim(), secret);
 
@@ -416,15 +358,11 @@ async fn an_agent_printing_its_api_key_leaks_it_nowhere_and_cannot_read_the_supe
 
     // Every event reached the control plane before we look at its database.
     let logged = events.len();
-    let deadline = std::time::Instant::now() + WAIT;
-    let mut delivered = false;
-    while !delivered && std::time::Instant::now() < deadline {
-        delivered = cp.events("s-secret").await.len() >= logged;
-        if !delivered {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-    assert!(delivered, "the control plane did not store all {logged} events");
+    let delivered = async || cp.events("s-secret").await.len() >= logged;
+    assert!(
+        eventually(WAIT, delivered).await,
+        "the control plane did not store all {logged} events"
+    );
 
     // The value is nowhere: not in the local log or anything else in the state dir, not in the supervisor's
     // own log, not in the control plane's database.
@@ -437,14 +375,13 @@ async fn an_agent_printing_its_api_key_leaks_it_nowhere_and_cannot_read_the_supe
     );
     assert!(!events.iter().any(|e| e.to_string().contains(&secret)));
     drop(sup);
-    let db = cp.db.clone();
-    let _dir = cp.stop().await;
+    cp.stop().await;
     let mut checked = 0;
-    for (path, bytes) in files_below(db.parent().unwrap()) {
+    for (path, bytes) in files_below(db.dir()) {
         checked += bytes.len();
         assert!(!contains(&bytes, &secret), "the key is in {}", path.display());
     }
-    assert!(checked > 0, "no database file at {}", db.display());
+    assert!(checked > 0, "no database file in {}", db.dir().display());
 }
 
 /// A value unique to this run, so no earlier run's leftovers can satisfy or fail the check.

@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::support::*;
 
 const WAIT: Duration = Duration::from_secs(60);
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_control_plane_stores_every_event_exactly_as_logged() {
     let cp = ControlPlane::start().await;
@@ -26,30 +27,18 @@ async fn the_control_plane_stores_every_event_exactly_as_logged() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn events_written_during_an_outage_arrive_once_it_is_over() {
-    // Reserve an address, then start the control plane on it only after the session ran.
-    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = reserved.local_addr().unwrap();
-    drop(reserved);
+    // The control plane starts on this address only after the session ran and a delivery failed.
+    let addr = free_addr();
     let sup = shipping_to(addr).start();
     sup.run_cmd("s-outage", "seq 1 3000").await;
     sup.wait_finished("s-outage", WAIT).await;
     let local = sup.events("s-outage").await;
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let cp = ControlPlane::start_at(addr, tempfile::tempdir().unwrap()).await;
+    let retried = async || sup.metric("supervisor_delivery_retries_total").await > Some(0);
+    assert!(eventually(WAIT, retried).await, "the outage was retried");
+    let db = SqliteDb::new();
+    let cp = ControlPlane::start_on(addr, &db.url()).await;
     let stored = cp.wait_delivered(&local, "s-outage").await;
     assert_eq!(stored, local);
-    let (_, metrics) = sup.get("/metrics").await;
-    let retries = metrics
-        .as_str()
-        .unwrap()
-        .lines()
-        .find(|l| l.starts_with("supervisor_delivery_retries_total "))
-        .unwrap()
-        .to_owned();
-    assert_ne!(
-        retries, "supervisor_delivery_retries_total 0",
-        "the outage was retried"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -57,14 +46,15 @@ async fn a_cancel_on_the_control_plane_reaches_the_agent() {
     let cp = ControlPlane::start().await;
     let sup = shipping_to(cp.addr).start();
     sup.run_cmd("s-remote", "echo started; exec sleep 100").await;
-    let client = reqwest::Client::new();
-    let url = format!("http://{}/api/v1/sessions/s-remote/cancel", cp.addr);
     // The session must be known to the control plane before it can be cancelled there.
-    let accepted = eventually(WAIT, || {
-        let response = futures_util_block(client.post(&url).bearer_auth(CP_TOKEN).send());
+    let cancel = async || {
+        let response = cp
+            .public(reqwest::Method::POST, "/api/v1/sessions/s-remote/cancel")
+            .send()
+            .await;
         response.is_ok_and(|r| r.status() == 202)
-    })
-    .await;
+    };
+    let accepted = eventually(WAIT, cancel).await;
     assert!(accepted, "the control plane accepted the cancel");
     let session = sup.wait_finished("s-remote", WAIT).await;
     assert_eq!(session["status"], "cancelled", "{session}");
@@ -75,11 +65,10 @@ async fn the_backlog_is_delivered_before_a_sigterm_exit() {
     let cp = ControlPlane::start().await;
     let mut sup = shipping_to(cp.addr).arg("--grace").arg("2s").start();
     sup.run_cmd("s-term", "seq 1 20000; exec sleep 100").await;
-    let log = sup.state_dir().join("sessions/s-term.log");
+    let logged_all = async || log_contains(&sup.state_dir(), "s-term", r#""20000""#);
     assert!(
-        eventually(WAIT, || std::fs::read_to_string(&log)
-            .is_ok_and(|l| l.contains("\"20000\"")))
-        .await
+        eventually(WAIT, logged_all).await,
+        "the agent's lines reached the log"
     );
     sup.signal(nix::sys::signal::Signal::SIGTERM);
     assert!(sup.wait_exit(WAIT).success());
@@ -92,19 +81,17 @@ async fn the_backlog_is_delivered_before_a_sigterm_exit() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn after_a_crash_delivery_resumes_and_the_lost_session_is_reported() {
-    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = reserved.local_addr().unwrap();
-    drop(reserved);
+    let addr = free_addr();
     let sup = shipping_to(addr).start();
     sup.run_cmd("s-crash", "seq 1 2000; exec sleep 100").await;
-    let log = sup.state_dir().join("sessions/s-crash.log");
+    let logged_all = async || log_contains(&sup.state_dir(), "s-crash", r#""2000""#);
     assert!(
-        eventually(WAIT, || std::fs::read_to_string(&log)
-            .is_ok_and(|l| l.contains("\"2000\"")))
-        .await
+        eventually(WAIT, logged_all).await,
+        "the agent's lines reached the log"
     );
     let sup = sup.kill_and_restart();
-    let cp = ControlPlane::start_at(addr, tempfile::tempdir().unwrap()).await;
+    let db = SqliteDb::new();
+    let cp = ControlPlane::start_on(addr, &db.url()).await;
     let local = sup.events("s-crash").await;
     assert_eq!(local.last().unwrap()["data"]["status"], "lost");
     let stored = cp.wait_delivered(&local, "s-crash").await;
@@ -116,30 +103,13 @@ async fn after_a_crash_delivery_resumes_and_the_lost_session_is_reported() {
         local.len()
     );
     assert_eq!(stored, local);
-    let client = reqwest::Client::new();
-    let session: Value = client
-        .get(format!("http://{}/api/v1/sessions/s-crash", cp.addr))
-        .bearer_auth(CP_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let session = cp.session("s-crash").await;
     assert_eq!(session["status"], json!("lost"), "{session}");
-    drop(cp.stop().await);
-}
-
-/// Runs a future to completion from inside a synchronous `eventually` check.
-fn futures_util_block<F: std::future::Future>(future: F) -> F::Output {
-    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_full_spool_blocks_the_agent_and_everything_drains_afterwards() {
-    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = reserved.local_addr().unwrap();
-    drop(reserved);
+    let addr = free_addr();
     let sup = shipping_to(addr).arg("--spool-max").arg("256KiB").start();
     // 3 MB of output (more than the agent's 1 MiB pipe holds) against a 256 KiB cap, with the control
     // plane down.
@@ -150,10 +120,18 @@ async fn a_full_spool_blocks_the_agent_and_everything_drains_afterwards() {
     .await;
     let log = sup.state_dir().join("sessions/s-spool.log");
     let size = || std::fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
-    assert!(eventually(WAIT, || size() > 256 * 1024).await);
+    let paused = async || {
+        sup.logged(
+            "spool full: pausing the agent's output until events are delivered",
+            "s-spool",
+        )
+    };
+    assert!(
+        eventually(WAIT, paused).await,
+        "the supervisor paused the agent's output"
+    );
     // The agent is blocked: the log stops growing (past the cap by at most one read of output) and the
-    // session keeps running.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // session keeps running. Growth that did not happen takes a while to show: watch it for a second.
     let blocked_at = size();
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(size(), blocked_at, "the log grew while the spool was full");
@@ -163,7 +141,8 @@ async fn a_full_spool_blocks_the_agent_and_everything_drains_afterwards() {
     );
     assert_eq!(sup.session("s-spool").await["status"], "running");
 
-    let cp = ControlPlane::start_at(addr, tempfile::tempdir().unwrap()).await;
+    let db = SqliteDb::new();
+    let cp = ControlPlane::start_on(addr, &db.url()).await;
     sup.wait_finished("s-spool", WAIT).await;
     let local = sup.events("s-spool").await;
     let texts = agent_texts(&local);
@@ -175,17 +154,19 @@ async fn a_full_spool_blocks_the_agent_and_everything_drains_afterwards() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn output_left_in_the_pipe_is_kept_when_a_blocked_agent_is_stopped() {
-    let reserved = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = reserved.local_addr().unwrap();
-    drop(reserved);
+    let addr = free_addr();
     let sup = shipping_to(addr).arg("--spool-max").arg("64KiB").start();
     // 20,000 lines fit in the agent's pipe; the full spool stops the supervisor reading them.
     sup.run_cmd("s-stuck", "seq 1 20000; exec sleep 100").await;
-    let log = sup.state_dir().join("sessions/s-stuck.log");
+    let paused = async || {
+        sup.logged(
+            "spool full: pausing the agent's output until events are delivered",
+            "s-stuck",
+        )
+    };
     assert!(
-        eventually(WAIT, || std::fs::metadata(&log)
-            .is_ok_and(|m| m.len() > 64 * 1024))
-        .await
+        eventually(WAIT, paused).await,
+        "the supervisor paused the agent's output"
     );
     assert_eq!(sup.post("/sessions/s-stuck/cancel", &json!({})).await.0, 202);
     let session = sup.wait_finished("s-stuck", WAIT).await;
@@ -226,9 +207,19 @@ async fn a_rejected_batch_is_dead_lettered_and_reported_in_the_session() {
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let sup = shipping_to(addr).start();
-    sup.run_cmd("s-reject", "echo poison; sleep 2; echo after").await;
+    // The agent prints its second line only once the first batch was refused, so it goes in a later one.
+    sup.run_cmd(
+        "s-reject",
+        "echo poison; until [ -e go-on ]; do sleep 0.05; done; echo after",
+    )
+    .await;
     let letters = sup.state_dir().join("dead-letter");
-    assert!(eventually(WAIT, || std::fs::read_dir(&letters).is_ok_and(|d| d.count() == 1)).await);
+    let dead_lettered = async || std::fs::read_dir(&letters).is_ok_and(|d| d.count() == 1);
+    assert!(
+        eventually(WAIT, dead_lettered).await,
+        "the rejected batch was dead-lettered"
+    );
+    std::fs::write(sup.workspace().join("sessions/s-reject/go-on"), "").unwrap();
     sup.wait_finished("s-reject", WAIT).await;
     let events = sup.events("s-reject").await;
     let rejected = events
@@ -246,12 +237,8 @@ async fn a_rejected_batch_is_dead_lettered_and_reported_in_the_session() {
     );
     // Later events kept flowing: the final ones were accepted (nothing else was dead-lettered).
     assert_eq!(std::fs::read_dir(&letters).unwrap().count(), 1);
-    let (_, metrics) = sup.get("/metrics").await;
-    assert!(
-        metrics
-            .as_str()
-            .unwrap()
-            .lines()
-            .any(|l| l == "supervisor_delivery_dead_letters_total 1")
+    assert_eq!(
+        sup.metric("supervisor_delivery_dead_letters_total").await,
+        Some(1)
     );
 }

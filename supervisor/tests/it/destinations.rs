@@ -38,12 +38,6 @@ async fn serve_stub(
     (addr, stop, task)
 }
 
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-        .unwrap_or_else(|| panic!("metric {name} in\n{text}"))
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_destination_answering_404_keeps_every_event_until_it_is_fixed() {
     // A wrong path behind a reverse proxy: every request is answered 404, for a while.
@@ -62,14 +56,15 @@ async fn a_destination_answering_404_keeps_every_event_until_it_is_fixed() {
     sup.wait_finished("s-404", WAIT).await;
     let local = sup.events("s-404").await;
     assert!(
-        eventually(WAIT, || *seen.lock().unwrap() >= 4).await,
+        eventually(WAIT, async || *seen.lock().unwrap() >= 4).await,
         "the supervisor kept asking the misconfigured destination"
     );
 
     // The operator fixes it: the real control plane answers on that address from now on.
     stop.cancel();
     task.await.unwrap();
-    let cp = ControlPlane::start_at(addr, tempfile::tempdir().unwrap()).await;
+    let db = SqliteDb::new();
+    let cp = ControlPlane::start_on(addr, &db.url()).await;
     let stored = cp.wait_delivered(&local, "s-404").await;
     assert_eq!(
         stored, local,
@@ -81,13 +76,12 @@ async fn a_destination_answering_404_keeps_every_event_until_it_is_fixed() {
         .map(|d| d.flatten().map(|e| e.path()).collect())
         .unwrap_or_default();
     assert!(dead.is_empty(), "nothing was dead-lettered: {dead:?}");
-    let (_, metrics) = sup.get("/metrics").await;
-    let metrics = metrics.as_str().unwrap();
-    assert!(
-        metric(metrics, "supervisor_delivery_misconfigured_total") > 0,
-        "{metrics}"
+    let misconfigured = sup.metric("supervisor_delivery_misconfigured_total").await;
+    assert!(misconfigured > Some(0), "counted: {misconfigured:?}");
+    assert_eq!(
+        sup.metric("supervisor_delivery_dead_letters_total").await,
+        Some(0)
     );
-    assert_eq!(metric(metrics, "supervisor_delivery_dead_letters_total"), 0);
     let log = sup.stderr();
     assert!(
         log.contains("misconfigured"),
@@ -160,7 +154,7 @@ async fn a_hostile_storage_destination_neither_sees_nor_cancels_another_callers_
 
     // Its events were answered with cancel commands at once; wait for two heartbeats too.
     assert!(
-        eventually(WAIT, || hostile.told.lock().unwrap().heartbeats.len() >= 2).await,
+        eventually(WAIT, async || hostile.told.lock().unwrap().heartbeats.len() >= 2).await,
         "the hostile destination got heartbeats"
     );
     let victim = sup.session("s-victim").await;

@@ -16,4 +16,5 @@ mod lifecycle;
 mod output;
 mod pid1;
 mod proxy;
+mod recovery;
 mod sdk;

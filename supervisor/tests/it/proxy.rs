@@ -1,7 +1,6 @@
 //! Credential-proxy mode: the supervisor holds the API key, the agent only reaches the API through a
 //! loopback proxy and never has the key in its environment.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -26,30 +25,12 @@ fn scenario() -> Value {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_agent_reaches_the_api_through_the_proxy_and_never_holds_the_key() {
-    require_root();
-    let dir = tempfile::tempdir().unwrap();
-    let scenarios = dir.path().join("scenarios.json");
-    std::fs::write(&scenarios, scenario().to_string()).unwrap();
-    let record = dir.path().join("requests.jsonl");
-    let config = fake_anthropic::Config {
-        scenarios: fake_anthropic::Scenarios::load(&scenarios).unwrap(),
-        record: Some(record.clone()),
-    };
-    let server = fake_anthropic::Server::bind("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap();
-    let api = server.local_addr();
-    tokio::spawn(server.run(std::future::pending()));
-
-    let runner_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../agent-runner");
+    let model = FakeModel::scenarios(&scenario()).await;
+    // No ANTHROPIC_BASE_URL for the agents: the supervisor points them at its proxy.
     let sup = Options::default()
-        .runner(&format!("node {}", runner_dir.join("run.mjs").display()))
+        .real_sdk()
         .arg("--anthropic-upstream")
-        .arg(&format!("http://{api}"))
-        .arg("--agent-env")
-        .arg("CLAUDE_CODE_MAX_RETRIES=0")
-        .arg("--agent-env")
-        .arg("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1")
+        .arg(&model.url())
         .env("ANTHROPIC_API_KEY", KEY)
         .start();
     let body = json!({"agentId": "proxy-test", "sessionId": "s-proxy", "prompt": "What can you see?",
@@ -60,11 +41,7 @@ async fn the_agent_reaches_the_api_through_the_proxy_and_never_holds_the_key() {
     assert_eq!(session["status"], "succeeded", "{session}\n{events:#?}");
 
     // The API got the supervisor's key on every request.
-    let requests: Vec<Value> = std::fs::read_to_string(&record)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let requests = model.requests();
     assert!(!requests.is_empty());
     for request in &requests {
         assert_eq!(request["headers"]["x-api-key"], KEY, "{request}");

@@ -1,8 +1,6 @@
 //! The real Claude Agent SDK (`agent-runner/run.mjs` and its bundled CLI) through the supervisor, against
 //! `fake-anthropic` on loopback.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -11,48 +9,14 @@ use crate::support::*;
 
 const WAIT: Duration = Duration::from_secs(90);
 
-fn runner_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../agent-runner")
-}
-
-/// `fake-anthropic` with its built-in scenarios, served from this test process.
-async fn fake_anthropic() -> SocketAddr {
-    let config = fake_anthropic::Config {
-        scenarios: fake_anthropic::Scenarios::builtin(),
-        record: None,
-    };
-    let server = fake_anthropic::Server::bind("127.0.0.1:0".parse().unwrap(), config)
-        .await
-        .unwrap();
-    let addr = server.local_addr();
-    tokio::spawn(server.run(std::future::pending()));
-    addr
-}
-
-/// A supervisor that runs the real runner as `nobody`, pointed at `fake-anthropic`.
-async fn sdk_supervisor(extra: &[&str]) -> Sup {
-    require_root();
-    let sdk = runner_dir().join("node_modules/@anthropic-ai/claude-agent-sdk");
-    assert!(
-        sdk.exists(),
-        "{} is missing: run `npm ci` in agent-runner/",
-        sdk.display()
-    );
-    let api = fake_anthropic().await;
-    let runner = format!("node {}", runner_dir().join("run.mjs").display());
-    let mut options = Options::default().runner(&runner).arg("--grace").arg("3s");
-    for env in [
-        format!("ANTHROPIC_BASE_URL=http://{api}"),
-        "ANTHROPIC_API_KEY=sk-fake-key-for-tests".to_owned(),
-        "CLAUDE_CODE_MAX_RETRIES=0".to_owned(),
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1".to_owned(),
-    ] {
-        options = options.arg("--agent-env").arg(&env);
-    }
-    for arg in extra {
-        options = options.arg(arg);
-    }
-    options.start()
+/// A supervisor that runs the real runner as `nobody`, pointed at `fake-anthropic`'s built-in scenarios.
+async fn sdk_supervisor() -> Sup {
+    let model = FakeModel::builtin().await;
+    Options::default()
+        .real_sdk()
+        .model(&model)
+        .agent_env("ANTHROPIC_API_KEY=sk-fake-key-for-tests")
+        .start()
 }
 
 async fn execute(sup: &Sup, id: &str, prompt: &str, extra: Value) {
@@ -81,7 +45,7 @@ fn content_types(event: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_real_sdk_session_runs_a_tool_and_succeeds() {
-    let sup = sdk_supervisor(&[]).await;
+    let sup = sdk_supervisor().await;
     execute(&sup, "s-sdk", "Where am I?", json!({})).await;
     let session = sup.wait_finished("s-sdk", WAIT).await;
     let events = sup.events("s-sdk").await;
@@ -137,7 +101,7 @@ async fn a_real_sdk_session_runs_a_tool_and_succeeds() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn real_sdk_failures_end_in_the_right_status() {
-    let sup = sdk_supervisor(&[]).await;
+    let sup = sdk_supervisor().await;
     execute(&sup, "s-401", "scenario:unauthorized hello", json!({})).await;
     execute(
         &sup,
@@ -171,12 +135,11 @@ async fn real_sdk_failures_end_in_the_right_status() {
     );
 
     // Cancel once the agent is inside its long tool call.
-    let mid_tool = eventually(WAIT, || {
-        std::fs::read_to_string(sup.state_dir().join("sessions/s-cancel.log"))
-            .is_ok_and(|l| l.contains("tool_use"))
-    })
-    .await;
-    assert!(mid_tool, "the agent reached its tool call");
+    let mid_tool = async || log_contains(&sup.state_dir(), "s-cancel", "tool_use");
+    assert!(
+        eventually(WAIT, mid_tool).await,
+        "the agent reached its tool call"
+    );
     assert_eq!(sup.post("/sessions/s-cancel/cancel", &json!({})).await.0, 202);
     let cancelled = sup.wait_finished("s-cancel", WAIT).await;
     assert_eq!(cancelled["status"], "cancelled", "{cancelled}");

@@ -1,0 +1,17 @@
+//! The test harness, one for the crate: a real `agent-supervisor` process (optionally PID 1 of a fresh PID
+//! namespace), the control plane it ships to (in-process, killable), `fake-anthropic` and the real SDK
+//! runner, the processes below a supervisor, and one way to wait for a condition.
+
+mod control_plane;
+mod events;
+mod model;
+mod process;
+mod supervisor;
+mod wait;
+
+pub(crate) use control_plane::*;
+pub(crate) use events::*;
+pub(crate) use model::*;
+pub(crate) use process::*;
+pub(crate) use supervisor::*;
+pub(crate) use wait::*;
