@@ -9,6 +9,8 @@ pub mod auth;
 pub mod error;
 mod internal;
 mod public;
+mod query;
+mod sse;
 
 use std::io::Read;
 use std::sync::Arc;
