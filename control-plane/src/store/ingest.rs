@@ -235,7 +235,7 @@ async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64, mode: M
                     .expect("every session was loaded");
                 if row.runtime_id.is_none() {
                     row.runtime_id = Some(batch.runtime_id.clone());
-                    claimed.insert(row.session_id.clone());
+                    claimed.insert(row.session_id.to_string());
                 }
             }
         }

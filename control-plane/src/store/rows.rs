@@ -21,7 +21,7 @@ pub(super) const EVENT_COLUMNS: &str = "session_id, seq, ts, source, type, data"
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionRow {
     pub id: i64,
-    pub session_id: String,
+    pub session_id: SessionId,
     pub agent_id: Option<String>,
     pub runtime_id: Option<String>,
     pub status: SessionStatus,
@@ -72,13 +72,15 @@ impl TryFrom<SessionRecord> for SessionRow {
 
     fn try_from(r: SessionRecord) -> Result<Self, StoreError> {
         let corrupt = |what: String| StoreError::Corrupt(format!("sessions row {}: {what}", r.id));
+        let session_id = SessionId::parse(r.session_id.clone())
+            .map_err(|e| corrupt(format!("session_id {:?}: {e}", r.session_id)))?;
         let status = r
             .status
             .parse::<SessionStatus>()
             .map_err(|e| corrupt(format!("status {:?}: {e}", r.status)))?;
         Ok(Self {
             id: r.id,
-            session_id: r.session_id,
+            session_id,
             agent_id: r.agent_id,
             runtime_id: r.runtime_id,
             status,
@@ -112,8 +114,7 @@ impl SessionRow {
             .unwrap_or_else(unknown_agent);
         SessionDetail {
             session: Session {
-                session_id: SessionId::parse(self.session_id.clone())
-                    .expect("session ids are parsed before they are stored"),
+                session_id: self.session_id.clone(),
                 agent_id,
                 status: self.status,
                 pid: self.pid.and_then(|p| u32::try_from(p).ok()),

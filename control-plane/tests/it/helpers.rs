@@ -72,6 +72,19 @@ impl TestDb {
         }
     }
 
+    /// Runs `sql` on the test database directly, past the store (to write rows the store never would).
+    pub async fn execute(&self, sql: &str) {
+        if self.admin.is_some() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("connect");
+            sqlx::query(sql).execute(&mut conn).await.expect("execute");
+            conn.close().await.expect("close");
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("connect");
+            sqlx::query(sql).execute(&mut conn).await.expect("execute");
+            conn.close().await.expect("close");
+        }
+    }
+
     /// PostgreSQL: refuse new connections to the test database (superusers too) and end the open ones.
     pub async fn break_database(&self) {
         let (admin, name) = self.admin.as_ref().expect("postgres only");

@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod corrupt;
 mod follow;
 mod helpers;
 mod ingest;
