@@ -19,9 +19,11 @@
 //!   PostgreSQL `COPY` text encoding.
 //! - `seed`: the seed-compatible routes (`/api/internal/logs`, `/api/internal/sessions/status`).
 //! - `doorbell`: NOTIFY/LISTEN between replicas (PostgreSQL).
+//! - `credentials`: digests of the credentials `agentctl serve` generated.
 
 mod backend;
 mod copy;
+mod credentials;
 mod doorbell;
 mod error;
 mod events;

@@ -85,6 +85,26 @@ impl TestDb {
         }
     }
 
+    /// The first column of every row `sql` selects, as text, read past the store.
+    pub async fn fetch_strings(&self, sql: &str) -> Vec<String> {
+        if self.admin.is_some() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("connect");
+            let rows = sqlx::query_scalar(sql).fetch_all(&mut conn).await.expect("fetch");
+            conn.close().await.expect("close");
+            rows
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("connect");
+            let rows = sqlx::query_scalar(sql).fetch_all(&mut conn).await.expect("fetch");
+            conn.close().await.expect("close");
+            rows
+        }
+    }
+
+    /// The SQLite database's directory (database, WAL and shared-memory files); `None` on PostgreSQL.
+    pub fn sqlite_dir(&self) -> Option<&std::path::Path> {
+        self._dir.as_ref().map(|d| d.path())
+    }
+
     /// PostgreSQL: refuse new connections to the test database (superusers too) and end the open ones.
     pub async fn break_database(&self) {
         let (admin, name) = self.admin.as_ref().expect("postgres only");

@@ -4,6 +4,7 @@
 mod api;
 mod cli;
 mod corrupt;
+mod credentials;
 mod follow;
 mod helpers;
 mod ingest;
