@@ -61,6 +61,7 @@ impl TestDb {
                     .execute(&mut conn)
                     .await
                     .expect("create test database");
+                conn.close().await.expect("close admin connection");
                 let (base, _) = admin.rsplit_once('/').expect("DATABASE_URL has a database path");
                 let base = base.to_owned();
                 Some(Self {
@@ -127,6 +128,40 @@ impl TestDb {
             .execute(&mut conn)
             .await
             .expect("allow connections");
+    }
+}
+
+impl Drop for TestDb {
+    /// PostgreSQL: drops the test's database, ending the connections still open to it (an app the test did
+    /// not stop). The SQLite file goes with its temporary directory.
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.admin.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which must not block on itself: a thread of its own with a
+        // runtime of its own does the work.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime
+                .block_on(async {
+                    let mut conn = sqlx::PgConnection::connect(&admin).await?;
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await?;
+                    conn.close().await
+                })
+                .map_err(|e| format!("drop database {name}: {e}"))
+        })
+        .join();
+        // Not a panic: a panic while the test is already panicking would abort the whole test binary.
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("TestDb: {error}"),
+            Err(_) => eprintln!("TestDb: the thread dropping the database panicked"),
+        }
     }
 }
 

@@ -6,5 +6,6 @@ mod cli;
 mod corrupt;
 mod credentials;
 mod follow;
+mod harness;
 mod helpers;
 mod ingest;
