@@ -112,7 +112,7 @@ impl Hub {
 
 /// Starts the doorbell sender and listener (PostgreSQL only).
 pub fn spawn_doorbell(hub: Hub, store: Store, shutdown: CancellationToken, tasks: &TaskTracker) {
-    if store.pg_pool().is_none() {
+    if !store.has_doorbell() {
         return;
     }
     let (h, s, t) = (hub.clone(), store.clone(), shutdown.clone());

@@ -11,6 +11,7 @@
 //! - `cli`: every other subcommand, a client of the public API.
 
 pub mod cli;
+pub mod credentials;
 pub mod follow;
 pub mod http;
 pub mod ingest;

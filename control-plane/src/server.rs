@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::credentials;
 use crate::follow::{self, Hub};
 use crate::http::auth::{Auth, Secret};
 use crate::http::{self, AppState};
@@ -68,7 +69,8 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Builds the configuration; credentials that are not configured are generated and printed once.
+    /// Builds the configuration. A kind of credential with none configured is generated (or found, after
+    /// the first start) by [`Application::build`], see `crate::credentials`.
     pub fn from_args(args: &ServeArgs) -> Self {
         let clean = |v: &[String]| -> Vec<Secret> {
             v.iter()
@@ -77,48 +79,22 @@ impl ServerConfig {
                 .map(Secret::new)
                 .collect()
         };
-        let mut auth = Auth {
-            internal_keys: clean(&args.internal_api_key),
-            api_tokens: clean(&args.api_token),
-            disabled: args.no_auth,
-        };
         if args.no_auth {
             tracing::warn!(
                 "--no-auth: every request is accepted without credentials; local development only"
             );
-        } else {
-            if auth.internal_keys.is_empty() {
-                let key = generate_secret("ak");
-                eprintln!(
-                    "agentctl: generated internal API key (INTERNAL_API_KEY): {}",
-                    key.expose()
-                );
-                auth.internal_keys.push(key);
-            }
-            if auth.api_tokens.is_empty() {
-                let token = generate_secret("at");
-                eprintln!(
-                    "agentctl: generated API token (AGENTCTL_TOKEN): {}",
-                    token.expose()
-                );
-                auth.api_tokens.push(token);
-            }
         }
         Self {
             listen: args.listen,
             database_url: args.database_url.clone(),
-            auth,
+            auth: Auth {
+                internal_keys: clean(&args.internal_api_key),
+                api_tokens: clean(&args.api_token),
+                disabled: args.no_auth,
+            },
             heartbeat_timeout: args.heartbeat_timeout,
         }
     }
-}
-
-fn generate_secret(prefix: &str) -> Secret {
-    Secret::new(format!(
-        "{prefix}_{}{}",
-        uuid::Uuid::new_v4().simple(),
-        uuid::Uuid::new_v4().simple()
-    ))
 }
 
 #[derive(Debug)]
@@ -135,6 +111,9 @@ impl Application {
         let store = Store::connect(&config.database_url)
             .await
             .with_context(|| format!("open database {}", redact_url(&config.database_url)))?;
+        let keyring = credentials::keyring(&store, &config.auth)
+            .await
+            .context("load the generated credentials")?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listen on {}", config.listen))?;
@@ -146,7 +125,7 @@ impl Application {
             ingestor,
             hub,
             metrics,
-            auth: Arc::new(config.auth),
+            keyring: Arc::new(keyring),
             started: Instant::now(),
             shutdown: CancellationToken::new(),
         };

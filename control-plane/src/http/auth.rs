@@ -2,13 +2,16 @@
 //!
 //! Internal keys (supervisors) and API tokens (people and tools) are separate sets: a token is refused on
 //! the internal API and a key on the public one, with a message that says which kind was expected.
-//! Comparisons are constant-time, and every configured credential is compared, so the time of an answer
-//! does not tell which one nearly matched.
+//! Credentials are checked by their SHA-256 digest ([`Keyring`]), so configured ones and the digests of
+//! generated ones kept in the database (`crate::credentials`) are checked alike. Comparisons are
+//! constant-time over digests of one length, and every credential is compared, so the time of an answer does
+//! not tell which one nearly matched.
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::http::AppState;
@@ -34,6 +37,7 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// The credentials given to `agentctl serve`; an empty set means "generate one" (unless `disabled`).
 #[derive(Debug, Clone, Default)]
 pub struct Auth {
     pub internal_keys: Vec<Secret>,
@@ -48,15 +52,56 @@ pub enum Api {
     Public,
 }
 
-fn matches(candidates: &[Secret], presented: &[u8]) -> bool {
+/// A credential's SHA-256 digest: what is compared, and what is kept of a generated credential.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct CredentialDigest([u8; 32]);
+
+impl CredentialDigest {
+    pub fn of(secret: &str) -> Self {
+        Self(Sha256::digest(secret.as_bytes()).into())
+    }
+
+    pub fn to_hex(self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// `None` unless `hex` is 64 hex digits.
+    pub fn from_hex(hex: &str) -> Option<Self> {
+        if hex.len() != 64 || !hex.is_ascii() {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, byte) in out.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(Self(out))
+    }
+}
+
+impl std::fmt::Debug for CredentialDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CredentialDigest(..)")
+    }
+}
+
+/// What the two APIs accept.
+#[derive(Debug, Clone, Default)]
+pub struct Keyring {
+    pub internal_keys: Vec<CredentialDigest>,
+    pub api_tokens: Vec<CredentialDigest>,
+    /// `--no-auth`: every request is accepted.
+    pub disabled: bool,
+}
+
+fn matches(candidates: &[CredentialDigest], presented: &CredentialDigest) -> bool {
     let mut found = subtle::Choice::from(0);
     for c in candidates {
-        found |= c.0.as_bytes().ct_eq(presented);
+        found |= c.0.ct_eq(&presented.0);
     }
     found.into()
 }
 
-impl Auth {
+impl Keyring {
     pub fn check(&self, headers: &HeaderMap, api: Api) -> Result<(), ApiError> {
         if self.disabled {
             return Ok(());
@@ -75,7 +120,7 @@ impl Auth {
                 "malformed Authorization header: expected `Bearer <token>`",
             ));
         };
-        let token = token.trim().as_bytes();
+        let presented = CredentialDigest::of(token.trim());
         let (own, other, own_name, other_name) = match api {
             Api::Internal => (
                 &self.internal_keys,
@@ -90,10 +135,10 @@ impl Auth {
                 "internal API key",
             ),
         };
-        if matches(own, token) {
+        if matches(own, &presented) {
             return Ok(());
         }
-        if matches(other, token) {
+        if matches(other, &presented) {
             return Err(ApiError::unauthorized(format!(
                 "this route needs an {own_name}; an {other_name} was presented"
             )));
@@ -103,14 +148,14 @@ impl Auth {
 }
 
 pub async fn require_internal(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match state.auth.check(request.headers(), Api::Internal) {
+    match state.keyring.check(request.headers(), Api::Internal) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
     }
 }
 
 pub async fn require_public(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match state.auth.check(request.headers(), Api::Public) {
+    match state.keyring.check(request.headers(), Api::Public) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
     }

@@ -9,6 +9,8 @@ pub mod auth;
 pub mod error;
 mod internal;
 mod public;
+mod query;
+mod sse;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -25,7 +27,7 @@ use crate::follow::Hub;
 use crate::ingest::Ingestor;
 use crate::metrics::Metrics;
 use crate::store::Store;
-use auth::Auth;
+use auth::Keyring;
 use error::ApiError;
 
 /// Largest request body, after gzip decoding.
@@ -39,7 +41,8 @@ pub struct AppState {
     pub ingestor: Ingestor,
     pub hub: Hub,
     pub metrics: Arc<Metrics>,
-    pub auth: Arc<Auth>,
+    /// What the APIs accept: configured credentials and generated ones, as digests.
+    pub keyring: Arc<Keyring>,
     pub started: Instant,
     /// Cancelled when the server stops: live followers end their streams so the drain can finish.
     pub shutdown: tokio_util::sync::CancellationToken,

@@ -22,7 +22,12 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use protocol::{Event, SessionId};
 
-use super::{Result, SessionRow, StoreError, Tx, projection};
+use super::backend::Tx;
+use super::error::is_insert_race;
+use super::{Result, SessionRow, Store, StoreError, projection};
+
+/// Tries of one group commit that lose an insert race before its error goes to the senders (who retry).
+const INSERT_RACE_ATTEMPTS: u32 = 3;
 
 /// A batch that passed validation: every event parses and belongs to `runtime_id`.
 #[derive(Debug, Clone)]
@@ -117,7 +122,7 @@ async fn insert(tx: &mut Tx, new_events: &BTreeMap<&str, BTreeMap<i64, &Event>>)
 
 /// When a group inserts its events.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Mode {
+enum Mode {
     /// Before locking the session rows, when every session already belongs to its batch's runtime (an owner
     /// never changes): the insert then overlaps the commit of another transaction holding those rows, which
     /// is what lets a sender's next batch be stored while its previous one commits. A duplicate of an event
@@ -128,12 +133,43 @@ pub(super) enum Mode {
     Locked,
 }
 
-pub(super) async fn commit_group(
-    tx: &mut Tx,
-    batches: &[IngestBatch],
-    now_ms: i64,
-    mode: Mode,
-) -> Result<CommitResult> {
+impl Store {
+    /// Stores the batches of one group commit in one transaction.
+    pub async fn commit_group(&self, batches: &[IngestBatch], now_ms: i64) -> Result<CommitResult> {
+        let mut mode = if self.inserts_before_locking() {
+            Mode::Early
+        } else {
+            Mode::Locked
+        };
+        // A race with a transaction storing the same events is settled by the primary key: the loser runs
+        // again, locks first, and then sees what the winner stored.
+        let mut attempts = 1;
+        loop {
+            match self.try_commit_group(batches, now_ms, mode).await {
+                Err(error) if attempts < INSERT_RACE_ATTEMPTS && is_insert_race(&error) => {
+                    tracing::debug!(%error, ?mode, "insert raced another transaction; storing the group again, locks first");
+                    mode = Mode::Locked;
+                    attempts += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    async fn try_commit_group(
+        &self,
+        batches: &[IngestBatch],
+        now_ms: i64,
+        mode: Mode,
+    ) -> Result<CommitResult> {
+        let mut tx = self.begin().await?;
+        let result = commit_group(&mut tx, batches, now_ms, mode).await?;
+        tx.commit().await?;
+        Ok(result)
+    }
+}
+
+async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64, mode: Mode) -> Result<CommitResult> {
     // 0. The rows to insert if every batch is accepted and nothing is stored yet (the common case).
     let mut new_events = candidates(batches, |_| true);
     let mut inserted_early = false;
@@ -199,7 +235,7 @@ pub(super) async fn commit_group(
                     .expect("every session was loaded");
                 if row.runtime_id.is_none() {
                     row.runtime_id = Some(batch.runtime_id.clone());
-                    claimed.insert(row.session_id.clone());
+                    claimed.insert(row.session_id.to_string());
                 }
             }
         }

@@ -18,7 +18,7 @@ crate::on_both_backends!(
 
 /// A minimal SSE reader: `(id, event, data)` per message.
 pub struct Sse {
-    stream: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    stream: futures_util::stream::BoxStream<'static, reqwest::Result<axum::body::Bytes>>,
     buffer: Vec<u8>,
 }
 

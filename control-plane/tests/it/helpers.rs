@@ -61,6 +61,7 @@ impl TestDb {
                     .execute(&mut conn)
                     .await
                     .expect("create test database");
+                conn.close().await.expect("close admin connection");
                 let (base, _) = admin.rsplit_once('/').expect("DATABASE_URL has a database path");
                 let base = base.to_owned();
                 Some(Self {
@@ -70,6 +71,39 @@ impl TestDb {
                 })
             }
         }
+    }
+
+    /// Runs `sql` on the test database directly, past the store (to write rows the store never would).
+    pub async fn execute(&self, sql: &str) {
+        if self.admin.is_some() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("connect");
+            sqlx::query(sql).execute(&mut conn).await.expect("execute");
+            conn.close().await.expect("close");
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("connect");
+            sqlx::query(sql).execute(&mut conn).await.expect("execute");
+            conn.close().await.expect("close");
+        }
+    }
+
+    /// The first column of every row `sql` selects, as text, read past the store.
+    pub async fn fetch_strings(&self, sql: &str) -> Vec<String> {
+        if self.admin.is_some() {
+            let mut conn = sqlx::PgConnection::connect(&self.url).await.expect("connect");
+            let rows = sqlx::query_scalar(sql).fetch_all(&mut conn).await.expect("fetch");
+            conn.close().await.expect("close");
+            rows
+        } else {
+            let mut conn = sqlx::SqliteConnection::connect(&self.url).await.expect("connect");
+            let rows = sqlx::query_scalar(sql).fetch_all(&mut conn).await.expect("fetch");
+            conn.close().await.expect("close");
+            rows
+        }
+    }
+
+    /// The SQLite database's directory (database, WAL and shared-memory files); `None` on PostgreSQL.
+    pub fn sqlite_dir(&self) -> Option<&std::path::Path> {
+        self._dir.as_ref().map(|d| d.path())
     }
 
     /// PostgreSQL: refuse new connections to the test database (superusers too) and end the open ones.
@@ -94,6 +128,40 @@ impl TestDb {
             .execute(&mut conn)
             .await
             .expect("allow connections");
+    }
+}
+
+impl Drop for TestDb {
+    /// PostgreSQL: drops the test's database, ending the connections still open to it (an app the test did
+    /// not stop). The SQLite file goes with its temporary directory.
+    fn drop(&mut self) {
+        let Some((admin, name)) = self.admin.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which must not block on itself: a thread of its own with a
+        // runtime of its own does the work.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            runtime
+                .block_on(async {
+                    let mut conn = sqlx::PgConnection::connect(&admin).await?;
+                    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .execute(&mut conn)
+                        .await?;
+                    conn.close().await
+                })
+                .map_err(|e| format!("drop database {name}: {e}"))
+        })
+        .join();
+        // Not a panic: a panic while the test is already panicking would abort the whole test binary.
+        match dropped {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => eprintln!("TestDb: {error}"),
+            Err(_) => eprintln!("TestDb: the thread dropping the database panicked"),
+        }
     }
 }
 
