@@ -14,10 +14,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool};
 
-use super::{Result, StoreError, copy};
-
-static PG_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/postgres");
-static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/sqlite");
+use super::{Result, StoreError, copy, migrations};
 
 /// How long a request waits for a database connection before it is answered 503.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -128,8 +125,14 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<()> {
         let result = match &self.pools {
-            Pools::Pg(pool) => PG_MIGRATIONS.run(pool).await,
-            Pools::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await,
+            Pools::Pg(pool) => match migrations::migrator(migrations::POSTGRES).await {
+                Ok(migrator) => migrator.run(pool).await,
+                Err(e) => Err(e),
+            },
+            Pools::Sqlite { write, .. } => match migrations::migrator(migrations::SQLITE).await {
+                Ok(migrator) => migrator.run(write).await,
+                Err(e) => Err(e),
+            },
         };
         result.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(e) => StoreError::from(e),

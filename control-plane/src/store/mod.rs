@@ -10,9 +10,10 @@
 //! waiting). On PostgreSQL, row locks taken in session-id order serialise writers of the same session, also
 //! across replicas.
 //!
-//! - `backend`: the pools, transactions, migrations and the per-backend statement variants.
+//! - `backend`: the pools, transactions, migrations and the per-backend statement variants;
+//!   `migrations`: both backends' migration files, embedded.
 //! - `error`: [`StoreError`] and how a database error is classified (unavailable, insert race).
-//! - `rows`: the rows as read (`sqlx::FromRow`) and their conversion to [`SessionRow`] and `Event`, where
+//! - `rows`: the rows as read (`sqlx::FromRow`, by column name) and their conversion to [`SessionRow`] and `Event`, where
 //!   stored data that does not parse becomes [`StoreError::Corrupt`].
 //! - `sessions`, `events`, `runtimes`: the statements on each table.
 //! - `ingest`: one group commit; `projection`: the pure event → session-row projection; `copy`: the
@@ -28,6 +29,7 @@ mod doorbell;
 mod error;
 mod events;
 mod ingest;
+mod migrations;
 pub mod projection;
 mod rows;
 mod runtimes;

@@ -1,5 +1,8 @@
 //! Rows as the database holds them, and their parsed forms.
 //!
+//! The records implement [`sqlx::FromRow`] by hand, by column name, for either backend: the derive would
+//! need sqlx's proc-macro crate, which builds a second copy of the drivers (see `migrations.rs`).
+//!
 //! Stored data is parsed here, once, at the boundary: a row that does not parse (an unknown status, a
 //! session id that is not one, event data that is not JSON) becomes [`StoreError::Corrupt`], which fails
 //! the one request that read it (500, the cause logged) and never the process.
@@ -43,7 +46,7 @@ pub struct SessionRow {
 }
 
 /// A `sessions` row as read, before its text columns are parsed.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(super) struct SessionRecord {
     id: i64,
     session_id: String,
@@ -65,6 +68,40 @@ pub(super) struct SessionRecord {
     result_text: Option<String>,
     error: Option<String>,
     cancel_requested_ms: Option<i64>,
+}
+
+impl<'r, R> sqlx::FromRow<'r, R> for SessionRecord
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    f64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            id: row.try_get("id")?,
+            session_id: row.try_get("session_id")?,
+            agent_id: row.try_get("agent_id")?,
+            runtime_id: row.try_get("runtime_id")?,
+            status: row.try_get("status")?,
+            pid: row.try_get("pid")?,
+            created_at: row.try_get("created_at")?,
+            started_at: row.try_get("started_at")?,
+            finished_at: row.try_get("finished_at")?,
+            exit_code: row.try_get("exit_code")?,
+            signal: row.try_get("signal")?,
+            last_seq: row.try_get("last_seq")?,
+            acked_seq: row.try_get("acked_seq")?,
+            num_turns: row.try_get("num_turns")?,
+            total_cost_usd: row.try_get("total_cost_usd")?,
+            result_seq: row.try_get("result_seq")?,
+            model: row.try_get("model")?,
+            result_text: row.try_get("result_text")?,
+            error: row.try_get("error")?,
+            cancel_requested_ms: row.try_get("cancel_requested_ms")?,
+        })
+    }
 }
 
 impl TryFrom<SessionRecord> for SessionRow {
@@ -140,15 +177,33 @@ fn unknown_agent() -> AgentId {
 }
 
 /// An `events` row as read, before its text columns are parsed.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub(super) struct EventRecord {
     session_id: String,
     seq: i64,
     ts: String,
     source: String,
-    #[sqlx(rename = "type")]
     kind: String,
     data: String,
+}
+
+impl<'r, R> sqlx::FromRow<'r, R> for EventRecord
+where
+    R: sqlx::Row,
+    &'r str: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            session_id: row.try_get("session_id")?,
+            seq: row.try_get("seq")?,
+            ts: row.try_get("ts")?,
+            source: row.try_get("source")?,
+            kind: row.try_get("type")?,
+            data: row.try_get("data")?,
+        })
+    }
 }
 
 impl TryFrom<EventRecord> for Event {
