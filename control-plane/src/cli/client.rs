@@ -7,6 +7,7 @@ use protocol::{CancelResponse, ErrorBody, Event, EventPage, SessionDetail, Sessi
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
+use crate::cli::endpoint;
 use crate::cli::error::CliError;
 
 #[derive(Debug, Clone)]
@@ -24,16 +25,14 @@ pub enum Followed {
 }
 
 impl Client {
+    /// A client of the control plane at `base` (`--url`); a URL that cannot be one is a usage error.
     pub fn new(base: &str, token: Option<String>) -> Result<Self, CliError> {
+        let base = endpoint::base("--url", base).map_err(CliError::Usage)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| CliError::Other(anyhow::anyhow!("build http client: {e}")))?;
-        Ok(Self {
-            http,
-            base: base.trim_end_matches('/').to_owned(),
-            token,
-        })
+        Ok(Self { http, base, token })
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {

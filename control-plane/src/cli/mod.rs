@@ -6,12 +6,14 @@
 //!
 //! - `args`: the clap types (their doc comments are `--help`); `exit`: the documented exit codes;
 //!   `error`: how a command fails; `terminal`: tty, colour, stdout; `token`: the API token.
-//! - `commands`: one file per subcommand; `client`: the HTTP client of the public API.
+//! - `commands`: one file per subcommand; `client`: the HTTP client of the public API; `endpoint`: the
+//!   `--url`/`--runtime` check (a missing scheme is a usage error with a hint).
 //! - `render`: pure text of session tables and transcripts.
 
 mod args;
 mod client;
 mod commands;
+mod endpoint;
 mod error;
 mod exit;
 pub mod render;

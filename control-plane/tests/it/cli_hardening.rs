@@ -5,7 +5,7 @@
 use expect_test::expect;
 use serde_json::json;
 
-use crate::cli::{agentctl, check};
+use crate::cli::{agentctl, agentctl_with, check, command};
 use crate::helpers::{Kind, TestApp, TestDb, ev, spawn_app, sup};
 
 /// OSC 52 (write the clipboard), a window title, a screen clear, a carriage return and a C1 CSI.
@@ -66,4 +66,40 @@ async fn logs_and_show_print_an_agents_terminal_escapes_escaped_and_jsonl_keeps_
     let parsed: serde_json::Value = serde_json::from_str(jsonl.stdout.trim_end()).expect("one JSON line");
     assert_eq!(parsed, assistant);
     app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_url_without_a_scheme_is_a_usage_error_with_a_hint() {
+    for (url, hint) in [
+        ("localhost:3000", "did you mean http://localhost:3000?"),
+        ("127.0.0.1:3000", "did you mean http://127.0.0.1:3000?"),
+    ] {
+        let run = agentctl_with(command(url, &["sessions"])).await;
+        check(&run, 2, expect![""]);
+        assert!(run.stderr.contains(hint), "{url}: {}", run.stderr);
+    }
+    let ftp = agentctl_with(command("ftp://example.com", &["sessions"])).await;
+    check(&ftp, 2, expect![""]);
+    expect![[r#"
+        agentctl: --url ftp://example.com: the scheme must be http or https
+    "#]]
+    .assert_eq(&ftp.stderr);
+    let runtime = agentctl_with(command(
+        "http://127.0.0.1:1",
+        &[
+            "run",
+            "--runtime",
+            "localhost:8080",
+            "--agent",
+            "a",
+            "--prompt",
+            "x",
+        ],
+    ))
+    .await;
+    check(&runtime, 2, expect![""]);
+    expect![[r#"
+        agentctl: --runtime localhost:8080 has no scheme: did you mean http://localhost:8080?
+    "#]]
+    .assert_eq(&runtime.stderr);
 }

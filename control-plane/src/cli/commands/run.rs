@@ -9,17 +9,17 @@ use protocol::{AgentOptions, ExecuteRequest, ExecuteResponse};
 use super::logs::{follow, print_event};
 use crate::cli::args::{LogsFormat, RunArgs};
 use crate::cli::client::{self, Client};
+use crate::cli::endpoint;
 use crate::cli::error::CliError;
 use crate::cli::exit::Exit;
 use crate::cli::render::transcript::Transcript;
 use crate::cli::terminal::{Term, out};
 
 pub(super) async fn run(client: &Client, args: &RunArgs, term: Term) -> Result<Exit, CliError> {
+    let runtime = endpoint::base("--runtime", &args.runtime).map_err(CliError::Usage)?;
     let request = request(args)?;
     let http = reqwest::Client::new();
-    let mut post = http
-        .post(format!("{}/execute", args.runtime.trim_end_matches('/')))
-        .json(&request);
+    let mut post = http.post(format!("{runtime}/execute")).json(&request);
     if let Some(token) = std::env::var("SUPERVISOR_TOKEN").ok().filter(|t| !t.is_empty()) {
         post = post.bearer_auth(token);
     }
