@@ -103,3 +103,35 @@ async fn a_url_without_a_scheme_is_a_usage_error_with_a_hint() {
     "#]]
     .assert_eq(&runtime.stderr);
 }
+
+/// An HTTP server that is not a control plane: every route answers 404 with `body`.
+async fn foreign_server(body: &'static str) -> String {
+    let router =
+        axum::Router::new().fallback(move || async move { (axum::http::StatusCode::NOT_FOUND, body) });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    url
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_is_not_a_control_plane_is_named_as_such() {
+    for body in [
+        "<html><body>Not Found</body></html>",
+        r#"{"message":"Not Found"}"#,
+        // What a supervisor (or any agent-studio server without the route) answers.
+        r#"{"error":{"code":"not_found","message":"no such route"}}"#,
+    ] {
+        let url = foreign_server(body).await;
+        for args in [&["show", "s-1"][..], &["sessions"][..]] {
+            let run = agentctl_with(command(&url, args)).await;
+            assert_eq!(run.code, 1, "{body}: {}", run.stderr);
+            assert!(
+                run.stderr
+                    .starts_with(&format!("agentctl: {url} is not an Agent Studio control plane")),
+                "{body}: {}",
+                run.stderr
+            );
+        }
+    }
+}
