@@ -76,6 +76,8 @@ pub(crate) enum SessionStatusArg {
     Succeeded,
     Failed,
     Cancelled,
+    /// The API's spelling; clap's own `timed-out` still works.
+    #[value(name = "timed_out", alias = "timed-out")]
     TimedOut,
     Lost,
 }

@@ -135,3 +135,32 @@ async fn a_server_that_is_not_a_control_plane_is_named_as_such() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_apis_spelling_of_timed_out_filters_the_list_and_the_old_one_still_does() {
+    let (_db, app) = app().await;
+    app.ingest(
+        "rt-1",
+        &[
+            ev("s-slow", 0, "text", json!({"text": "working"})),
+            sup(
+                "s-slow",
+                1,
+                "session.finished",
+                finished("timed_out", Some("timed out")),
+            ),
+            ev("s-other", 0, "text", json!({"text": "working"})),
+        ],
+    )
+    .await;
+    for spelling in ["timed_out", "timed-out"] {
+        check(
+            &agentctl(&app, &["ps", "--status", spelling, "-o", "name"]).await,
+            0,
+            expect![[r#"
+                s-slow
+            "#]],
+        );
+    }
+    app.stop().await;
+}
