@@ -164,3 +164,30 @@ async fn the_apis_spelling_of_timed_out_filters_the_list_and_the_old_one_still_d
     }
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_jsonl_prints_seed_log_entries_as_stored() {
+    let (_db, app) = app().await;
+    for (key, value) in [
+        ("progress", json!("cloned the repository")),
+        ("metrics", json!({"files": 3})),
+    ] {
+        let (status, answer) = app
+            .post_internal(
+                "/api/internal/logs",
+                &json!({"agentId": "seed-agent", "sessionId": "s-seed", "key": key, "value": value,
+                        "timestamp": "2026-11-25T12:00:00.000Z"}),
+            )
+            .await;
+        assert!(status.is_success(), "{answer}");
+    }
+    check(
+        &agentctl(&app, &["logs", "s-seed", "-o", "jsonl"]).await,
+        0,
+        expect![[r#"
+            {"key":"progress","value":"cloned the repository"}
+            {"key":"metrics","value":{"files":3}}
+        "#]],
+    );
+    app.stop().await;
+}

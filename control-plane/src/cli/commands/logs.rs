@@ -57,11 +57,12 @@ pub(super) fn print_event(
 ) -> Result<(), CliError> {
     match format {
         LogsFormat::Jsonl => {
-            // The SDK's own messages: JSON objects the agent printed, byte for byte as stored.
+            // The SDK's own messages (JSON objects the agent printed) and the seed's log entries (`{key,value}`,
+            // all a seed agent's session has), byte for byte as stored; not the text lines wrapped as
+            // `{"text":…}`.
             if event.source == protocol::EventSource::Agent
                 && event.data.get().trim_start().starts_with('{')
                 && event.kind != "text"
-                && event.kind != "log"
             {
                 out(&format!("{}\n", event.data.get()))?;
             }
