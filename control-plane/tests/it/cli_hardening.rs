@@ -2,11 +2,15 @@
 //! a server that is not a control plane, the API's spelling of a status, seed logs, a follow started before the
 //! session exists, and id prefixes. Each runs the real binary against a real server.
 
+use std::io::BufRead;
+use std::process::Stdio;
+use std::time::Duration;
+
 use expect_test::expect;
 use serde_json::json;
 
-use crate::cli::{agentctl, agentctl_with, check, command};
-use crate::helpers::{Kind, TestApp, TestDb, ev, spawn_app, sup};
+use crate::cli::{agentctl, agentctl_with, check, command, finish};
+use crate::helpers::{Ending, Kind, TestApp, TestDb, ev, spawn_app, sup, transcript};
 
 /// OSC 52 (write the clipboard), a window title, a screen clear, a carriage return and a C1 CSI.
 const HOSTILE: &str = "\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b]0;title\x07\x1b[2Jwiped\rforged\u{9b}31mred";
@@ -189,5 +193,56 @@ async fn logs_jsonl_prints_seed_log_entries_as_stored() {
             {"key":"metrics","value":{"files":3}}
         "#]],
     );
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_follow_started_before_the_first_batch_waits_for_the_session_then_follows_it() {
+    let (_db, app) = app().await;
+    let mut cmd = command(&app.url(""), &["logs", "-f", "s-late"]);
+    cmd.stderr(Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let (waiting_tx, waiting_rx) = tokio::sync::oneshot::channel::<()>();
+    // Reads stderr to its end (so agentctl never blocks on it), saying when the wait note appears.
+    let reader = std::thread::spawn(move || {
+        let mut waiting_tx = Some(waiting_tx);
+        let mut text = String::new();
+        for line in std::io::BufReader::new(stderr).lines() {
+            let line = line.expect("a line");
+            if line.contains("waiting for session s-late")
+                && let Some(tx) = waiting_tx.take()
+            {
+                let _ = tx.send(());
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    let waiting = tokio::time::timeout(Duration::from_secs(20), waiting_rx).await;
+    if !matches!(waiting, Ok(Ok(()))) {
+        let run = finish(child).await;
+        let stderr = reader.join().expect("join");
+        panic!(
+            "agentctl did not wait for the session (exit {}): {stderr}",
+            run.code
+        );
+    }
+    app.ingest("rt-1", &transcript("s-late", "rt-1", "failed", Ending::Failed))
+        .await;
+    let run = tokio::time::timeout(Duration::from_secs(20), finish(child))
+        .await
+        .expect("logs -f ends with the session");
+    let stderr = reader.join().expect("join");
+    assert_eq!(run.code, 0, "{stderr}");
+    expect![[r#"
+        session s-late · agent reviewer · runner node /opt/agent-runner/run.mjs · pid 4242
+        model claude-haiku-4-5 · 2 tools · cwd /workspace/sessions/s-fail
+        ⏺ Bash(make)
+          ⎿  ✗ make: *** No targets specified and no makefile found.  Stop.
+        ✗ failed (error_max_turns: Reached maximum number of turns (2)) · 2 turns · 4s · $0.0123
+    "#]]
+    .assert_eq(&run.stdout);
     app.stop().await;
 }

@@ -1,6 +1,6 @@
 //! `agentctl logs ID`: a session's transcript, or its SDK messages as stored; `-f` follows to the end.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use protocol::SessionDetail;
 
@@ -11,9 +11,17 @@ use crate::cli::exit::Exit;
 use crate::cli::render::transcript::Transcript;
 use crate::cli::terminal::{Term, out};
 
+/// How long `logs -f` and `run -f` wait for a session the control plane does not know yet. A runtime ships a
+/// session's first batch moments after starting it, so `logs -f` right after `agentctl run` can ask before it
+/// arrived; a session that never appears is still an error, only later.
+const APPEAR_TIMEOUT: Duration = Duration::from_secs(60);
+
 pub(super) async fn logs(client: &Client, args: &LogsArgs, term: Term) -> Result<Exit, CliError> {
     let mut transcript = Transcript::new(term.style, args.timestamps);
     let mut after: Option<u64> = None;
+    if args.follow {
+        until_known(client, &args.id).await?;
+    }
     if let Some(n) = args.tail {
         let session = client.session(&args.id).await?;
         after = session
@@ -47,6 +55,26 @@ pub(super) async fn logs(client: &Client, args: &LogsArgs, term: Term) -> Result
     } else {
         Exit::Ok
     })
+}
+
+/// Waits until the control plane knows session `id`, for at most [`APPEAR_TIMEOUT`], saying so on stderr once
+/// it has to wait.
+pub(super) async fn until_known(client: &Client, id: &str) -> Result<SessionDetail, CliError> {
+    let deadline = Instant::now() + APPEAR_TIMEOUT;
+    let mut said = false;
+    loop {
+        match client.session(id).await {
+            Ok(session) => return Ok(session),
+            Err(CliError::NotFound(_)) if Instant::now() < deadline => {
+                if !said {
+                    eprintln!("agentctl: waiting for session {id} to appear");
+                    said = true;
+                }
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Prints one event in the chosen format.
