@@ -246,3 +246,64 @@ async fn logs_follow_started_before_the_first_batch_waits_for_the_session_then_f
     .assert_eq(&run.stdout);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unique_id_prefix_names_its_session_and_an_ambiguous_one_lists_the_candidates() {
+    let (_db, app) = app().await;
+    for sid in ["p-alpha-1", "p-alpha-12", "p-beta"] {
+        app.ingest("rt-1", &transcript(sid, "rt-1", "success", Ending::Succeeded))
+            .await;
+    }
+    app.ingest(
+        "rt-1",
+        &transcript("p-gamma", "rt-1", "cancelled", Ending::Running),
+    )
+    .await;
+    let show = agentctl(&app, &["show", "p-b"]).await;
+    assert_eq!(show.code, 0, "{}", show.stderr);
+    assert!(show.stdout.starts_with("Session:   p-beta\n"), "{}", show.stdout);
+    let logs = agentctl(&app, &["logs", "p-b", "--tail", "1"]).await;
+    check(
+        &logs,
+        0,
+        expect![[r#"
+            ✓ succeeded · 6 turns · 1m 42s · $0.0831
+        "#]],
+    );
+    check(
+        &agentctl(&app, &["wait", "p-b"]).await,
+        0,
+        expect![[r#"
+            p-beta succeeded
+        "#]],
+    );
+    check(
+        &agentctl(&app, &["cancel", "-y", "p-g"]).await,
+        0,
+        expect![[r#"
+            p-gamma: cancelling
+        "#]],
+    );
+    // An id that is also a prefix of another names itself.
+    let exact = agentctl(&app, &["show", "p-alpha-1"]).await;
+    assert!(
+        exact.stdout.starts_with("Session:   p-alpha-1\n"),
+        "{}",
+        exact.stdout
+    );
+    let ambiguous = agentctl(&app, &["show", "p-alpha"]).await;
+    check(&ambiguous, 1, expect![""]);
+    expect![[r#"
+        agentctl: p-alpha is ambiguous: 2 sessions start with it: p-alpha-12, p-alpha-1
+    "#]]
+    .assert_eq(&ambiguous.stderr);
+    let missing = agentctl(&app, &["wait", "p-zzz"]).await;
+    check(&missing, 1, expect![""]);
+    expect![[r#"
+        agentctl: session p-zzz not found
+    "#]]
+    .assert_eq(&missing.stderr);
+    let invalid = agentctl(&app, &["show", "p/../x"]).await;
+    check(&invalid, 2, expect![""]);
+    app.stop().await;
+}

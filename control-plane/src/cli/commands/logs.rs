@@ -8,6 +8,7 @@ use crate::cli::args::{LogsArgs, LogsFormat};
 use crate::cli::client::{self, Client, Followed};
 use crate::cli::error::CliError;
 use crate::cli::exit::Exit;
+use crate::cli::lookup;
 use crate::cli::render::transcript::Transcript;
 use crate::cli::terminal::{Term, out};
 
@@ -19,11 +20,13 @@ const APPEAR_TIMEOUT: Duration = Duration::from_secs(60);
 pub(super) async fn logs(client: &Client, args: &LogsArgs, term: Term) -> Result<Exit, CliError> {
     let mut transcript = Transcript::new(term.style, args.timestamps);
     let mut after: Option<u64> = None;
-    if args.follow {
-        until_known(client, &args.id).await?;
-    }
+    let id = if args.follow {
+        until_known(client, &args.id, Lookup::Prefix).await?
+    } else {
+        lookup::session_id(client, &args.id).await?
+    };
     if let Some(n) = args.tail {
-        let session = client.session(&args.id).await?;
+        let session = client.session(&id).await?;
         after = session
             .session
             .last_seq
@@ -32,7 +35,7 @@ pub(super) async fn logs(client: &Client, args: &LogsArgs, term: Term) -> Result
     }
     if !args.follow {
         loop {
-            let page = client.events(&args.id, after, 1000).await?;
+            let page = client.events(&id, after, 1000).await?;
             for event in &page.events {
                 print_event(event, args.output, &mut transcript)?;
             }
@@ -42,11 +45,11 @@ pub(super) async fn logs(client: &Client, args: &LogsArgs, term: Term) -> Result
             after = page.next_after;
         }
         if args.exit_status {
-            return Ok(Exit::of_session(client.session(&args.id).await?.session.status));
+            return Ok(Exit::of_session(client.session(&id).await?.session.status));
         }
         return Ok(Exit::Ok);
     }
-    let detail = follow(client, &args.id, after, |event| {
+    let detail = follow(client, &id, after, |event| {
         print_event(event, args.output, &mut transcript)
     })
     .await?;
@@ -57,17 +60,30 @@ pub(super) async fn logs(client: &Client, args: &LogsArgs, term: Term) -> Result
     })
 }
 
-/// Waits until the control plane knows session `id`, for at most [`APPEAR_TIMEOUT`], saying so on stderr once
-/// it has to wait.
-pub(super) async fn until_known(client: &Client, id: &str) -> Result<SessionDetail, CliError> {
+/// How an id argument is looked up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Lookup {
+    /// The id the runtime answered (`run -f`): never a longer id it happens to start.
+    Exact,
+    /// What a person typed: a full id or a unique prefix.
+    Prefix,
+}
+
+/// Waits until the control plane knows the session `arg` names, for at most [`APPEAR_TIMEOUT`], saying so on
+/// stderr once it has to wait; its full id.
+pub(super) async fn until_known(client: &Client, arg: &str, how: Lookup) -> Result<String, CliError> {
     let deadline = Instant::now() + APPEAR_TIMEOUT;
     let mut said = false;
     loop {
-        match client.session(id).await {
-            Ok(session) => return Ok(session),
+        let found = match how {
+            Lookup::Exact => client.session(arg).await.map(|_| arg.to_owned()),
+            Lookup::Prefix => lookup::session_id(client, arg).await,
+        };
+        match found {
+            Ok(id) => return Ok(id),
             Err(CliError::NotFound(_)) if Instant::now() < deadline => {
                 if !said {
-                    eprintln!("agentctl: waiting for session {id} to appear");
+                    eprintln!("agentctl: waiting for session {arg} to appear");
                     said = true;
                 }
                 tokio::time::sleep(Duration::from_millis(250)).await;

@@ -5,7 +5,7 @@ use std::io::Read;
 
 use protocol::{AgentOptions, ExecuteRequest, ExecuteResponse};
 
-use super::logs::{follow, print_event, until_known};
+use super::logs::{Lookup, follow, print_event, until_known};
 use crate::cli::args::{LogsFormat, RunArgs};
 use crate::cli::client::{self, Client};
 use crate::cli::endpoint;
@@ -44,7 +44,7 @@ pub(super) async fn run(client: &Client, args: &RunArgs, term: Term) -> Result<E
     }
     eprintln!("session {id} started; following (Ctrl-C detaches, the session keeps running)");
     // The runtime ships its first events within moments; until then the control plane does not know the id.
-    until_known(client, &id).await?;
+    until_known(client, &id, Lookup::Exact).await?;
     let mut transcript = Transcript::new(term.style, false);
     let detail = follow(client, &id, None, |e| {
         print_event(e, LogsFormat::Text, &mut transcript)
