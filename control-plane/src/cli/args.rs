@@ -76,6 +76,8 @@ pub(crate) enum SessionStatusArg {
     Succeeded,
     Failed,
     Cancelled,
+    /// The API's spelling; clap's own `timed-out` still works.
+    #[value(name = "timed_out", alias = "timed-out")]
     TimedOut,
     Lost,
 }
@@ -128,7 +130,8 @@ pub(crate) struct LogsArgs {
     /// Prefix lines with the event's time.
     #[arg(long, short = 't')]
     pub(crate) timestamps: bool,
-    /// text: a transcript; jsonl: the SDK messages as stored (like `claude --output-format stream-json`).
+    /// text: a transcript; jsonl: the SDK messages as stored (like `claude --output-format stream-json`), and
+    /// seed log entries as their `{"key","value"}`.
     #[arg(long, short = 'o', default_value = "text")]
     pub(crate) output: LogsFormat,
     /// Exit 5 if the session failed, 6 if it was cancelled.

@@ -7,7 +7,9 @@ use protocol::{CancelResponse, ErrorBody, Event, EventPage, SessionDetail, Sessi
 use reqwest::StatusCode;
 use serde::de::DeserializeOwned;
 
+use crate::cli::endpoint;
 use crate::cli::error::CliError;
+use crate::cli::render::escape;
 
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -24,16 +26,14 @@ pub enum Followed {
 }
 
 impl Client {
+    /// A client of the control plane at `base` (`--url`); a URL that cannot be one is a usage error.
     pub fn new(base: &str, token: Option<String>) -> Result<Self, CliError> {
+        let base = endpoint::base("--url", base).map_err(CliError::Usage)?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .build()
             .map_err(|e| CliError::Other(anyhow::anyhow!("build http client: {e}")))?;
-        Ok(Self {
-            http,
-            base: base.trim_end_matches('/').to_owned(),
-            token,
-        })
+        Ok(Self { http, base, token })
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -51,6 +51,17 @@ impl Client {
             .map_err(|e| CliError::Other(anyhow::anyhow!("connect to {}: {}", self.base, error_chain(&e))))?;
         if response.status().is_success() {
             return Ok(response);
+        }
+        if response.status() == StatusCode::NOT_FOUND {
+            let path = response.url().path().to_owned();
+            let text = response.text().await.unwrap_or_default();
+            return Err(match not_found(&text) {
+                NotFound::Session(message) => CliError::NotFound(message),
+                NotFound::WrongServer(answer) => CliError::Other(anyhow::anyhow!(
+                    "{} is not an Agent Studio control plane: {path} answered 404 ({answer})",
+                    self.base
+                )),
+            });
         }
         Err(error_from(response).await)
     }
@@ -172,13 +183,43 @@ impl Client {
     }
 }
 
+/// What a control plane's 404 says.
+#[derive(Debug, PartialEq, Eq)]
+enum NotFound {
+    /// The API's own answer: the session (or id prefix) is unknown; the server's message.
+    Session(String),
+    /// Anything else (an HTML page, a foreign JSON body, `no such route` from a supervisor or a server without
+    /// this route): the URL points at some other server; the start of what it said.
+    WrongServer(String),
+}
+
+/// Reads a 404's body: only the public API's error body with code `not_found` is a missing session.
+fn not_found(body: &str) -> NotFound {
+    match serde_json::from_str::<ErrorBody>(body) {
+        Ok(b) if b.error.code == "not_found" && b.error.message != "no such route" => {
+            NotFound::Session(escape::line(&b.error.message).into_owned())
+        }
+        _ => NotFound::WrongServer(snippet(body)),
+    }
+}
+
+/// The start of a server's answer, on one line (whitespace runs become one space) and harmless to a terminal.
+fn snippet(text: &str) -> String {
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut kept: String = text.chars().take(100).collect();
+    if kept.len() < text.len() {
+        kept.push('…');
+    }
+    escape::line(&kept).into_owned()
+}
+
 /// The error of a non-2xx answer, with the server's message.
 pub async fn error_from(response: reqwest::Response) -> CliError {
     let status = response.status();
     let text = response.text().await.unwrap_or_default();
     let message = serde_json::from_str::<ErrorBody>(&text)
-        .map(|b| b.error.message)
-        .unwrap_or_else(|_| text.trim().chars().take(200).collect());
+        .map(|b| escape::line(&b.error.message).into_owned())
+        .unwrap_or_else(|_| snippet(&text));
     match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => CliError::Auth(message),
         StatusCode::NOT_FOUND => CliError::NotFound(message),
@@ -195,4 +236,51 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
         source = s.source();
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::{Expect, expect};
+
+    use super::*;
+
+    #[track_caller]
+    fn check(body: &str, expect: Expect) {
+        let shown = match not_found(body) {
+            NotFound::Session(message) => format!("session: {message}"),
+            NotFound::WrongServer(answer) => format!("wrong server: {answer}"),
+        };
+        expect.assert_eq(&shown);
+    }
+
+    #[test]
+    fn only_the_apis_not_found_body_means_a_missing_session() {
+        check(
+            r#"{"error":{"code":"not_found","message":"session s-1 not found"}}"#,
+            expect!["session: session s-1 not found"],
+        );
+        check(
+            r#"{"error":{"code":"not_found","message":"no such route"}}"#,
+            expect![[r#"wrong server: {"error":{"code":"not_found","message":"no such route"}}"#]],
+        );
+        check(
+            r#"{"error":{"code":"gone","message":"session s-1 not found"}}"#,
+            expect![[r#"wrong server: {"error":{"code":"gone","message":"session s-1 not found"}}"#]],
+        );
+        check(
+            r#"{"message":"Not Found"}"#,
+            expect![[r#"wrong server: {"message":"Not Found"}"#]],
+        );
+        check(
+            "<html>\n<body>Not Found</body>\n</html>\n",
+            expect!["wrong server: <html> <body>Not Found</body> </html>"],
+        );
+        check(
+            &"x".repeat(150),
+            expect![
+                "wrong server: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx…"
+            ],
+        );
+        check("", expect!["wrong server: "]);
+    }
 }

@@ -6,14 +6,18 @@
 //!
 //! - `args`: the clap types (their doc comments are `--help`); `exit`: the documented exit codes;
 //!   `error`: how a command fails; `terminal`: tty, colour, stdout; `token`: the API token.
-//! - `commands`: one file per subcommand; `client`: the HTTP client of the public API.
+//! - `commands`: one file per subcommand; `client`: the HTTP client of the public API; `endpoint`: the
+//!   `--url`/`--runtime` check (a missing scheme is a usage error with a hint); `lookup`: an id argument
+//!   (a full id or a unique prefix) to its session.
 //! - `render`: pure text of session tables and transcripts.
 
 mod args;
 mod client;
 mod commands;
+mod endpoint;
 mod error;
 mod exit;
+mod lookup;
 pub mod render;
 mod terminal;
 mod token;

@@ -10,16 +10,16 @@ use serde_json::Value;
 
 use crate::helpers::{Ending, Kind, TOKEN, TestApp, TestDb, lines, spawn_app, spawn_app_on, transcript};
 
-const BIN: &str = env!("CARGO_BIN_EXE_agentctl");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_agentctl");
 
 #[derive(Debug)]
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Run {
+    pub(crate) code: i32,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
-fn command(app_url: &str, args: &[&str]) -> Command {
+pub(crate) fn command(app_url: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .env("AGENTCTL_URL", app_url)
@@ -33,7 +33,7 @@ fn command(app_url: &str, args: &[&str]) -> Command {
     cmd
 }
 
-async fn finish(child: std::process::Child) -> Run {
+pub(crate) async fn finish(child: std::process::Child) -> Run {
     let output = tokio::task::spawn_blocking(move || child.wait_with_output())
         .await
         .expect("join")
@@ -45,16 +45,16 @@ async fn finish(child: std::process::Child) -> Run {
     }
 }
 
-async fn agentctl(app: &TestApp, args: &[&str]) -> Run {
+pub(crate) async fn agentctl(app: &TestApp, args: &[&str]) -> Run {
     agentctl_with(command(&app.url(""), args)).await
 }
 
-async fn agentctl_with(mut cmd: Command) -> Run {
+pub(crate) async fn agentctl_with(mut cmd: Command) -> Run {
     finish(cmd.spawn().expect("spawn agentctl")).await
 }
 
 #[track_caller]
-fn check(run: &Run, code: i32, stdout: Expect) {
+pub(crate) fn check(run: &Run, code: i32, stdout: Expect) {
     assert_eq!(run.code, code, "exit code; stderr: {}", run.stderr);
     stdout.assert_eq(&run.stdout);
 }

@@ -232,6 +232,78 @@ fn a_session_that_ends_without_a_result_message_takes_the_footer_from_session_fi
     );
 }
 
+/// OSC 52 (write the clipboard), a window title, a screen clear, a carriage return and a C1 CSI.
+const HOSTILE: &str = "\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b]0;title\x07\x1b[2Jwiped\rforged\u{9b}31mred";
+
+#[test]
+fn terminal_escapes_an_agent_prints_are_shown_escaped_wherever_they_appear() {
+    let events = [
+        event(
+            0,
+            "supervisor",
+            "session.started",
+            json!({"agentId": HOSTILE, "pid": 7, "runtimeId": "rt-1", "runner": HOSTILE}),
+        ),
+        event(
+            1,
+            "agent",
+            "system",
+            json!({"type": "system", "subtype": "init", "model": HOSTILE, "cwd": HOSTILE, "tools": []}),
+        ),
+        event(
+            2,
+            "agent",
+            "text",
+            json!({"text": format!("{HOSTILE}\n\tindented")}),
+        ),
+        assistant(
+            3,
+            json!([{"type": "text", "text": HOSTILE},
+                   {"type": "tool_use", "id": "toolu_1", "name": HOSTILE, "input": {"command": HOSTILE}}]),
+        ),
+        tool_result(4, json!(HOSTILE), true),
+        tool_result(5, json!([{"type": "text", "text": HOSTILE}]), false),
+        event(6, "stderr", "stderr", json!({"text": HOSTILE})),
+        event(7, "agent", "log", json!({"key": HOSTILE, "value": HOSTILE})),
+        event(
+            8,
+            "agent",
+            "user",
+            json!({"type": "user", "message": {"role": "user", "content": HOSTILE}}),
+        ),
+        event(
+            9,
+            "supervisor",
+            "output.truncated",
+            json!({"stream": HOSTILE, "droppedBytes": 1}),
+        ),
+        event(
+            10,
+            "supervisor",
+            "session.finished",
+            json!({"status": "failed", "durationMs": 1000, "error": HOSTILE}),
+        ),
+    ];
+    let shown = render(&events, PLAIN, false);
+    assert!(!shown.contains(['\x1b', '\x07', '\r', '\u{9b}']), "{shown}");
+    expect![[r#"
+        session s-1 · agent \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred · runner \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred · pid 7
+        model \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred · 0 tools · cwd \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred
+        \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred
+        	indented
+        ⏺ \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred
+        ⏺ \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred(\u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred)
+          ⎿  ✗ \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred
+          ⎿  \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred
+        stderr: \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred
+        \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred: \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred
+        > \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred
+        … \u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred output truncated (1 bytes dropped)
+        ✗ failed (\u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}]0;title\u{7}\u{1b}[2Jwiped\u{d}forged\u{9b}31mred) · 1s
+    "#]]
+    .assert_eq(&shown);
+}
+
 #[test]
 fn timestamps_prefix_every_line_with_the_events_clock_time() {
     let events = [

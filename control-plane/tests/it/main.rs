@@ -3,6 +3,7 @@
 
 mod api;
 mod cli;
+mod cli_hardening;
 mod cli_logging;
 mod cli_transcript;
 mod corrupt;

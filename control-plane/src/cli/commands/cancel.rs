@@ -6,17 +6,19 @@ use crate::cli::args::CancelArgs;
 use crate::cli::client::Client;
 use crate::cli::error::CliError;
 use crate::cli::exit::Exit;
+use crate::cli::lookup;
 use crate::cli::terminal::out;
 
 pub(super) async fn cancel(client: &Client, args: &CancelArgs) -> Result<Exit, CliError> {
+    if !args.yes && !std::io::stdin().is_terminal() {
+        return Err(CliError::Usage(format!(
+            "refusing to cancel {} without confirmation: pass -y when stdin is not a terminal",
+            args.id
+        )));
+    }
+    let id = lookup::session_id(client, &args.id).await?;
     if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            return Err(CliError::Usage(format!(
-                "refusing to cancel {} without confirmation: pass -y when stdin is not a terminal",
-                args.id
-            )));
-        }
-        eprint!("Cancel session {}? [y/N] ", args.id);
+        eprint!("Cancel session {id}? [y/N] ");
         let mut answer = String::new();
         std::io::stdin()
             .read_line(&mut answer)
@@ -26,7 +28,7 @@ pub(super) async fn cancel(client: &Client, args: &CancelArgs) -> Result<Exit, C
             return Ok(Exit::Error);
         }
     }
-    let (queued, answer) = client.cancel(&args.id).await?;
+    let (queued, answer) = client.cancel(&id).await?;
     if queued {
         out(&format!("{}: cancelling\n", answer.session_id))?;
     } else {

@@ -2,24 +2,23 @@
 //! and the exit code then tells how the session ended.
 
 use std::io::Read;
-use std::time::{Duration, Instant};
 
 use protocol::{AgentOptions, ExecuteRequest, ExecuteResponse};
 
-use super::logs::{follow, print_event};
+use super::logs::{Lookup, follow, print_event, until_known};
 use crate::cli::args::{LogsFormat, RunArgs};
 use crate::cli::client::{self, Client};
+use crate::cli::endpoint;
 use crate::cli::error::CliError;
 use crate::cli::exit::Exit;
 use crate::cli::render::transcript::Transcript;
 use crate::cli::terminal::{Term, out};
 
 pub(super) async fn run(client: &Client, args: &RunArgs, term: Term) -> Result<Exit, CliError> {
+    let runtime = endpoint::base("--runtime", &args.runtime).map_err(CliError::Usage)?;
     let request = request(args)?;
     let http = reqwest::Client::new();
-    let mut post = http
-        .post(format!("{}/execute", args.runtime.trim_end_matches('/')))
-        .json(&request);
+    let mut post = http.post(format!("{runtime}/execute")).json(&request);
     if let Some(token) = std::env::var("SUPERVISOR_TOKEN").ok().filter(|t| !t.is_empty()) {
         post = post.bearer_auth(token);
     }
@@ -45,16 +44,7 @@ pub(super) async fn run(client: &Client, args: &RunArgs, term: Term) -> Result<E
     }
     eprintln!("session {id} started; following (Ctrl-C detaches, the session keeps running)");
     // The runtime ships its first events within moments; until then the control plane does not know the id.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match client.session(&id).await {
-            Ok(_) => break,
-            Err(CliError::NotFound(_)) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(250)).await;
-            }
-            Err(e) => return Err(e),
-        }
-    }
+    until_known(client, &id, Lookup::Exact).await?;
     let mut transcript = Transcript::new(term.style, false);
     let detail = follow(client, &id, None, |e| {
         print_event(e, LogsFormat::Text, &mut transcript)

@@ -6,12 +6,14 @@ use crate::cli::args::WaitArgs;
 use crate::cli::client::Client;
 use crate::cli::error::CliError;
 use crate::cli::exit::Exit;
+use crate::cli::lookup;
 use crate::cli::terminal::out;
 
 pub(super) async fn wait(client: &Client, args: &WaitArgs) -> Result<Exit, CliError> {
     let deadline = args.timeout.map(|t| Instant::now() + t);
+    let id = lookup::session_id(client, &args.id).await?;
     loop {
-        let session = client.session(&args.id).await?;
+        let session = client.session(&id).await?;
         if session.session.status.is_finished() {
             out(&format!(
                 "{} {}\n",
@@ -25,7 +27,7 @@ pub(super) async fn wait(client: &Client, args: &WaitArgs) -> Result<Exit, CliEr
             if now >= deadline {
                 eprintln!(
                     "agentctl: session {} still {} after the timeout",
-                    args.id, session.session.status
+                    id, session.session.status
                 );
                 return Err(CliError::Timeout);
             }

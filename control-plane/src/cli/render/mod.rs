@@ -1,8 +1,10 @@
 //! Pure rendering of sessions and transcripts: strings in, strings out, so every format has a snapshot test.
 //!
 //! `sessions`: the session list and `show`'s describe block; `transcript`: a session's events as Claude Code
-//! shows them. This file holds what both use: the style, status words, durations and costs.
+//! shows them; `escape`: every text either shows from an event or a session row, made harmless to a terminal.
+//! This file holds what both use: the style, status words, durations and costs.
 
+pub(crate) mod escape;
 mod sessions;
 pub mod transcript;
 

@@ -2,7 +2,7 @@
 
 use protocol::SessionDetail;
 
-use super::{Style, cost, duration, status_symbol, status_word};
+use super::{Style, cost, duration, escape, status_symbol, status_word};
 use crate::time;
 
 fn session_duration(s: &SessionDetail, now_ms: i64) -> Option<i64> {
@@ -16,8 +16,13 @@ fn session_duration(s: &SessionDetail, now_ms: i64) -> Option<i64> {
     Some(end - start)
 }
 
+/// A value for one cell or line (`-` when absent): the server's text, which an agent may have written, escaped.
 fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map_or_else(|| "-".into(), |v| v.to_string())
+    v.map_or_else(|| "-".into(), |v| cell(&v.to_string()))
+}
+
+fn cell(text: &str) -> String {
+    escape::line(text).into_owned()
 }
 
 /// The session list: an aligned table with a header for a terminal.
@@ -34,9 +39,9 @@ pub fn sessions_table(sessions: &[SessionDetail], wide: bool, now_ms: i64, style
             |c| format!("{} ago", duration((now_ms - c) / 1000 * 1000)),
         );
         let mut row = vec![
-            (s.session.session_id.to_string(), String::new()),
+            (cell(s.session.session_id.as_str()), String::new()),
             (plain_status, status_word(style, s.session.status)),
-            (s.session.agent_id.to_string(), String::new()),
+            (cell(s.session.agent_id.as_str()), String::new()),
             (opt(s.session.num_turns), String::new()),
             (cost(s.session.total_cost_usd), String::new()),
             (age, String::new()),
@@ -84,12 +89,12 @@ pub fn sessions_plain(sessions: &[SessionDetail], wide: bool) -> String {
     let mut out = String::new();
     for s in sessions {
         let mut fields = vec![
-            s.session.session_id.to_string(),
+            cell(s.session.session_id.as_str()),
             s.session.status.to_string(),
-            s.session.agent_id.to_string(),
+            cell(s.session.agent_id.as_str()),
             opt(s.session.num_turns),
             opt(s.session.total_cost_usd),
-            s.session.created_at.clone(),
+            cell(&s.session.created_at),
             opt(s.session.finished_at.clone()),
         ];
         if wide {
@@ -102,15 +107,20 @@ pub fn sessions_plain(sessions: &[SessionDetail], wide: bool) -> String {
     out
 }
 
+/// A value that may span lines (`-` when absent), escaped but with its lines kept.
+fn lines(text: Option<&str>) -> String {
+    text.map_or_else(|| "-".into(), |t| escape::text(t).into_owned())
+}
+
 /// `agentctl show`: a describe-style block.
 pub fn show(s: &SessionDetail, now_ms: i64, style: Style) -> String {
     let fields: Vec<(&str, String)> = vec![
-        ("Session", s.session.session_id.to_string()),
-        ("Agent", s.session.agent_id.to_string()),
+        ("Session", cell(s.session.session_id.as_str())),
+        ("Agent", cell(s.session.agent_id.as_str())),
         ("Status", status_word(style, s.session.status)),
         ("Model", opt(s.model.clone())),
         ("Runtime", opt(s.runtime_id.clone())),
-        ("Created", s.session.created_at.clone()),
+        ("Created", cell(&s.session.created_at)),
         ("Started", opt(s.session.started_at.clone())),
         ("Finished", opt(s.session.finished_at.clone())),
         (
@@ -121,9 +131,9 @@ pub fn show(s: &SessionDetail, now_ms: i64, style: Style) -> String {
         ("Cost", cost(s.session.total_cost_usd)),
         ("Exit code", opt(s.session.exit_code)),
         ("Signal", opt(s.session.signal.clone())),
-        ("Error", opt(s.session.error.clone())),
+        ("Error", lines(s.session.error.as_deref())),
         ("Last seq", opt(s.session.last_seq)),
-        ("Result", opt(s.result_text.clone())),
+        ("Result", lines(s.result_text.as_deref())),
     ];
     let mut out = String::new();
     for (name, value) in fields {

@@ -8,7 +8,7 @@
 use protocol::{Event, EventSource, SessionStatus};
 use serde_json::Value;
 
-use super::{Style, cost, duration, status_symbol};
+use super::{Style, cost, duration, escape, status_symbol};
 
 /// Lines of a tool result shown before `… +N lines`.
 const RESULT_LINES: usize = 3;
@@ -53,16 +53,16 @@ impl Transcript {
         let mut lines = match (event.source, event.kind.as_str()) {
             (EventSource::Supervisor, "session.started") => vec![style.dim(&format!(
                 "session {} · agent {} · runner {} · pid {}",
-                event.session_id,
-                text(&data, "agentId"),
-                text(&data, "runner"),
+                escape::line(event.session_id.as_str()),
+                field(&data, "agentId"),
+                field(&data, "runner"),
                 data.get("pid").map_or_else(|| "-".into(), Value::to_string),
             ))],
             (EventSource::Supervisor, "session.finished") => vec![self.footer(&data)],
             (EventSource::Supervisor, "session.cancel_requested") => vec![style.yellow("⊘ cancel requested")],
             (_, "output.truncated") => vec![style.yellow(&format!(
                 "… {} output truncated ({} bytes dropped)",
-                text(&data, "stream"),
+                field(&data, "stream"),
                 data.get("droppedBytes").map_or_else(|| "?".into(), Value::to_string)
             ))],
             (EventSource::Stderr, _) => text(&data, "text")
@@ -72,9 +72,9 @@ impl Transcript {
             (EventSource::Agent, "text") => text(&data, "text").lines().map(str::to_owned).collect(),
             (EventSource::Agent, "log") => vec![style.dim(&format!(
                 "{}: {}",
-                text(&data, "key"),
+                field(&data, "key"),
                 data.get("value").map_or_else(String::new, |v| match v {
-                    Value::String(s) => s.clone(),
+                    Value::String(s) => escape::text(s).into_owned(),
                     other => other.to_string(),
                 })
             ))],
@@ -92,7 +92,7 @@ impl Transcript {
             line.truncate(line.trim_end().len());
         }
         if self.timestamps {
-            let clock = event.ts.get(11..19).unwrap_or(&event.ts).to_owned();
+            let clock = escape::line(event.ts.get(11..19).unwrap_or(&event.ts)).into_owned();
             for line in &mut lines {
                 *line = format!("{} {line}", style.dim(&clock));
             }
@@ -107,10 +107,10 @@ impl Transcript {
         let tools = data.get("tools").and_then(Value::as_array).map_or(0, Vec::len);
         vec![self.style.dim(&format!(
             "model {} · {} tool{} · cwd {}",
-            text(data, "model"),
+            field(data, "model"),
             tools,
             if tools == 1 { "" } else { "s" },
-            text(data, "cwd")
+            field(data, "cwd")
         ))]
     }
 
@@ -136,7 +136,7 @@ impl Transcript {
                     }
                 }
                 Some("tool_use") => {
-                    let name = text(&block, "name");
+                    let name = field(&block, "name");
                     let arg = block.get("input").map(primary_arg).unwrap_or_default();
                     lines.push(format!("{indent}⏺ {}({arg})", self.style.bold(&name)));
                 }
@@ -151,7 +151,7 @@ impl Transcript {
         let content = data.pointer("/message/content");
         let Some(blocks) = content.and_then(Value::as_array) else {
             if let Some(prompt) = content.and_then(Value::as_str) {
-                lines.extend(prompt.lines().map(|l| format!("> {l}")));
+                lines.extend(escape::text(prompt).lines().map(|l| format!("> {l}")));
             }
             return lines;
         };
@@ -168,6 +168,7 @@ impl Transcript {
                     .join("\n"),
                 _ => String::new(),
             };
+            let body = escape::text(&body);
             let is_error = block.get("is_error").and_then(Value::as_bool) == Some(true);
             let all: Vec<&str> = body.trim_end().lines().collect();
             if all.is_empty() {
@@ -243,13 +244,20 @@ impl Transcript {
     }
 }
 
+/// The string `name` of `value` (`-` when absent), control characters escaped but lines kept.
 fn text(value: &Value, name: &str) -> String {
-    value.get(name).and_then(Value::as_str).unwrap_or("-").to_owned()
+    escape::text(value.get(name).and_then(Value::as_str).unwrap_or("-")).into_owned()
 }
 
+/// The same for a value shown inside one line.
+fn field(value: &Value, name: &str) -> String {
+    escape::line(value.get(name).and_then(Value::as_str).unwrap_or("-")).into_owned()
+}
+
+/// The first line of `s`, cut to [`ARG_WIDTH`], then escaped (so an escape is never cut in half).
 fn first_line(s: &str) -> String {
     let line = s.lines().next().unwrap_or("");
-    truncate(line, ARG_WIDTH)
+    escape::line(&truncate(line, ARG_WIDTH)).into_owned()
 }
 
 fn truncate(s: &str, width: usize) -> String {
