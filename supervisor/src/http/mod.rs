@@ -78,7 +78,15 @@ async fn execute(
     let prepared = prepare(request, state.config.session_timeout)
         .map_err(|e| reject(&state, ApiError::bad_request(e.to_string())))?;
     let agent_id = prepared.request.agent_id.clone();
-    let launched = launch(&state, prepared).await.map_err(|err| {
+    // Admission and start run in a task of their own: hyper drops this handler when the client hangs up,
+    // and a launch cut short at an await would leave a pending session holding a slot forever.
+    let task_state = state.clone();
+    let launched = state
+        .tasks
+        .spawn(async move { launch(&task_state, prepared).await })
+        .await
+        .expect("launching a session does not panic");
+    let launched = launched.map_err(|err| {
         use LaunchError as E;
         let message = err.to_string();
         match err {
