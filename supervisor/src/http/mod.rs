@@ -97,7 +97,12 @@ async fn execute(
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_sessions", message)
                     .retry_after(BUSY_RETRY_AFTER_SECONDS),
             ),
-            E::Files(WriteFilesError::Escape { .. }) => reject(&state, ApiError::bad_request(message)),
+            E::Files(WriteFilesError::Escape { .. } | WriteFilesError::Conflict { .. }) => {
+                reject(&state, ApiError::bad_request(message))
+            }
+            E::Files(WriteFilesError::Exists { .. }) => {
+                reject(&state, ApiError::new(StatusCode::CONFLICT, "conflict", message))
+            }
             E::Spawn { .. } => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "spawn_failed", message),
             E::Files(_) | E::Log { .. } => {
                 tracing::error!(error = ?anyhow::Error::from(err), "prepare session");

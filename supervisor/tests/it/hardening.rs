@@ -70,3 +70,58 @@ async fn clients_that_hang_up_during_execute_leak_no_slot() {
     sup.wait_finished("after-the-hang-ups", Duration::from_secs(30))
         .await;
 }
+
+#[tokio::test]
+async fn a_hardlink_planted_in_a_leftover_workspace_is_never_written_through() {
+    use std::os::unix::fs::MetadataExt;
+    let sup = Options::default().start();
+    let outside = sup.dir.path().join("outside.txt");
+    std::fs::write(&outside, "original").unwrap();
+    // What another agent left in the workspace of a session id it expects to be reused.
+    let planted = sup.workspace().join("sessions").join("victim");
+    std::fs::create_dir_all(&planted).unwrap();
+    std::fs::hard_link(&outside, planted.join("data.txt")).unwrap();
+
+    let (status, answer) = sup
+        .post(
+            "/execute",
+            &json!({
+                "agentId": "a", "sessionId": "victim", "prompt": "p", "env": {"CMD": "true"},
+                "files": [{"path": "data.txt", "content": "overwritten by root"}],
+            }),
+        )
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"]["code"], "conflict", "{answer}");
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "original");
+    assert_eq!(
+        std::fs::metadata(&outside).unwrap().uid(),
+        nix::unistd::getuid().as_raw()
+    );
+}
+
+#[tokio::test]
+async fn a_request_whose_files_fail_leaves_no_workspace_behind() {
+    let sup = Options::default().start();
+    let body = |files: Value| json!({"agentId": "a", "sessionId": "fails-first", "prompt": "p", "env": {"CMD": "true"}, "files": files});
+    let (status, answer) = sup
+        .post(
+            "/execute",
+            &body(json!([{"path": "a", "content": "1"}, {"path": "a/b", "content": "2"}])),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    let message = answer["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("conflicts"),
+        "a file/dir conflict is no symlink escape: {message}"
+    );
+    for dir in ["sessions", "homes"] {
+        let path = sup.workspace().join(dir).join("fails-first");
+        assert!(!path.exists(), "{} was left behind", path.display());
+    }
+    let (status, answer) = sup
+        .post("/execute", &body(json!([{"path": "a/b", "content": "2"}])))
+        .await;
+    assert_eq!(status, 202, "the corrected request starts: {answer}");
+}
