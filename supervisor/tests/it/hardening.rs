@@ -125,3 +125,82 @@ async fn a_request_whose_files_fail_leaves_no_workspace_behind() {
         .await;
     assert_eq!(status, 202, "the corrected request starts: {answer}");
 }
+
+#[test]
+fn a_state_dir_others_can_write_is_refused_naming_path_and_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let (status, stderr) = run_to_exit(
+        &[
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--workspace",
+            tmp.path().join("ws").to_str().unwrap(),
+            "--runner",
+            "/bin/true",
+        ],
+        Duration::from_secs(20),
+    );
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "{} can be written by others (mode 777)",
+            state.display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn a_token_file_swapped_for_a_symlink_is_replaced_never_written_through() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let state = tmp.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let victim = tmp.path().join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    std::os::unix::fs::symlink(&victim, state.join("token")).unwrap();
+
+    let sup = Sup::start_raw_in(Options::default(), tmp);
+    assert_eq!(
+        std::fs::read_to_string(sup.dir.path().join("victim")).unwrap(),
+        "precious"
+    );
+    let meta = std::fs::symlink_metadata(sup.state_dir().join("token")).unwrap();
+    assert!(meta.is_file(), "the symlink was replaced by a file");
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let token = std::fs::read_to_string(sup.state_dir().join("token")).unwrap();
+    let response = sup
+        .client
+        .get(sup.url("/sessions"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_valid_token_file_is_reused_by_the_next_start() {
+    let mut first = Sup::start_raw(Options::default());
+    let token = std::fs::read_to_string(first.state_dir().join("token")).unwrap();
+    let dir = std::mem::replace(&mut first.dir, tempfile::tempdir().unwrap());
+    drop(first);
+    let second = Sup::start_raw_in(Options::default(), dir);
+    assert_eq!(
+        std::fs::read_to_string(second.state_dir().join("token")).unwrap(),
+        token
+    );
+    let response = second
+        .client
+        .get(second.url("/sessions"))
+        .bearer_auth(token.trim())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}

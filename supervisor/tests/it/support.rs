@@ -127,6 +127,11 @@ impl Sup {
         Self::launch(options, false, None)
     }
 
+    /// Like `start_raw`, on a directory the test prepared (`state/`, `workspace/` below it).
+    pub fn start_raw_in(options: Options, dir: tempfile::TempDir) -> Self {
+        Self::launch(options, false, Some(dir))
+    }
+
     fn launch(options: Options, no_auth_flag: bool, dir: Option<tempfile::TempDir>) -> Self {
         let relaunch = options.clone();
         let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
@@ -557,4 +562,34 @@ pub fn shipping_to(cp: SocketAddr) -> Options {
         .arg("--control-plane-url")
         .arg(&format!("http://{cp}"))
         .env("INTERNAL_API_KEY", CP_KEY)
+}
+
+/// Runs the supervisor with `args` (after `--listen 127.0.0.1:0 --no-auth --run-as nobody`) until it exits on its own, for
+/// configurations it must refuse; panics if it is still running after `timeout`.
+pub fn run_to_exit(args: &[&str], timeout: Duration) -> (std::process::ExitStatus, String) {
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--no-auth", "--run-as", "nobody"])
+        .args(args)
+        .env_remove("SUPERVISOR_TOKEN")
+        .env_remove("ANTHROPIC_API_KEY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start agent-supervisor");
+    let deadline = Instant::now() + timeout;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the supervisor did not refuse to start within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    (status, stderr)
 }
