@@ -127,23 +127,25 @@ fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
 }
 
 /// Splits `--runner` like a shell and resolves the program on `PATH` now, so that a request's `PATH`
-/// cannot choose which binary runs.
+/// cannot choose which binary runs. A program that is not there (or not executable) refuses start.
 pub(crate) fn runner(spec: &str) -> anyhow::Result<Runner> {
     let words = shlex::split(spec).with_context(|| format!("--runner {spec:?}: unbalanced quotes"))?;
     let Some((program, args)) = words.split_first() else {
         bail!("--runner is empty")
     };
+    // A runner that cannot run would fail every session: refuse to start instead of serving 500s.
     let program = if program.contains('/') {
-        PathBuf::from(program)
-    } else {
-        match find_on_path(program) {
-            Some(path) => path,
-            None => {
-                // Not fatal: the supervisor stays up and each session reports the spawn error.
-                tracing::warn!(program = %program, "runner program not found on PATH");
-                PathBuf::from(program)
-            }
+        let path = PathBuf::from(program);
+        if !is_executable(&path) {
+            return Err(Refused(format!("--runner {spec:?}: {program} is not an executable file")).into());
         }
+        path
+    } else {
+        find_on_path(program).ok_or_else(|| {
+            Refused(format!(
+                "--runner {spec:?}: {program} is not an executable file on PATH"
+            ))
+        })?
     };
     Ok(Runner {
         program,

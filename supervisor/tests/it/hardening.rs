@@ -204,3 +204,23 @@ async fn a_valid_token_file_is_reused_by_the_next_start() {
         .unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[test]
+fn a_missing_runner_refuses_start() {
+    let tmp = tempfile::tempdir().unwrap();
+    for runner in ["/does/not/exist --flag", "no-such-runner-on-path"] {
+        let (status, stderr) = run_to_exit(
+            &[
+                "--state-dir",
+                tmp.path().join("state").to_str().unwrap(),
+                "--workspace",
+                tmp.path().join("ws").to_str().unwrap(),
+                "--runner",
+                runner,
+            ],
+            Duration::from_secs(20),
+        );
+        assert_eq!(status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("is not an executable file"), "{stderr}");
+    }
+}
