@@ -210,11 +210,13 @@ fn new_entry(state: &AppState, prepared: &Prepared) -> Result<Arc<SessionEntry>,
         }
     })?;
     let progress = writer.subscribe();
-    let secrets = prepared
-        .request
-        .env
+    // `--agent-env` values are secrets as much as the request's: the quickstart passes an API key that way.
+    let secrets = state
+        .config
+        .agent_env
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(prepared.request.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .chain(state.secrets.iter().map(|s| (s.name().as_str(), s.expose())))
         .chain(
             prepared

@@ -224,3 +224,24 @@ fn a_missing_runner_refuses_start() {
         assert!(stderr.contains("is not an executable file"), "{stderr}");
     }
 }
+
+#[tokio::test]
+async fn agent_env_values_are_redacted_like_request_env_values() {
+    let secret = "sk-ant-from-agent-env-0123";
+    let sup = Options::default()
+        .arg("--agent-env")
+        .arg(&format!("ANTHROPIC_API_KEY={secret}"))
+        .arg("--agent-env")
+        .arg("SHORT=abc")
+        .start();
+    sup.run_cmd("s-agent-env", r#"echo "key $ANTHROPIC_API_KEY short $SHORT""#)
+        .await;
+    sup.wait_finished("s-agent-env", Duration::from_secs(30)).await;
+    let log = std::fs::read_to_string(sup.state_dir().join("sessions/s-agent-env.log")).unwrap();
+    assert!(
+        !log.contains(secret),
+        "the --agent-env value reached the local log"
+    );
+    let texts = agent_texts(&sup.events("s-agent-env").await);
+    assert_eq!(texts, ["key [redacted:ANTHROPIC_API_KEY] short abc"]);
+}
