@@ -3,6 +3,7 @@
 mod auth;
 mod error;
 mod events;
+pub(crate) mod server;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

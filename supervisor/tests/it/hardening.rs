@@ -245,3 +245,54 @@ async fn agent_env_values_are_redacted_like_request_env_values() {
     let texts = agent_texts(&sup.events("s-agent-env").await);
     assert_eq!(texts, ["key [redacted:ANTHROPIC_API_KEY] short abc"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_and_execute_keep_answering_under_slow_connections() {
+    // Few file descriptors, so that the slow connections could exhaust them.
+    let sup = Options::default()
+        .nofile(600)
+        .arg("--header-read-timeout")
+        .arg("1s")
+        .start();
+    let mut slow = Vec::new();
+    for _ in 0..1000 {
+        // A full accept queue drops SYNs: stop there rather than wait for the kernel's retries.
+        let connect = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(sup.addr));
+        let Ok(Ok(mut stream)) = connect.await else {
+            break;
+        };
+        // Half a header, never finished.
+        if stream
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+            .await
+            .is_ok()
+        {
+            slow.push(stream);
+        }
+    }
+    assert!(
+        slow.len() > 600,
+        "only {} slow connections were opened",
+        slow.len()
+    );
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let health = client.get(sup.url("/health")).send().await;
+    assert!(
+        health.as_ref().is_ok_and(|r| r.status() == 200),
+        "/health did not answer under slow connections: {health:?}"
+    );
+    let execute = client
+        .post(sup.url("/execute"))
+        .json(&json!({"agentId": "a", "sessionId": "after-slowloris", "prompt": "p", "env": {"CMD": "true"}}))
+        .send()
+        .await;
+    assert!(
+        execute.as_ref().is_ok_and(|r| r.status() == 202),
+        "/execute did not answer under slow connections: {execute:?}"
+    );
+    drop(slow);
+}

@@ -40,6 +40,8 @@ pub struct Options {
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub auth: bool,
+    /// The supervisor's file-descriptor limit (`RLIMIT_NOFILE`), when the test sets one.
+    pub nofile: Option<u64>,
 }
 
 impl Default for Options {
@@ -50,6 +52,7 @@ impl Default for Options {
             args: Vec::new(),
             env: Vec::new(),
             auth: false,
+            nofile: None,
         }
     }
 }
@@ -72,6 +75,12 @@ impl Options {
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs the supervisor with this many file descriptors at most (through `prlimit`).
+    pub fn nofile(mut self, limit: u64) -> Self {
+        self.nofile = Some(limit);
         self
     }
 
@@ -160,6 +169,10 @@ impl Sup {
             require_root();
             let mut c = Command::new("unshare");
             c.args(["--pid", "--fork", "--mount-proc", "--kill-child", BIN]);
+            c
+        } else if let Some(limit) = options.nofile {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--nofile={limit}:{limit}")).arg(BIN);
             c
         } else {
             Command::new(BIN)
