@@ -270,8 +270,9 @@ async fn health_and_execute_keep_answering_under_slow_connections() {
             slow.push(stream);
         }
     }
+    // More than the cap the fd limit leaves (108), though not always all: the accept queue is bounded too.
     assert!(
-        slow.len() > 600,
+        slow.len() > 200,
         "only {} slow connections were opened",
         slow.len()
     );
