@@ -182,8 +182,8 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         }
         _ => {}
     }
-    let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let message = if inner.is_syntax() || inner.is_eof() {
@@ -194,7 +194,12 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
             format!("{path}: {inner}")
         };
         ApiError::bad_request(message)
-    })
+    })?;
+    // Only whitespace may follow the object: anything else is a body the caller did not mean.
+    deserializer
+        .end()
+        .map_err(|err| ApiError::bad_request(format!("body is not valid JSON: {err}")))?;
+    Ok(value)
 }
 
 fn find(state: &AppState, id: &str) -> Result<Arc<SessionEntry>, ApiError> {

@@ -113,7 +113,7 @@ async fn a_request_whose_files_fail_leaves_no_workspace_behind() {
     assert_eq!(status, 400, "{answer}");
     let message = answer["error"]["message"].as_str().unwrap();
     assert!(
-        message.contains("conflicts"),
+        message.contains("needs a directory where files[0].path writes the file"),
         "a file/dir conflict is no symlink escape: {message}"
     );
     for dir in ["sessions", "homes"] {
@@ -296,4 +296,52 @@ async fn health_and_execute_keep_answering_under_slow_connections() {
         "/execute did not answer under slow connections: {execute:?}"
     );
     drop(slow);
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_accepted_in_any_case() {
+    let sup = Options::default().with_auth().start();
+    let token = sup.token.clone().unwrap();
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let response = sup
+            .client
+            .get(sup.url("/sessions"))
+            .header("Authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{scheme}");
+    }
+}
+
+#[tokio::test]
+async fn execute_refuses_trailing_garbage_and_oversized_env_names() {
+    let sup = Options::default().start();
+    let raw = |body: String| {
+        sup.client
+            .post(sup.url("/execute"))
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    let response = raw(r#"{"agentId":"a","prompt":"p","env":{"CMD":"true"}} trailing"#.to_owned())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("trailing"),
+        "{body}"
+    );
+
+    let name = "A".repeat(5000);
+    let (status, body) = sup
+        .post(
+            "/execute",
+            &json!({"agentId": "a", "prompt": "p", "env": {name: "x"}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let (_, listed) = sup.get("/sessions").await;
+    assert_eq!(listed["sessions"], json!([]), "nothing was started");
 }
