@@ -10,13 +10,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use clap::Parser;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::config::{Cli, Command, Config};
+use crate::http::server::{Limits, connection_cap};
 use crate::metrics::Metrics;
 use crate::process::Reaper;
 use crate::secret::{Secret, SecretName};
@@ -44,7 +44,12 @@ pub fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            if err.is::<startup::Refused>() {
+                // A configuration the supervisor refuses is a usage error, like a bad flag.
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
@@ -150,6 +155,24 @@ async fn build(
     Ok((state, listener))
 }
 
+/// The HTTP server's limits: the connection cap kept below the file-descriptor limit.
+fn server_limits(config: &Config) -> Limits {
+    use nix::sys::resource::{Resource, getrlimit};
+    let nofile = getrlimit(Resource::RLIMIT_NOFILE).map_or(u64::MAX, |(soft, _)| soft);
+    let max_connections = connection_cap(config.max_connections, nofile, config.max_sessions);
+    if max_connections < config.max_connections {
+        tracing::info!(
+            max_connections,
+            nofile,
+            "connection cap lowered to fit the file-descriptor limit"
+        );
+    }
+    Limits {
+        header_read_timeout: config.header_read_timeout,
+        max_connections,
+    }
+}
+
 /// Serves until a stop signal, then runs the shutdown sequence. Returns when everything is flushed.
 async fn run(state: Arc<AppState>, listener: TcpListener, signals: Signals) -> anyhow::Result<()> {
     let (mut stop, child) = signals.ignore_the_rest();
@@ -172,17 +195,13 @@ async fn run(state: Arc<AppState>, listener: TcpListener, signals: Signals) -> a
 
     let server_stop = CancellationToken::new();
     let app = crate::http::router(state.clone());
-    // Small writes (answers, followed events) go out at once instead of waiting for the ACK of the last one.
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY");
-        }
-    });
-    let server = tokio::spawn(
-        axum::serve(listener, app)
-            .with_graceful_shutdown(server_stop.clone().cancelled_owned())
-            .into_future(),
-    );
+    let limits = server_limits(&state.config);
+    let server = tokio::spawn(crate::http::server::serve(
+        listener,
+        app,
+        limits,
+        server_stop.clone(),
+    ));
     tracing::info!(runtime_id = %state.runtime_id, pid1 = is_pid1(), "supervisor ready");
 
     let signal = stop.next().await;
@@ -190,10 +209,8 @@ async fn run(state: Arc<AppState>, listener: TcpListener, signals: Signals) -> a
     crate::shutdown::shut_down(&state, stop).await;
 
     server_stop.cancel();
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(err)) => tracing::error!(error = %err, "http server"),
-        Err(err) => tracing::error!(error = %err, "http server task"),
+    if let Err(err) = server.await {
+        tracing::error!(error = %err, "http server task");
     }
     reaper_stop.cancel();
     let _ = reaper.await;

@@ -113,6 +113,16 @@ pub(crate) struct Config {
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub(crate) grace: Duration,
 
+    /// A connection whose request head has not arrived this long after it connected (or after its last
+    /// answer, when kept alive) is closed.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub(crate) header_read_timeout: Duration,
+
+    /// Open connections at most (further ones wait to be accepted); kept below what the file-descriptor
+    /// limit allows.
+    #[arg(long, default_value_t = 4096)]
+    pub(crate) max_connections: usize,
+
     /// Largest accepted request body.
     #[arg(long, default_value = "4MiB", value_parser = parse_size)]
     pub(crate) max_body: u64,

@@ -9,8 +9,9 @@ pub(crate) const MIN_SECRET_LEN: usize = 8;
 
 /// Replaces known secret values in event data.
 ///
-/// Each secret is searched both as it is and as it appears inside a JSON string (escaped), because agent
-/// lines are JSON text and redaction runs on the raw bytes before they are embedded in an event.
+/// Each secret is searched as it is, as it appears inside a JSON string (escaped) and written wholly as
+/// `\uXXXX` escapes, because agent lines are JSON text and redaction runs on the raw bytes before they are
+/// embedded in an event.
 #[derive(Debug, Default)]
 pub(crate) struct Redactor {
     matcher: Option<AhoCorasick>,
@@ -31,6 +32,22 @@ impl Redactor {
             let escaped = &escaped[1..escaped.len() - 1];
             if escaped != value {
                 patterns.push(escaped.as_bytes().to_vec());
+                replacements.push(replacement.clone());
+            }
+            // Every character as `\uXXXX`, in either case of hex digit: the form an agent that escapes
+            // all of a string (or a JSON encoder asked to) prints. Mixed forms are not matched.
+            for upper in [false, true] {
+                let unicode: String = value
+                    .encode_utf16()
+                    .map(|unit| {
+                        if upper {
+                            format!("\\u{unit:04X}")
+                        } else {
+                            format!("\\u{unit:04x}")
+                        }
+                    })
+                    .collect();
+                patterns.push(unicode.into_bytes());
                 replacements.push(replacement.clone());
             }
             patterns.push(value.as_bytes().to_vec());
@@ -86,5 +103,24 @@ mod tests {
             Redactor::default().redact(b"sk-123456789"),
             Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn replaces_a_secret_written_as_unicode_escapes() {
+        let redactor = Redactor::new([("API_KEY", "sk-123456789")]);
+        let lower: String = "sk-123456789"
+            .chars()
+            .map(|c| format!("\\u{:04x}", c as u32))
+            .collect();
+        let upper = lower.to_uppercase().replace("\\U", "\\u");
+        for escaped in [lower, upper] {
+            let line = format!(r#"{{"text":"{escaped}"}}"#);
+            let out = redactor.redact(line.as_bytes());
+            assert_eq!(
+                std::str::from_utf8(&out).unwrap(),
+                r#"{"text":"[redacted:API_KEY]"}"#,
+                "{line}"
+            );
+        }
     }
 }

@@ -3,8 +3,8 @@
 //! The config layer: it reads `Config` and produces values; it names no state and no behaviour.
 
 use std::fs;
-use std::io::{IsTerminal, Write};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::io::{IsTerminal, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -66,37 +66,86 @@ pub(crate) fn token(config: &Config) -> anyhow::Result<Option<Secret>> {
         return Ok(Some(Secret::new(SecretName::SupervisorToken, value.trim())));
     }
     let path = config.state_dir.join("token");
+    if let Some(value) = existing_token(&path)? {
+        tracing::info!(path = %path.display(), "using the API token kept in the state dir");
+        return Ok(Some(Secret::new(SecretName::SupervisorToken, value)));
+    }
     let value = crate::random::hex(32);
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&path)
+    write_private(&path, value.as_bytes())
         .with_context(|| format!("write generated token to {}", path.display()))?;
-    file.write_all(value.as_bytes())?;
     tracing::info!(token = %value, path = %path.display(), "generated API token (shown once; also in the file)");
     Ok(Some(Secret::new(SecretName::SupervisorToken, value)))
 }
 
+/// The token a previous start generated, when `path` is still a valid token file: a regular file (not a
+/// symlink) of our own, readable by nobody else, holding a token. Anything else is replaced.
+fn existing_token(path: &Path) -> anyhow::Result<Option<String>> {
+    let file = match fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+    {
+        Ok(file) => file,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(err) => {
+            tracing::warn!(path = %path.display(), error = %err, "token file is not a plain file; replacing it");
+            return Ok(None);
+        }
+    };
+    let meta = file.metadata()?;
+    if !(meta.is_file() && meta.uid() == Uid::effective().as_raw() && meta.mode() & 0o077 == 0) {
+        tracing::warn!(path = %path.display(), mode = format!("{:o}", meta.mode() & 0o7777), "token file is not a private file of ours; replacing it");
+        return Ok(None);
+    }
+    let mut value = String::new();
+    std::io::Read::take(&file, 4096)
+        .read_to_string(&mut value)
+        .with_context(|| format!("read token file {}", path.display()))?;
+    let value = value.trim();
+    Ok((!value.is_empty()).then(|| value.to_owned()))
+}
+
+/// Writes `content` to `path` (mode 0600) through a temp file created `O_EXCL|O_NOFOLLOW` and renamed over
+/// it: whatever was at `path` (a symlink included) is replaced, never written through.
+fn write_private(path: &Path, content: &[u8]) -> std::io::Result<()> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let temp = path.with_file_name(format!(".{name}.{}", crate::random::hex(8)));
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .mode(0o600)
+        .open(&temp)?;
+    let written = file
+        .write_all(content)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| fs::rename(&temp, path));
+    if written.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    written
+}
+
 /// Splits `--runner` like a shell and resolves the program on `PATH` now, so that a request's `PATH`
-/// cannot choose which binary runs.
+/// cannot choose which binary runs. A program that is not there (or not executable) refuses start.
 pub(crate) fn runner(spec: &str) -> anyhow::Result<Runner> {
     let words = shlex::split(spec).with_context(|| format!("--runner {spec:?}: unbalanced quotes"))?;
     let Some((program, args)) = words.split_first() else {
         bail!("--runner is empty")
     };
+    // A runner that cannot run would fail every session: refuse to start instead of serving 500s.
     let program = if program.contains('/') {
-        PathBuf::from(program)
-    } else {
-        match find_on_path(program) {
-            Some(path) => path,
-            None => {
-                // Not fatal: the supervisor stays up and each session reports the spawn error.
-                tracing::warn!(program = %program, "runner program not found on PATH");
-                PathBuf::from(program)
-            }
+        let path = PathBuf::from(program);
+        if !is_executable(&path) {
+            return Err(Refused(format!("--runner {spec:?}: {program} is not an executable file")).into());
         }
+        path
+    } else {
+        find_on_path(program).ok_or_else(|| {
+            Refused(format!(
+                "--runner {spec:?}: {program} is not an executable file on PATH"
+            ))
+        })?
     };
     Ok(Runner {
         program,
@@ -144,13 +193,26 @@ pub(crate) fn runtime_id(config: &Config) -> String {
     })
 }
 
-/// Creates the state directory (0700) and the workspace.
+/// Creates the state directory (0700) and the workspace. A state directory someone else can write is
+/// refused: whoever can write it can swap the token or a log for a symlink that root then writes through.
 pub(crate) fn prepare_dirs(config: &Config) -> anyhow::Result<()> {
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(config.state_dir.join("sessions"))
         .with_context(|| format!("create state dir {}", config.state_dir.display()))?;
+    for dir in [config.state_dir.clone(), config.state_dir.join("sessions")] {
+        let meta = fs::metadata(&dir).with_context(|| format!("inspect {}", dir.display()))?;
+        if let Some(problem) = unsafe_dir(meta.is_dir(), meta.uid(), meta.mode(), Uid::effective().as_raw()) {
+            return Err(Refused(format!(
+                "--state-dir: {} {problem} (mode {:o}): make it a directory of the supervisor's user that \
+                 only it can write (chmod 700), or choose another",
+                dir.display(),
+                meta.mode() & 0o7777
+            ))
+            .into());
+        }
+    }
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o755)
@@ -159,11 +221,52 @@ pub(crate) fn prepare_dirs(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Why a state directory is not safe to use, if it is not.
+fn unsafe_dir(is_dir: bool, owner: u32, mode: u32, us: u32) -> Option<&'static str> {
+    if !is_dir {
+        Some("is not a directory")
+    } else if owner != us {
+        Some("belongs to another user")
+    } else if mode & 0o022 != 0 {
+        Some("can be written by others")
+    } else {
+        None
+    }
+}
+
+/// A start-up the configuration refuses (exit 2, like a bad flag): the message says what to change.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct Refused(pub(crate) String);
+
 #[cfg(test)]
 mod tests {
     use std::ffi::OsStr;
 
-    use super::use_colour;
+    use expect_test::{Expect, expect};
+
+    use super::{unsafe_dir, use_colour};
+
+    #[track_caller]
+    fn check(is_dir: bool, owner: u32, mode: u32, expect: Expect) {
+        expect.assert_eq(&format!("{:?}", unsafe_dir(is_dir, owner, mode, 0)));
+    }
+
+    #[test]
+    fn a_state_dir_is_safe_only_when_no_one_else_can_write_it() {
+        check(true, 0, 0o40700, expect![["None"]]);
+        check(true, 0, 0o40755, expect![["None"]]);
+        check(true, 0, 0o40777, expect![[r#"Some("can be written by others")"#]]);
+        check(true, 0, 0o41777, expect![[r#"Some("can be written by others")"#]]);
+        check(true, 0, 0o40770, expect![[r#"Some("can be written by others")"#]]);
+        check(
+            true,
+            1000,
+            0o40700,
+            expect![[r#"Some("belongs to another user")"#]],
+        );
+        check(false, 0, 0o100600, expect![[r#"Some("is not a directory")"#]]);
+    }
 
     #[test]
     fn colour_only_on_a_terminal_and_never_with_no_color() {

@@ -29,8 +29,9 @@ pub(crate) struct Scan {
 #[derive(Deserialize)]
 struct Head<'a> {
     ts: String,
+    /// A `Cow`: a type with an escape in it (a control character) cannot be borrowed, and is no less intact.
     #[serde(rename = "type", borrow)]
-    kind: &'a str,
+    kind: std::borrow::Cow<'a, str>,
     data: Box<RawValue>,
 }
 
@@ -67,7 +68,7 @@ pub(crate) fn scan_and_repair(path: &Path) -> io::Result<Scan> {
         if scan.first_ts.is_none() {
             scan.first_ts = Some(head.ts.clone());
         }
-        match head.kind {
+        match head.kind.as_ref() {
             "session.started" if seq == 0 || scan.started.is_none() => scan.started = Some(head.data),
             "session.finished" => scan.finished = Some(head.data),
             _ => {}
@@ -120,5 +121,29 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).unwrap().len(), whole);
         assert_eq!(scan.started.unwrap().get(), r#"{"pid":1}"#);
         assert!(scan.finished.is_none());
+    }
+
+    #[test]
+    fn an_intact_record_with_control_characters_in_its_type_is_not_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.log");
+        let id = SessionId::parse("s").unwrap();
+        let mut buf = Vec::new();
+        let mut sink = EventSink {
+            session_id: &id,
+            buf: &mut buf,
+        };
+        sink.push_raw(0, "t0", EventSource::Agent, "bell\u{7}\n", b"{}");
+        sink.push_raw(
+            1,
+            "t1",
+            EventSource::Supervisor,
+            "session.finished",
+            br#"{"status":"failed"}"#,
+        );
+        std::fs::File::create(&path).unwrap().write_all(&buf).unwrap();
+        let scan = scan_and_repair(&path).unwrap();
+        assert_eq!((scan.records, scan.corrupt, scan.last_seq), (2, 0, Some(1)));
+        assert!(scan.finished.is_some());
     }
 }

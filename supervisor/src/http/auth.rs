@@ -22,7 +22,7 @@ pub(crate) async fn require_token(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(bearer);
     match given {
         // Constant time: the comparison must not tell an attacker how much of a guess was right.
         Some(given) if bool::from(given.as_bytes().ct_eq(expected.expose().as_bytes())) => {
@@ -31,6 +31,13 @@ pub(crate) async fn require_token(
         Some(_) => unauthorized("the bearer token is not valid"),
         None => unauthorized("missing Authorization: Bearer <token> header"),
     }
+}
+
+/// The credentials of `Bearer <token>`: the scheme is case-insensitive (RFC 9110 §11.1), as the control
+/// plane takes it.
+fn bearer(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim_start())
 }
 
 fn unauthorized(message: &str) -> Response {

@@ -3,6 +3,7 @@
 mod auth;
 mod error;
 mod events;
+pub(crate) mod server;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -78,7 +79,15 @@ async fn execute(
     let prepared = prepare(request, state.config.session_timeout)
         .map_err(|e| reject(&state, ApiError::bad_request(e.to_string())))?;
     let agent_id = prepared.request.agent_id.clone();
-    let launched = launch(&state, prepared).await.map_err(|err| {
+    // Admission and start run in a task of their own: hyper drops this handler when the client hangs up,
+    // and a launch cut short at an await would leave a pending session holding a slot forever.
+    let task_state = state.clone();
+    let launched = state
+        .tasks
+        .spawn(async move { launch(&task_state, prepared).await })
+        .await
+        .expect("launching a session does not panic");
+    let launched = launched.map_err(|err| {
         use LaunchError as E;
         let message = err.to_string();
         match err {
@@ -89,7 +98,12 @@ async fn execute(
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_sessions", message)
                     .retry_after(BUSY_RETRY_AFTER_SECONDS),
             ),
-            E::Files(WriteFilesError::Escape { .. }) => reject(&state, ApiError::bad_request(message)),
+            E::Files(WriteFilesError::Escape { .. } | WriteFilesError::Conflict { .. }) => {
+                reject(&state, ApiError::bad_request(message))
+            }
+            E::Files(WriteFilesError::Exists { .. }) => {
+                reject(&state, ApiError::new(StatusCode::CONFLICT, "conflict", message))
+            }
             E::Spawn { .. } => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "spawn_failed", message),
             E::Files(_) | E::Log { .. } => {
                 tracing::error!(error = ?anyhow::Error::from(err), "prepare session");
@@ -168,8 +182,8 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
         }
         _ => {}
     }
-    let deserializer = &mut serde_json::Deserializer::from_slice(body);
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         let message = if inner.is_syntax() || inner.is_eof() {
@@ -180,7 +194,12 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
             format!("{path}: {inner}")
         };
         ApiError::bad_request(message)
-    })
+    })?;
+    // Only whitespace may follow the object: anything else is a body the caller did not mean.
+    deserializer
+        .end()
+        .map_err(|err| ApiError::bad_request(format!("body is not valid JSON: {err}")))?;
+    Ok(value)
 }
 
 fn find(state: &AppState, id: &str) -> Result<Arc<SessionEntry>, ApiError> {

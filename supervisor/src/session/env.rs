@@ -20,7 +20,19 @@ const REFUSED: &[&str] = &[
     "RESOLV_HOST_CONF",
     "LOCALDOMAIN",
     "MALLOC_CONF",
+    // Code the interpreters in the image load at start-up, and the TLS trust of the runner's node.
+    "PYTHONPATH",
+    "PYTHONSTARTUP",
+    "PYTHONHOME",
+    "PERL5OPT",
+    "PERL5LIB",
+    "PERLLIB",
+    "RUBYOPT",
+    "NODE_EXTRA_CA_CERTS",
+    "NODE_TLS_REJECT_UNAUTHORIZED",
 ];
+/// Longest name accepted: far above any real variable, far below what would bloat every agent's environment.
+const MAX_NAME_LEN: usize = 256;
 /// Prefixes of refused names: the dynamic loader's and glibc's tunables.
 const REFUSED_PREFIXES: &[&str] = &["LD_", "DYLD_", "GLIBC_TUNABLES"];
 
@@ -33,6 +45,12 @@ pub(crate) const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/us
 
 /// Checks an environment variable name: `[A-Za-z_][A-Za-z0-9_]*` and not one of the refused names.
 pub(crate) fn check_name(name: &str) -> Result<(), String> {
+    if name.len() > MAX_NAME_LEN {
+        return Err(format!(
+            "a name of {} characters is longer than {MAX_NAME_LEN}",
+            name.len()
+        ));
+    }
     let mut bytes = name.bytes();
     let valid = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
         && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
@@ -95,6 +113,19 @@ mod tests {
         assert!(check_name("LD_PRELOAD").unwrap_err().contains("take over"));
         assert!(check_name("NODE_OPTIONS").is_err());
         assert!(check_name("HOME").is_err());
+        for name in [
+            "PYTHONPATH",
+            "PYTHONSTARTUP",
+            "PYTHONHOME",
+            "PERL5OPT",
+            "PERL5LIB",
+            "NODE_EXTRA_CA_CERTS",
+            "NODE_TLS_REJECT_UNAUTHORIZED",
+        ] {
+            assert!(check_name(name).unwrap_err().contains("take over"), "{name}");
+        }
+        assert!(check_name(&"A".repeat(5000)).unwrap_err().contains("longer than"));
+        assert!(check_name(&"A".repeat(256)).is_ok());
     }
 
     #[test]

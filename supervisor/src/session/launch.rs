@@ -66,13 +66,21 @@ pub(crate) async fn launch(state: &Arc<AppState>, prepared: Prepared) -> Result<
     let files = prepared.files.clone();
     let written = {
         let dirs = dirs.clone();
+        let session_id = entry.id.to_string();
         tokio::task::spawn_blocking(move || {
-            dirs.create(run_as)?;
-            for file in &files {
-                let components: Vec<&str> = file.components.iter().map(String::as_str).collect();
-                dirs.write_file(&file.field, &components, &file.content, run_as)?;
+            dirs.create(&session_id)?;
+            let written = files
+                .iter()
+                .try_for_each(|file| {
+                    let components: Vec<&str> = file.components.iter().map(String::as_str).collect();
+                    dirs.write_file(&file.field, &components, &file.content, run_as)
+                })
+                .and_then(|()| dirs.hand_over(run_as));
+            if written.is_err() {
+                // Nothing of a failed request stays behind for a later one to find.
+                dirs.remove();
             }
-            Ok::<(), WriteFilesError>(())
+            written
         })
         .await
         .expect("writing files does not panic")
@@ -202,11 +210,13 @@ fn new_entry(state: &AppState, prepared: &Prepared) -> Result<Arc<SessionEntry>,
         }
     })?;
     let progress = writer.subscribe();
-    let secrets = prepared
-        .request
-        .env
+    // `--agent-env` values are secrets as much as the request's: the quickstart passes an API key that way.
+    let secrets = state
+        .config
+        .agent_env
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
+        .chain(prepared.request.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .chain(state.secrets.iter().map(|s| (s.name().as_str(), s.expose())))
         .chain(
             prepared

@@ -77,13 +77,25 @@ pub(crate) fn decide(facts: &Facts<'_>) -> Decision {
                         humantime::format_duration(facts.timeout)
                     ),
                 ),
-                StopReason::AfterResult => (
-                    SessionStatus::Failed,
-                    format!(
-                        "agent was still running {} after its result; stopped",
-                        humantime::format_duration(facts.after_result_grace)
+                // The work was done and its result is the session's: a successful result stays a
+                // success (the hang is a note in `error`), a failed one says why it failed.
+                StopReason::AfterResult => match facts.result {
+                    Some(r) if r.is_success() => (
+                        SessionStatus::Succeeded,
+                        format!(
+                            "agent was still running {} after its successful result; stopped",
+                            humantime::format_duration(facts.after_result_grace)
+                        ),
                     ),
-                ),
+                    Some(r) => (SessionStatus::Failed, r.error_text()),
+                    None => (
+                        SessionStatus::Failed,
+                        format!(
+                            "agent was still running {} after its result; stopped",
+                            humantime::format_duration(facts.after_result_grace)
+                        ),
+                    ),
+                },
             };
             return Decision {
                 status,
@@ -232,7 +244,13 @@ mod tests {
             Ending::Stopped(StopReason::AfterResult, Some(ExitStatus::Exited(143))),
             Some(success()),
             3,
-            expect!["failed: agent was still running 30s after its result; stopped"],
+            expect!["succeeded: agent was still running 30s after its successful result; stopped"],
+        );
+        check(
+            Ending::Stopped(StopReason::AfterResult, Some(ExitStatus::Exited(143))),
+            Some(error_max_turns()),
+            3,
+            expect!["failed: result error_max_turns"],
         );
     }
 

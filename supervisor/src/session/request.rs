@@ -63,13 +63,8 @@ pub(crate) fn prepare(request: ExecuteRequest, default_timeout: Duration) -> Res
         env::check_name(name).map_err(|m| invalid(format!("env.{name}"), m))?;
         env::check_value(name, value).map_err(|m| invalid(format!("env.{name}"), m))?;
     }
-    if let Some(storage) = &request.storage
-        && !(storage.api_url.starts_with("http://") || storage.api_url.starts_with("https://"))
-    {
-        return Err(invalid(
-            "storage.apiUrl",
-            format!("{:?} is not an http(s) URL", storage.api_url),
-        ));
+    if let Some(storage) = &request.storage {
+        check_storage(&storage.api_url, storage.api_key.as_deref())?;
     }
     check_options(&request)?;
     let timeout = match request.timeout_seconds {
@@ -101,6 +96,34 @@ pub(crate) fn prepare(request: ExecuteRequest, default_timeout: Duration) -> Res
         timeout,
         request_hash,
     })
+}
+
+/// The storage URL is logged and the key goes into a header: a URL that carries credentials, or a key that
+/// would break the header (and be retried forever), is refused here.
+fn check_storage(api_url: &str, api_key: Option<&str>) -> Result<(), RequestError> {
+    let Some(rest) = api_url
+        .strip_prefix("http://")
+        .or_else(|| api_url.strip_prefix("https://"))
+    else {
+        return Err(invalid("storage.apiUrl", "is not an http(s) URL".to_owned()));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') {
+        return Err(invalid(
+            "storage.apiUrl",
+            "must not hold credentials (user:password@): give the key as storage.apiKey",
+        ));
+    }
+    if api_url.chars().any(char::is_control) {
+        return Err(invalid("storage.apiUrl", "must not contain control characters"));
+    }
+    if api_key.is_some_and(|key| key.chars().any(char::is_control)) {
+        return Err(invalid(
+            "storage.apiKey",
+            "must not contain control characters (CR, LF, …)",
+        ));
+    }
+    Ok(())
 }
 
 fn check_options(request: &ExecuteRequest) -> Result<(), RequestError> {
@@ -137,8 +160,12 @@ fn check_options(request: &ExecuteRequest) -> Result<(), RequestError> {
 
 fn collect_files(request: &ExecuteRequest) -> Result<Vec<PreparedFile>, RequestError> {
     let mut files = Vec::new();
+    let mut skill_names = std::collections::HashSet::new();
     for (i, skill) in request.skills.iter().enumerate() {
         let field = format!("skills[{i}].name");
+        if !skill_names.insert(skill.name.as_str()) {
+            return Err(invalid(field, format!("skill {:?} is given twice", skill.name)));
+        }
         let name_ok = (1..=64).contains(&skill.name.len())
             && !skill.name.starts_with('.')
             && skill
@@ -184,6 +211,7 @@ fn collect_files(request: &ExecuteRequest) -> Result<Vec<PreparedFile>, RequestE
             content,
         });
     }
+    check_layout(&files)?;
     if files.len() > MAX_FILES {
         return Err(invalid(
             "files",
@@ -191,6 +219,44 @@ fn collect_files(request: &ExecuteRequest) -> Result<Vec<PreparedFile>, RequestE
         ));
     }
     Ok(files)
+}
+
+/// Refuses two files at one path (one would silently win) and a file where another needs a directory:
+/// session directories are created fresh, so the request is the only thing that can collide with itself.
+fn check_layout(files: &[PreparedFile]) -> Result<(), RequestError> {
+    use std::collections::HashMap;
+    // Every path a file is written at, and every directory on the way, with the field that made it.
+    let mut written: HashMap<&[String], &str> = HashMap::new();
+    let mut dirs: HashMap<&[String], &str> = HashMap::new();
+    for file in files {
+        let path = file.components.as_slice();
+        let shown = path.join("/");
+        if written.contains_key(path) {
+            return Err(invalid(&file.field, format!("{shown:?} is given twice")));
+        }
+        if let Some(other) = dirs.get(path) {
+            return Err(invalid(
+                &file.field,
+                format!("{shown:?} is a directory of {other}"),
+            ));
+        }
+        for end in 1..path.len() {
+            let dir = &path[..end];
+            if written.contains_key(dir) {
+                let other = written[dir];
+                return Err(invalid(
+                    &file.field,
+                    format!(
+                        "{shown:?} needs a directory where {other} writes the file {:?}",
+                        dir.join("/")
+                    ),
+                ));
+            }
+            dirs.entry(dir).or_insert(&file.field);
+        }
+        written.insert(path, &file.field);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -227,6 +293,35 @@ mod tests {
         check_refused(
             json!({"agentId":"a","prompt":"p","timeoutSeconds":0}),
             "timeoutSeconds: must be at least 1",
+        );
+        check_refused(
+            json!({"agentId":"a","prompt":"p","skills":[{"name":"s","files":{"SKILL.md":"x"}},{"name":"s","files":{"SKILL.md":"y"}}]}),
+            "skills[1].name: skill \"s\" is given twice",
+        );
+        check_refused(
+            json!({"agentId":"a","prompt":"p","files":[{"path":"a.txt","content":""},{"path":"a.txt","content":"x"}]}),
+            "files[1].path: \"a.txt\" is given twice",
+        );
+        check_refused(
+            json!({"agentId":"a","prompt":"p","skills":[{"name":"s","files":{"SKILL.md":"x"}}],
+                   "files":[{"path":".claude/skills/s/SKILL.md","content":"x"}]}),
+            "files[0].path: \".claude/skills/s/SKILL.md\" is given twice",
+        );
+        check_refused(
+            json!({"agentId":"a","prompt":"p","files":[{"path":"a","content":""},{"path":"a/b","content":"x"}]}),
+            "files[1].path: \"a/b\" needs a directory where files[0].path writes the file \"a\"",
+        );
+        check_refused(
+            json!({"agentId":"a","prompt":"p","files":[{"path":"a/b","content":""},{"path":"a","content":"x"}]}),
+            "files[1].path: \"a\" is a directory of files[0].path",
+        );
+        check_refused(
+            json!({"agentId":"a","prompt":"p","storage":{"type":"postgresql","apiUrl":"http://cp","apiKey":"k\r\nX-Evil: 1"}}),
+            "storage.apiKey: must not contain control characters (CR, LF, …)",
+        );
+        check_refused(
+            json!({"agentId":"a","prompt":"p","storage":{"type":"postgresql","apiUrl":"https://user:pw@cp/x"}}),
+            "storage.apiUrl: must not hold credentials (user:password@): give the key as storage.apiKey",
         );
         check_refused(
             json!({"agentId":"a","prompt":"p","options":{"permissionMode":"yolo"}}),

@@ -7,7 +7,7 @@
 use std::fs;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -69,9 +69,16 @@ pub(crate) struct SessionDirs {
 /// Why a session's files could not be written.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum WriteFilesError {
-    /// The caller's fault: the path leads through a symlink or a non-directory.
-    #[error("{field}: {path:?} leaves the workspace through a symlink or a non-directory")]
+    /// The caller's fault: the path leads through a symlink.
+    #[error("{field}: {path:?} leaves the workspace through a symlink")]
     Escape { field: String, path: String },
+    /// The caller's fault: one path needs a directory where another put a file, or the reverse.
+    #[error("{field}: {path:?} conflicts with another file or directory of the request")]
+    Conflict { field: String, path: String },
+    /// A directory of this session id is already there (left by an earlier incarnation): it is never
+    /// reused, since whatever is in it was not written by this request.
+    #[error("the workspace of session {session} already exists")]
+    Exists { session: String },
     #[error("write {path}")]
     Io {
         path: String,
@@ -88,8 +95,9 @@ impl SessionDirs {
         }
     }
 
-    /// Creates both directories (0700, owned by the agent's user).
-    pub(crate) fn create(&self, run_as: Option<RunAs>) -> Result<(), WriteFilesError> {
+    /// Creates both directories fresh (0700, owned by the supervisor until `hand_over`): a directory
+    /// already there is refused, never reused, so nothing planted in it can be written through.
+    pub(crate) fn create(&self, session_id: &str) -> Result<(), WriteFilesError> {
         for dir in [&self.cwd, &self.home] {
             let io_err = |source| WriteFilesError::Io {
                 path: dir.display().to_string(),
@@ -103,23 +111,53 @@ impl SessionDirs {
                 .map_err(io_err)?;
             match fs::DirBuilder::new().mode(0o700).create(dir) {
                 Ok(()) => {}
-                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(err) => return Err(io_err(err)),
+                Err(err) => {
+                    // Only what this call created is removed; a directory already there is left alone.
+                    if dir == &self.home {
+                        let _ = fs::remove_dir(&self.cwd);
+                    }
+                    return Err(if err.kind() == io::ErrorKind::AlreadyExists {
+                        WriteFilesError::Exists {
+                            session: session_id.to_owned(),
+                        }
+                    } else {
+                        io_err(err)
+                    });
+                }
             }
-            let fd = open_dir_nofollow(dir).map_err(|err| match err {
-                Errno::ELOOP | Errno::ENOTDIR => WriteFilesError::Escape {
-                    field: "sessionId".into(),
-                    path: dir.display().to_string(),
-                },
-                other => io_err(other.into()),
-            })?;
-            chown(&fd, run_as).map_err(|e| io_err(e.into()))?;
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(io_err)?;
         }
         Ok(())
     }
 
+    /// Gives both directories to the agent's user, once everything of the request is written: until then
+    /// no agent can enter them.
+    pub(crate) fn hand_over(&self, run_as: Option<RunAs>) -> Result<(), WriteFilesError> {
+        for dir in [&self.cwd, &self.home] {
+            let io_err = |source: io::Error| WriteFilesError::Io {
+                path: dir.display().to_string(),
+                source,
+            };
+            let fd = open_dir_nofollow(dir).map_err(|e| io_err(e.into()))?;
+            chown(&fd, run_as).map_err(|e| io_err(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// Removes both directories and what is in them: a request that failed leaves nothing behind.
+    /// `remove_dir_all` does not follow symlinks.
+    pub(crate) fn remove(&self) {
+        for dir in [&self.cwd, &self.home] {
+            match fs::remove_dir_all(dir) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => tracing::warn!(dir = %dir.display(), error = %err, "remove session directory"),
+            }
+        }
+    }
+
     /// Writes `content` at `components` below the working directory, creating directories on the way.
+    /// Every file and directory is created here (`O_EXCL`), never opened when it exists, and chowned through
+    /// the descriptor that created it.
     pub(crate) fn write_file(
         &self,
         field: &str,
@@ -129,6 +167,10 @@ impl SessionDirs {
     ) -> Result<(), WriteFilesError> {
         let display = components.join("/");
         let escape = || WriteFilesError::Escape {
+            field: field.to_owned(),
+            path: display.clone(),
+        };
+        let conflict = || WriteFilesError::Conflict {
             field: field.to_owned(),
             path: display.clone(),
         };
@@ -147,8 +189,12 @@ impl SessionDirs {
                     dir = created;
                 }
                 Err(Errno::EEXIST) => {
+                    // Made by an earlier file of this request (and chowned then).
                     dir = open_at_nofollow(&dir, component, OFlag::O_DIRECTORY).map_err(|err| match err {
-                        Errno::ELOOP | Errno::ENOTDIR => escape(),
+                        Errno::ELOOP => escape(),
+                        // A symlink (refused by O_NOFOLLOW) or a file: the kernel says ENOTDIR to both.
+                        Errno::ENOTDIR if is_symlink_at(&dir, component) => escape(),
+                        Errno::ENOTDIR => conflict(),
                         other => io_err(other.into()),
                     })?;
                 }
@@ -160,11 +206,13 @@ impl SessionDirs {
         let fd = openat(
             dir.as_fd(),
             *name,
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(mode),
         )
         .map_err(|err| match err {
-            Errno::ELOOP | Errno::EISDIR => escape(),
+            Errno::ELOOP => escape(),
+            Errno::EEXIST if is_symlink_at(&dir, name) => escape(),
+            Errno::EEXIST | Errno::EISDIR => conflict(),
             other => io_err(other.into()),
         })?;
         chown(&fd, run_as).map_err(|e| io_err(e.into()))?;
@@ -172,6 +220,11 @@ impl SessionDirs {
         file.write_all(content).map_err(io_err)?;
         Ok(())
     }
+}
+
+fn is_symlink_at(dir: &OwnedFd, name: &str) -> bool {
+    nix::sys::stat::fstatat(dir.as_fd(), name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW)
+        .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)
 }
 
 fn open_dir_nofollow(path: &Path) -> Result<OwnedFd, Errno> {
@@ -225,11 +278,38 @@ mod tests {
     }
 
     #[test]
+    fn a_session_directory_is_created_fresh_or_not_at_all() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dirs = SessionDirs::new(tmp.path(), "s1");
+        dirs.create("s1").unwrap();
+        let err = dirs.create("s1").unwrap_err();
+        assert!(matches!(err, WriteFilesError::Exists { .. }), "{err}");
+        dirs.write_file("files[0].path", &["a", "b.txt"], b"x", None)
+            .unwrap();
+        let err = dirs
+            .write_file("files[1].path", &["a", "b.txt"], b"y", None)
+            .unwrap_err();
+        assert!(
+            matches!(err, WriteFilesError::Conflict { .. }),
+            "an existing file is never opened: {err}"
+        );
+        let err = dirs
+            .write_file("files[2].path", &["a", "b.txt", "c"], b"y", None)
+            .unwrap_err();
+        assert!(
+            matches!(err, WriteFilesError::Conflict { .. }),
+            "a file is not a directory: {err}"
+        );
+        dirs.remove();
+        assert!(!dirs.cwd.exists() && !dirs.home.exists());
+    }
+
+    #[test]
     fn writing_through_a_symlink_is_refused() {
         let tmp = tempfile::tempdir().unwrap();
         let outside = tempfile::tempdir().unwrap();
         let dirs = SessionDirs::new(tmp.path(), "s1");
-        dirs.create(None).unwrap();
+        dirs.create("s1").unwrap();
         std::os::unix::fs::symlink(outside.path(), dirs.cwd.join("out")).unwrap();
         let err = dirs
             .write_file("files[0].path", &["out", "x"], b"data", None)

@@ -164,7 +164,7 @@ async fn execute_refuses_bad_bodies_naming_the_field() {
 }
 
 #[tokio::test]
-async fn a_symlink_in_the_workspace_cannot_lead_files_outside() {
+async fn a_workspace_already_there_is_refused_so_its_symlink_cannot_lead_files_outside() {
     require_root();
     let sup = Options::default().start();
     let outside = tempfile::tempdir().unwrap();
@@ -175,19 +175,17 @@ async fn a_symlink_in_the_workspace_cannot_lead_files_outside() {
                       "files": [{"path": "out/evil.txt", "content": "x"}]});
     check_error(
         &sup.post("/execute", &body).await,
-        400,
-        "invalid_request",
-        "files[0].path",
+        409,
+        "conflict",
+        "the workspace of session s-link already exists",
     );
     assert_eq!(
         std::fs::read_dir(outside.path()).unwrap().count(),
         0,
         "nothing was written outside"
     );
-    // The refused request left nothing behind: the same id works once the request is corrected.
-    let body = json!({"agentId": "a", "sessionId": "s-link", "prompt": "p", "env": {"CMD": "true"},
-                      "files": [{"path": "in/ok.txt", "content": "x"}]});
-    assert_eq!(sup.post("/execute", &body).await.0, 202);
+    // The refused request registered nothing.
+    check_error(&sup.get("/sessions/s-link").await, 404, "not_found", "s-link");
 }
 
 #[tokio::test]

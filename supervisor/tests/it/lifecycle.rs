@@ -162,13 +162,14 @@ async fn an_agent_alive_long_after_its_result_is_stopped() {
     sup.run_cmd("s-lingers", &format!("echo '{SUCCESS}'; exec sleep 100"))
         .await;
     let session = sup.wait_finished("s-lingers", WAIT).await;
-    assert_eq!(session["status"], "failed");
+    // Its work was done and reported as a success: the hang after it is a note, not a failure.
+    assert_eq!(session["status"], "succeeded", "{session}");
     assert_eq!(session["signal"], "SIGTERM");
     assert!(
         session["error"]
             .as_str()
             .unwrap()
-            .contains("still running 1s after its result")
+            .contains("still running 1s after its successful result")
     );
 }
 

@@ -12,6 +12,7 @@ mod context;
 mod delivery;
 mod destinations;
 mod faults;
+mod hardening;
 mod lifecycle;
 mod output;
 mod pid1;

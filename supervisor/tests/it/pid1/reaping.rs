@@ -2,6 +2,7 @@
 //! answering while it does.
 
 use std::collections::HashSet;
+use std::os::unix::fs::PermissionsExt;
 use std::time::Instant;
 
 use futures_util::StreamExt;
@@ -150,22 +151,30 @@ async fn check_spawn_failure(sup: &Sup, program: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_missing_runner_is_a_spawn_error_and_the_supervisor_stays_healthy() {
-    let sup = pid1_sup()
-        .runner("/does/not/exist --flag")
-        .arg("--max-sessions")
-        .arg("1")
-        .start();
-    check_spawn_failure(&sup, "/does/not/exist").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_runner_that_is_not_executable_is_a_spawn_error_and_the_supervisor_stays_healthy() {
+async fn a_runner_removed_after_start_is_a_spawn_error_and_the_supervisor_stays_healthy() {
     let dir = tempfile::tempdir().unwrap();
     let runner = dir.path().join("runner.sh");
     std::fs::write(&runner, "#!/bin/sh\necho should not run\n").unwrap();
+    std::fs::set_permissions(&runner, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let program = runner.display().to_string();
+    let sup = pid1_sup()
+        .runner(&format!("{program} --flag"))
+        .arg("--max-sessions")
+        .arg("1")
+        .start();
+    std::fs::remove_file(&runner).unwrap();
+    check_spawn_failure(&sup, &program).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_runner_no_longer_executable_is_a_spawn_error_and_the_supervisor_stays_healthy() {
+    let dir = tempfile::tempdir().unwrap();
+    let runner = dir.path().join("runner.sh");
+    std::fs::write(&runner, "#!/bin/sh\necho should not run\n").unwrap();
+    std::fs::set_permissions(&runner, std::fs::Permissions::from_mode(0o755)).unwrap();
     let program = runner.display().to_string();
     let sup = pid1_sup().runner(&program).arg("--max-sessions").arg("1").start();
+    std::fs::set_permissions(&runner, std::fs::Permissions::from_mode(0o644)).unwrap();
     check_spawn_failure(&sup, &program).await;
 }
 

@@ -6,6 +6,7 @@ mod control_plane;
 mod events;
 mod model;
 mod process;
+mod refusal;
 mod supervisor;
 mod wait;
 
@@ -13,5 +14,6 @@ pub(crate) use control_plane::*;
 pub(crate) use events::*;
 pub(crate) use model::*;
 pub(crate) use process::*;
+pub(crate) use refusal::*;
 pub(crate) use supervisor::*;
 pub(crate) use wait::*;

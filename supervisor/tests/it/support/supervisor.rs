@@ -25,6 +25,8 @@ pub(crate) struct Options {
     pub(crate) args: Vec<String>,
     pub(crate) env: Vec<(String, String)>,
     pub(crate) auth: bool,
+    /// The supervisor's file-descriptor limit (`RLIMIT_NOFILE`), when the test sets one.
+    pub(crate) nofile: Option<u64>,
 }
 
 impl Default for Options {
@@ -35,6 +37,7 @@ impl Default for Options {
             args: Vec::new(),
             env: Vec::new(),
             auth: false,
+            nofile: None,
         }
     }
 }
@@ -57,6 +60,12 @@ impl Options {
 
     pub(crate) fn env(mut self, key: &str, value: &str) -> Self {
         self.env.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Runs the supervisor with this many file descriptors at most (through `prlimit`).
+    pub(crate) fn nofile(mut self, limit: u64) -> Self {
+        self.nofile = Some(limit);
         self
     }
 
@@ -134,6 +143,11 @@ impl Sup {
         Self::launch(options, false, None)
     }
 
+    /// Like `start_raw`, on a directory the test prepared (`state/`, `workspace/` below it).
+    pub(crate) fn start_raw_in(options: Options, dir: tempfile::TempDir) -> Self {
+        Self::launch(options, false, Some(dir))
+    }
+
     fn launch(options: Options, no_auth_flag: bool, dir: Option<tempfile::TempDir>) -> Self {
         let relaunch = options.clone();
         let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
@@ -162,6 +176,10 @@ impl Sup {
             require_root();
             let mut c = Command::new("unshare");
             c.args(["--pid", "--fork", "--mount-proc", "--kill-child", BIN]);
+            c
+        } else if let Some(limit) = options.nofile {
+            let mut c = Command::new("prlimit");
+            c.arg(format!("--nofile={limit}:{limit}")).arg(BIN);
             c
         } else {
             Command::new(BIN)

@@ -29,7 +29,7 @@ async fn f05_spool_cap_on_a_small_tmpfs() {
     // The harness chooses the state dir: mount the tmpfs over it, then restart on it.
     let state = sup.state_dir();
     let mounted = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .args(["-t", "tmpfs", "-o", "size=16m,mode=700", "tmpfs"])
         .arg(&state)
         .status()
         .unwrap();
