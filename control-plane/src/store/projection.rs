@@ -121,7 +121,152 @@ pub fn contiguous(acked: Option<i64>, stored_above: impl IntoIterator<Item = i64
 
 #[cfg(test)]
 mod tests {
+    use expect_test::{Expect, expect};
+    use protocol::{EventSource, SessionId};
+    use serde_json::value::RawValue;
+
     use super::*;
+
+    fn pending() -> SessionRow {
+        SessionRow {
+            id: 1,
+            session_id: SessionId::parse("s-1").expect("a valid id"),
+            agent_id: None,
+            runtime_id: Some("rt-1".into()),
+            status: SessionStatus::Pending,
+            pid: None,
+            created_at: String::new(),
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            signal: None,
+            last_seq: None,
+            acked_seq: None,
+            num_turns: None,
+            total_cost_usd: None,
+            result_seq: None,
+            model: None,
+            result_text: None,
+            error: None,
+            cancel_requested_ms: None,
+        }
+    }
+
+    /// Applies `(seq, type, data)` events in the order given to a pending row (a lost one with
+    /// `start: Lost`) and shows the fields the projection sets.
+    #[track_caller]
+    fn check(start: SessionStatus, events: &[(u64, &str, &str)], expect: Expect) {
+        let mut row = pending();
+        row.status = start;
+        for &(seq, kind, data) in events {
+            let event = Event {
+                session_id: row.session_id.clone(),
+                seq,
+                ts: format!("t{seq}"),
+                source: EventSource::Supervisor,
+                kind: kind.to_owned(),
+                data: RawValue::from_string(data.to_owned()).expect("test data is JSON"),
+            };
+            apply(&mut row, &event);
+        }
+        let shown = format!(
+            "status={:?} agent={:?} pid={:?} created={:?} started={:?} finished={:?} last_seq={:?}\n\
+             exit={:?} signal={:?} error={:?} turns={:?} cost={:?} result_seq={:?} result={:?} model={:?}",
+            row.status,
+            row.agent_id,
+            row.pid,
+            row.created_at,
+            row.started_at,
+            row.finished_at,
+            row.last_seq,
+            row.exit_code,
+            row.signal,
+            row.error,
+            row.num_turns,
+            row.total_cost_usd,
+            row.result_seq,
+            row.result_text,
+            row.model,
+        );
+        expect.assert_eq(&shown);
+    }
+
+    const STARTED: &str = r#"{"agentId":"reviewer","pid":42,"runtimeId":"rt-1","runner":"node"}"#;
+    const INIT: &str = r#"{"type":"system","subtype":"init","model":"claude-x"}"#;
+    const RESULT_1: &str = r#"{"type":"result","subtype":"success","is_error":false,"num_turns":1,"total_cost_usd":0.01,"result":"first"}"#;
+    const RESULT_2: &str = r#"{"type":"result","subtype":"success","is_error":false,"num_turns":3,"total_cost_usd":0.044615999999999996,"result":"second"}"#;
+    const SUCCEEDED: &str = r#"{"status":"succeeded","exitCode":0,"signal":null,"durationMs":5,"numTurns":9,"totalCostUsd":9.0,"error":null}"#;
+
+    #[test]
+    fn the_session_row_is_a_projection_of_its_events() {
+        check(
+            SessionStatus::Pending,
+            &[
+                (0, "session.started", STARTED),
+                (1, "system", INIT),
+                (2, "result", RESULT_1),
+                (3, "result", RESULT_2),
+                (4, "session.finished", SUCCEEDED),
+            ],
+            expect![[r#"
+                status=Succeeded agent=Some("reviewer") pid=Some(42) created="t0" started=Some("t0") finished=Some("t4") last_seq=Some(4)
+                exit=Some(0) signal=None error=None turns=Some(3) cost=Some(0.044615999999999996) result_seq=Some(3) result=Some("second") model=Some("claude-x")"#]],
+        );
+        // The latest result wins even when the batch holding it arrived first.
+        check(
+            SessionStatus::Pending,
+            &[(3, "result", RESULT_2), (2, "result", RESULT_1)],
+            expect![[r#"
+                status=Pending agent=None pid=None created="" started=None finished=None last_seq=Some(3)
+                exit=None signal=None error=None turns=Some(3) cost=Some(0.044615999999999996) result_seq=Some(3) result=Some("second") model=None"#]],
+        );
+        // Without a result, the supervisor's totals are the fallback; an unknown final status is `failed`.
+        check(
+            SessionStatus::Running,
+            &[(
+                7,
+                "session.finished",
+                r#"{"status":"bogus","exitCode":1,"signal":"SIGKILL","numTurns":2,"totalCostUsd":0.5,"error":"killed"}"#,
+            )],
+            expect![[r#"
+                status=Failed agent=None pid=None created="" started=None finished=Some("t7") last_seq=Some(7)
+                exit=Some(1) signal=Some("SIGKILL") error=Some("killed") turns=Some(2) cost=Some(0.5) result_seq=None result=None model=None"#]],
+        );
+        // A session the control plane marked lost comes back to life with its runtime's next event ...
+        check(
+            SessionStatus::Lost,
+            &[(5, "assistant", r#"{"type":"assistant"}"#)],
+            expect![[r#"
+                status=Running agent=None pid=None created="" started=None finished=None last_seq=Some(5)
+                exit=None signal=None error=None turns=None cost=None result_seq=None result=None model=None"#]],
+        );
+        // ... but one the supervisor finished as lost stays lost when earlier events arrive late.
+        check(
+            SessionStatus::Running,
+            &[
+                (
+                    9,
+                    "session.finished",
+                    r#"{"status":"lost","exitCode":null,"error":"supervisor restarted"}"#,
+                ),
+                (8, "assistant", r#"{"type":"assistant"}"#),
+            ],
+            expect![[r#"
+                status=Lost agent=None pid=None created="" started=None finished=Some("t9") last_seq=Some(9)
+                exit=None signal=None error=Some("supervisor restarted") turns=None cost=None result_seq=None result=None model=None"#]],
+        );
+        // A `session.started` does not move a finished session back to running.
+        check(
+            SessionStatus::Pending,
+            &[
+                (4, "session.finished", SUCCEEDED),
+                (0, "session.started", STARTED),
+            ],
+            expect![[r#"
+                status=Succeeded agent=Some("reviewer") pid=Some(42) created="t0" started=Some("t0") finished=Some("t4") last_seq=Some(4)
+                exit=Some(0) signal=None error=None turns=Some(9) cost=Some(9.0) result_seq=None result=None model=None"#]],
+        );
+    }
 
     #[test]
     fn contiguous_stops_at_the_first_gap() {
