@@ -70,13 +70,9 @@ fn check_batch(batch: EventBatch) -> Result<IngestBatch, Invalid> {
                 e.ts
             )));
         }
-        if e.kind.is_empty() || e.kind.len() > 128 {
-            return Err(Invalid(format!("events[{i}].type: must be 1 to 128 characters")));
-        }
-        if e.kind.chars().any(char::is_control) {
-            return Err(Invalid(format!(
-                "events[{i}].type: must not contain control characters"
-            )));
+        // The supervisor applies the same rule before it logs an event (`protocol::event_type_problem`).
+        if let Some(problem) = protocol::event_type_problem(&e.kind) {
+            return Err(Invalid(format!("events[{i}].type: {problem}")));
         }
     }
     Ok(IngestBatch {

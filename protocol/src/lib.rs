@@ -6,7 +6,8 @@
 //!
 //! Layout:
 //! - `ids`: `AgentId` and `SessionId`, parsed (not merely validated) from strings.
-//! - `event`: the numbered `Event` and the data of the supervisor's own lifecycle events.
+//! - `event`: the numbered `Event`, the rule for a valid event `type`, and the data of the supervisor's own
+//!   lifecycle events.
 //! - `session`: `Session`, `SessionStatus` and the control plane's `SessionDetail`.
 //! - `execute`: `POST /execute` request and answer, and the job spec the runner reads on stdin.
 //! - `api`: error body, health, cancel and the internal ingest/heartbeat messages.
@@ -22,7 +23,10 @@ pub use api::{
     Heartbeat, HeartbeatResponse, IngestResponse, LegacyLogEntry, LegacySessionStatus, SessionList,
     SessionsResponse,
 };
-pub use event::{Event, EventSource, OutputStream, OutputTruncated, SessionFinished, SessionStarted};
+pub use event::{
+    Event, EventSource, INVALID_EVENT_TYPE, MAX_EVENT_TYPE_BYTES, OutputStream, OutputTruncated,
+    SessionFinished, SessionStarted, event_type_problem,
+};
 pub use execute::{
     AgentOptions, ExecuteRequest, ExecuteResponse, FileEncoding, FileSpec, RunnerJob, SkillSpec, StorageSpec,
 };

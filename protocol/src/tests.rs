@@ -331,3 +331,51 @@ fn error_and_ingest_shapes() {
             }"#]],
     );
 }
+
+#[track_caller]
+fn check_type(kinds: &[&str], expected: Expect) {
+    let verdicts: Vec<String> = kinds
+        .iter()
+        .map(|kind| format!("{kind:?}: {}", event_type_problem(kind).unwrap_or("valid")))
+        .collect();
+    expected.assert_eq(&verdicts.join("\n"));
+}
+
+#[test]
+fn an_event_type_is_one_to_128_bytes_without_control_characters() {
+    let longest = "a".repeat(128);
+    let too_long = "a".repeat(129);
+    // 43 three-byte characters: 129 bytes.
+    let wide = "€".repeat(43);
+    check_type(
+        &[
+            "assistant",
+            "session.finished",
+            "",
+            &longest,
+            &too_long,
+            &wide,
+            "a\u{1}b",
+            "a\nb",
+            "tab\t",
+            "\u{7f}",
+            "\u{9b}",
+            "ünïcode",
+            " ",
+        ],
+        expect![[r#"
+            "assistant": valid
+            "session.finished": valid
+            "": must not be empty
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": valid
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": must be at most 128 bytes
+            "€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€": must be at most 128 bytes
+            "a\u{1}b": must not contain control characters
+            "a\nb": must not contain control characters
+            "tab\t": must not contain control characters
+            "\u{7f}": must not contain control characters
+            "\u{9b}": must not contain control characters
+            "ünïcode": valid
+            " ": valid"#]],
+    );
+}
