@@ -293,6 +293,7 @@ fn error_and_ingest_shapes() {
     check(
         &IngestResponse {
             acked: [(sid("s-1"), 41)].into_iter().collect(),
+            rejected: Default::default(),
             commands: vec![Command::Cancel {
                 session_id: sid("s-2"),
             }],
@@ -308,6 +309,35 @@ fn error_and_ingest_shapes() {
                   "sessionId": "s-2"
                 }
               ]
+            }"#]],
+    );
+    // A refused session is named with the error's code and message.
+    check(
+        &IngestResponse {
+            acked: [(sid("s-1"), 41)].into_iter().collect(),
+            rejected: [(
+                sid("s-3"),
+                ErrorDetail {
+                    code: "runtime_conflict".into(),
+                    message: "session s-3 belongs to runtime \"rt-a\"".into(),
+                },
+            )]
+            .into_iter()
+            .collect(),
+            commands: vec![],
+        },
+        expect![[r#"
+            {
+              "acked": {
+                "s-1": 41
+              },
+              "rejected": {
+                "s-3": {
+                  "code": "runtime_conflict",
+                  "message": "session s-3 belongs to runtime \"rt-a\""
+                }
+              },
+              "commands": []
             }"#]],
     );
     check(

@@ -11,3 +11,4 @@ mod follow;
 mod harness;
 mod helpers;
 mod ingest;
+mod rejections;
