@@ -2,7 +2,8 @@
 //!
 //! This is the only crate whose types derive serde for the wire (DESIGN.md §2–5), so a field cannot drift
 //! between the side that writes it and the side that reads it. Every type serialises as camelCase JSON and
-//! absent values are `null`, never missing.
+//! absent values are `null`, never missing (one exception: an ingest answer's `rejected` is left out when
+//! empty, so an answer without refusals reads as it did before the field existed).
 //!
 //! Layout:
 //! - `ids`: `AgentId` and `SessionId`, parsed (not merely validated) from strings.
