@@ -7,9 +7,10 @@
 //! A request is answered only after the transaction holding its batch committed: never 200 for something
 //! not stored.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use protocol::EventBatch;
+use protocol::{ErrorDetail, Event, EventBatch, SessionId};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::follow::Hub;
@@ -27,8 +28,18 @@ const POSTGRES_WRITERS: usize = 3;
 #[error("{0}")]
 pub struct Invalid(pub String);
 
-/// Parses and checks a batch: all of it or nothing.
-pub fn parse_batch(body: &[u8]) -> Result<IngestBatch, Invalid> {
+/// A batch that parsed, split into what goes to the store and the sessions refused by validation.
+#[derive(Debug)]
+pub struct Checked {
+    /// The events of every session not refused.
+    pub batch: IngestBatch,
+    /// Sessions with an invalid event: none of their events is stored, the rest of the batch is.
+    pub rejected: BTreeMap<SessionId, ErrorDetail>,
+}
+
+/// Parses and checks a batch. A body that is not a batch at all (not JSON, a missing field, a malformed
+/// session id, an empty `runtimeId`) is refused whole; an invalid event refuses only its session.
+pub fn parse_batch(body: &[u8]) -> Result<Checked, Invalid> {
     // The plain parser is the fast path; only a body that fails is parsed again to name the bad field.
     let batch: EventBatch = match serde_json::from_slice(body) {
         Ok(batch) => batch,
@@ -56,33 +67,51 @@ fn explain(body: &[u8]) -> Invalid {
     }
 }
 
-fn check_batch(batch: EventBatch) -> Result<IngestBatch, Invalid> {
+fn check_batch(batch: EventBatch) -> Result<Checked, Invalid> {
     if batch.runtime_id.is_empty() || batch.runtime_id.len() > 256 {
         return Err(Invalid("runtimeId: must be 1 to 256 characters".into()));
     }
+    let mut rejected = BTreeMap::new();
     for (i, e) in batch.events.iter().enumerate() {
-        if e.seq > i64::MAX as u64 {
-            return Err(Invalid(format!("events[{i}].seq: must be at most {}", i64::MAX)));
+        if rejected.contains_key(&e.session_id) {
+            continue;
         }
-        if time::parse_rfc3339_ms(&e.ts).is_none() {
-            return Err(Invalid(format!(
-                "events[{i}].ts: {:?} is not an RFC 3339 time in UTC (2026-11-25T12:00:00.123Z)",
-                e.ts
-            )));
-        }
-        if e.kind.is_empty() || e.kind.len() > 128 {
-            return Err(Invalid(format!("events[{i}].type: must be 1 to 128 characters")));
-        }
-        if e.kind.chars().any(char::is_control) {
-            return Err(Invalid(format!(
-                "events[{i}].type: must not contain control characters"
-            )));
+        if let Some(problem) = event_problem(i, e) {
+            rejected.insert(
+                e.session_id.clone(),
+                ErrorDetail {
+                    code: "invalid_event".into(),
+                    message: problem,
+                },
+            );
         }
     }
-    Ok(IngestBatch {
-        runtime_id: batch.runtime_id,
-        events: batch.events,
+    let mut events = batch.events;
+    if !rejected.is_empty() {
+        events.retain(|e| !rejected.contains_key(&e.session_id));
+    }
+    Ok(Checked {
+        batch: IngestBatch {
+            runtime_id: batch.runtime_id,
+            events,
+        },
+        rejected,
     })
+}
+
+/// Why the control plane does not store event `i` of a batch, naming the field.
+fn event_problem(i: usize, e: &Event) -> Option<String> {
+    if e.seq > i64::MAX as u64 {
+        return Some(format!("events[{i}].seq: must be at most {}", i64::MAX));
+    }
+    if time::parse_rfc3339_ms(&e.ts).is_none() {
+        return Some(format!(
+            "events[{i}].ts: {:?} is not an RFC 3339 time in UTC (2026-11-25T12:00:00.123Z)",
+            e.ts
+        ));
+    }
+    // The supervisor applies the same rule before it logs an event (`protocol::event_type_problem`).
+    protocol::event_type_problem(&e.kind).map(|problem| format!("events[{i}].type: {problem}"))
 }
 
 struct Job {
@@ -125,11 +154,7 @@ impl Ingestor {
 
     pub async fn submit(&self, batch: IngestBatch) -> Result<BatchOutcome, StoreError> {
         if batch.events.is_empty() {
-            return Ok(BatchOutcome::Stored {
-                acked: Default::default(),
-                cancels: Vec::new(),
-                inserted: 0,
-            });
+            return Ok(BatchOutcome::default());
         }
         let (reply, rx) = oneshot::channel();
         self.tx

@@ -71,10 +71,15 @@ pub struct EventBatch {
     pub events: Vec<Event>,
 }
 
-/// Answer to an event batch: per session, the highest seq stored with no gap below it.
+/// Answer to an event batch: per session, the highest seq stored with no gap below it; the sessions whose
+/// events were refused (another runtime owns the session, or an event of it is invalid), none of them
+/// stored while the rest of the batch was; commands for the runtime.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IngestResponse {
     pub acked: BTreeMap<SessionId, u64>,
+    /// Absent when nothing was refused, so an answer reads as it did before this field existed.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub rejected: BTreeMap<SessionId, ErrorDetail>,
     pub commands: Vec<Command>,
 }
 

@@ -81,3 +81,24 @@ pub struct OutputTruncated {
     pub stream: OutputStream,
     pub dropped_bytes: u64,
 }
+
+/// The longest event `type` the control plane stores, in bytes of UTF-8.
+pub const MAX_EVENT_TYPE_BYTES: usize = 128;
+
+/// The `type` the supervisor gives an agent line whose own `type` breaks [`event_type_problem`]'s rule; the
+/// line itself, with its original `type`, stays the event's `data`.
+pub const INVALID_EVENT_TYPE: &str = "invalid_type";
+
+/// Why `kind` cannot be an event's `type`, or `None` when it can: one rule for both sides, so the
+/// supervisor never logs an event that the control plane refuses.
+pub fn event_type_problem(kind: &str) -> Option<&'static str> {
+    if kind.is_empty() {
+        Some("must not be empty")
+    } else if kind.len() > MAX_EVENT_TYPE_BYTES {
+        Some("must be at most 128 bytes")
+    } else if kind.chars().any(char::is_control) {
+        Some("must not contain control characters")
+    } else {
+        None
+    }
+}

@@ -2,11 +2,13 @@
 //!
 //! This is the only crate whose types derive serde for the wire (DESIGN.md §2–5), so a field cannot drift
 //! between the side that writes it and the side that reads it. Every type serialises as camelCase JSON and
-//! absent values are `null`, never missing.
+//! absent values are `null`, never missing (one exception: an ingest answer's `rejected` is left out when
+//! empty, so an answer without refusals reads as it did before the field existed).
 //!
 //! Layout:
 //! - `ids`: `AgentId` and `SessionId`, parsed (not merely validated) from strings.
-//! - `event`: the numbered `Event` and the data of the supervisor's own lifecycle events.
+//! - `event`: the numbered `Event`, the rule for a valid event `type`, and the data of the supervisor's own
+//!   lifecycle events.
 //! - `session`: `Session`, `SessionStatus` and the control plane's `SessionDetail`.
 //! - `execute`: `POST /execute` request and answer, and the job spec the runner reads on stdin.
 //! - `api`: error body, health, cancel and the internal ingest/heartbeat messages.
@@ -22,7 +24,10 @@ pub use api::{
     Heartbeat, HeartbeatResponse, IngestResponse, LegacyLogEntry, LegacySessionStatus, SessionList,
     SessionsResponse,
 };
-pub use event::{Event, EventSource, OutputStream, OutputTruncated, SessionFinished, SessionStarted};
+pub use event::{
+    Event, EventSource, INVALID_EVENT_TYPE, MAX_EVENT_TYPE_BYTES, OutputStream, OutputTruncated,
+    SessionFinished, SessionStarted, event_type_problem,
+};
 pub use execute::{
     AgentOptions, ExecuteRequest, ExecuteResponse, FileEncoding, FileSpec, RunnerJob, SkillSpec, StorageSpec,
 };

@@ -293,6 +293,7 @@ fn error_and_ingest_shapes() {
     check(
         &IngestResponse {
             acked: [(sid("s-1"), 41)].into_iter().collect(),
+            rejected: Default::default(),
             commands: vec![Command::Cancel {
                 session_id: sid("s-2"),
             }],
@@ -308,6 +309,35 @@ fn error_and_ingest_shapes() {
                   "sessionId": "s-2"
                 }
               ]
+            }"#]],
+    );
+    // A refused session is named with the error's code and message.
+    check(
+        &IngestResponse {
+            acked: [(sid("s-1"), 41)].into_iter().collect(),
+            rejected: [(
+                sid("s-3"),
+                ErrorDetail {
+                    code: "runtime_conflict".into(),
+                    message: "session s-3 belongs to runtime \"rt-a\"".into(),
+                },
+            )]
+            .into_iter()
+            .collect(),
+            commands: vec![],
+        },
+        expect![[r#"
+            {
+              "acked": {
+                "s-1": 41
+              },
+              "rejected": {
+                "s-3": {
+                  "code": "runtime_conflict",
+                  "message": "session s-3 belongs to runtime \"rt-a\""
+                }
+              },
+              "commands": []
             }"#]],
     );
     check(
@@ -329,5 +359,53 @@ fn error_and_ingest_shapes() {
                 "max": 16
               }
             }"#]],
+    );
+}
+
+#[track_caller]
+fn check_type(kinds: &[&str], expected: Expect) {
+    let verdicts: Vec<String> = kinds
+        .iter()
+        .map(|kind| format!("{kind:?}: {}", event_type_problem(kind).unwrap_or("valid")))
+        .collect();
+    expected.assert_eq(&verdicts.join("\n"));
+}
+
+#[test]
+fn an_event_type_is_one_to_128_bytes_without_control_characters() {
+    let longest = "a".repeat(128);
+    let too_long = "a".repeat(129);
+    // 43 three-byte characters: 129 bytes.
+    let wide = "€".repeat(43);
+    check_type(
+        &[
+            "assistant",
+            "session.finished",
+            "",
+            &longest,
+            &too_long,
+            &wide,
+            "a\u{1}b",
+            "a\nb",
+            "tab\t",
+            "\u{7f}",
+            "\u{9b}",
+            "ünïcode",
+            " ",
+        ],
+        expect![[r#"
+            "assistant": valid
+            "session.finished": valid
+            "": must not be empty
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": valid
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": must be at most 128 bytes
+            "€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€": must be at most 128 bytes
+            "a\u{1}b": must not contain control characters
+            "a\nb": must not contain control characters
+            "tab\t": must not contain control characters
+            "\u{7f}": must not contain control characters
+            "\u{9b}": must not contain control characters
+            "ünïcode": valid
+            " ": valid"#]],
     );
 }

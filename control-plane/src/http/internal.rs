@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use protocol::{Command, Heartbeat, IngestResponse, LegacyLogEntry, LegacySessionStatus};
+use protocol::{Command, ErrorDetail, Heartbeat, IngestResponse, LegacyLogEntry, LegacySessionStatus};
 use serde_json::json;
 
 use crate::http::error::ApiError;
@@ -40,34 +40,47 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bod
 
 async fn ingest_events(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
     let body = read_body(headers, body).await?;
-    let batch = ingest::parse_batch(&body).map_err(|e| ApiError::bad_request(e.0))?;
+    let ingest::Checked { batch, mut rejected } =
+        ingest::parse_batch(&body).map_err(|e| ApiError::bad_request(e.0))?;
     let runtime_id = batch.runtime_id.clone();
     let total = batch.events.len();
-    let outcome = tokio::time::timeout(INGEST_DEADLINE, state.ingestor.submit(batch))
+    let BatchOutcome {
+        acked,
+        conflicts,
+        cancels,
+        inserted,
+    } = tokio::time::timeout(INGEST_DEADLINE, state.ingestor.submit(batch))
         .await
         .map_err(|_| ApiError::unavailable())??;
-    match outcome {
-        BatchOutcome::Stored {
-            acked,
-            cancels,
-            inserted,
-        } => {
-            Metrics::add(&state.metrics.events_inserted, inserted as u64);
-            Metrics::add(&state.metrics.events_duplicate, (total - inserted) as u64);
-            let commands = cancels
-                .into_iter()
-                .map(|session_id| Command::Cancel { session_id })
-                .collect();
-            Ok(Json(IngestResponse { acked, commands }).into_response())
-        }
-        BatchOutcome::Conflict { session_id, owner } => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "runtime_conflict",
-            format!(
-                "session {session_id} belongs to runtime {owner:?}; this batch came from runtime {runtime_id:?}"
-            ),
-        )),
+    Metrics::add(&state.metrics.events_inserted, inserted as u64);
+    Metrics::add(&state.metrics.events_duplicate, (total - inserted) as u64);
+    // A session another runtime owns is refused alone (DESIGN change, ARCHITECTURE.md): one foreign session
+    // id must not block a runtime's whole delivery.
+    for (session_id, owner) in conflicts {
+        let message = format!(
+            "session {session_id} belongs to runtime {owner:?}; this batch came from runtime {runtime_id:?}"
+        );
+        rejected.insert(
+            session_id,
+            ErrorDetail {
+                code: "runtime_conflict".into(),
+                message,
+            },
+        );
     }
+    if !rejected.is_empty() {
+        tracing::warn!(runtime_id = %runtime_id, ?rejected, "refused the events of sessions of a batch");
+    }
+    let commands = cancels
+        .into_iter()
+        .map(|session_id| Command::Cancel { session_id })
+        .collect();
+    Ok(Json(IngestResponse {
+        acked,
+        rejected,
+        commands,
+    })
+    .into_response())
 }
 
 pub async fn heartbeat(

@@ -7,8 +7,9 @@
 //!    violation, and the group runs again in the order below.
 //! 1. Create and lock every session row the group mentions, in session-id order, so two writers (two
 //!    replicas) that touch the same sessions lock them in the same order and cannot deadlock.
-//! 2. Check runtime ownership per batch: a batch whose session belongs to another runtime is refused whole
-//!    and the other batches of the group go on.
+//! 2. Check runtime ownership per session of each batch: the events of a session that belongs to another
+//!    runtime are refused (that session is named in the batch's answer), and the rest of the batch, like
+//!    the other batches of the group, goes on.
 //! 3. Drop the events already stored (of the committed ones, only seqs at or below a row's `last_seq` can be:
 //!    `last_seq` moves in the transaction that stores them) and insert the rest; on PostgreSQL with `COPY`,
 //!    which costs per row what a raw `COPY` does. An event that a concurrent transaction is inserting too
@@ -36,18 +37,17 @@ pub struct IngestBatch {
     pub events: Vec<Event>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
-pub enum BatchOutcome {
-    Stored {
-        /// Per session of the batch: highest seq stored with no gap below it (absent while seq 0 is missing).
-        acked: BTreeMap<SessionId, u64>,
-        /// Sessions the batch's runtime must cancel.
-        cancels: Vec<SessionId>,
-        /// Events that were new (the others were already stored).
-        inserted: usize,
-    },
-    /// The session belongs to another runtime; nothing of the batch was stored.
-    Conflict { session_id: SessionId, owner: String },
+/// What became of one batch of a group.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BatchOutcome {
+    /// Per session of the batch: highest seq stored with no gap below it (absent while seq 0 is missing).
+    pub acked: BTreeMap<SessionId, u64>,
+    /// Sessions of the batch that belong to another runtime (named here): none of their events was stored.
+    pub conflicts: BTreeMap<SessionId, String>,
+    /// Sessions the batch's runtime must cancel.
+    pub cancels: Vec<SessionId>,
+    /// Events that were new (the others were already stored).
+    pub inserted: usize,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,14 +61,11 @@ pub struct CommitResult {
 /// Per session, the first copy in the group of each seq: what will be inserted unless it is stored already.
 fn candidates(
     batches: &[IngestBatch],
-    accepted: impl Fn(usize) -> bool,
+    accepted: impl Fn(usize, &Event) -> bool,
 ) -> BTreeMap<&str, BTreeMap<i64, &Event>> {
     let mut candidates: BTreeMap<&str, BTreeMap<i64, &Event>> = BTreeMap::new();
     for (i, batch) in batches.iter().enumerate() {
-        if !accepted(i) {
-            continue;
-        }
-        for e in &batch.events {
+        for e in batch.events.iter().filter(|e| accepted(i, e)) {
             candidates
                 .entry(e.session_id.as_str())
                 .or_default()
@@ -171,7 +168,7 @@ impl Store {
 
 async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64, mode: Mode) -> Result<CommitResult> {
     // 0. The rows to insert if every batch is accepted and nothing is stored yet (the common case).
-    let mut new_events = candidates(batches, |_| true);
+    let mut new_events = candidates(batches, |_, _| true);
     let mut inserted_early = false;
     if mode == Mode::Early {
         let ids: Vec<&str> = new_events.keys().copied().collect();
@@ -213,42 +210,38 @@ async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64, mode: M
         rows.insert((*session_id).to_owned(), row);
     }
 
-    // 2. Ownership.
+    // 2. Ownership, per session of each batch: a row without an owner is claimed by the first batch that
+    //    stores events in it, and a session owned by another runtime is refused for that batch alone.
     let mut claimed: BTreeSet<String> = BTreeSet::new();
-    let mut accepted: Vec<bool> = Vec::with_capacity(batches.len());
-    let mut outcomes: Vec<Option<BatchOutcome>> = Vec::with_capacity(batches.len());
+    let mut conflicts: Vec<BTreeMap<SessionId, String>> = Vec::with_capacity(batches.len());
     for batch in batches {
-        let conflict = batch.events.iter().find_map(|e| {
-            let row = &rows[e.session_id.as_str()];
+        let mut refused = BTreeMap::new();
+        for e in &batch.events {
+            let row = rows
+                .get_mut(e.session_id.as_str())
+                .expect("every session was loaded");
             match &row.runtime_id {
-                Some(owner) if owner != &batch.runtime_id => Some(BatchOutcome::Conflict {
-                    session_id: e.session_id.clone(),
-                    owner: owner.clone(),
-                }),
-                _ => None,
-            }
-        });
-        if conflict.is_none() {
-            for e in &batch.events {
-                let row = rows
-                    .get_mut(e.session_id.as_str())
-                    .expect("every session was loaded");
-                if row.runtime_id.is_none() {
+                Some(owner) if owner != &batch.runtime_id => {
+                    refused.insert(e.session_id.clone(), owner.clone());
+                }
+                Some(_) => {}
+                None => {
                     row.runtime_id = Some(batch.runtime_id.clone());
                     claimed.insert(row.session_id.to_string());
                 }
             }
         }
-        accepted.push(conflict.is_none());
-        outcomes.push(conflict);
+        conflicts.push(refused);
     }
+    let accepted = |i: usize, e: &Event| !conflicts[i].contains_key(&e.session_id);
+    let any_refused = conflicts.iter().any(|c| !c.is_empty());
 
-    // Nothing of a refused batch is kept, not even the row made for its new session.
+    // Nothing of a refused session is kept, not even the row made for it.
     let used: BTreeSet<&str> = batches
         .iter()
-        .zip(&accepted)
-        .filter(|(_, ok)| **ok)
-        .flat_map(|(b, _)| b.events.iter().map(|e| e.session_id.as_str()))
+        .enumerate()
+        .flat_map(|(i, b)| b.events.iter().filter(move |e| accepted(i, e)))
+        .map(|e| e.session_id.as_str())
         .collect();
     for session_id in created.difference(&used) {
         tx.forget_session(session_id).await?;
@@ -262,14 +255,14 @@ async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64, mode: M
     //    moves in the transaction that stores the events (an uncommitted early insert of the same seq makes
     //    one of the two transactions fail on the primary key, see `Mode::Early`).
     if inserted_early {
-        if accepted.iter().any(|ok| !ok) {
+        if any_refused {
             return Err(StoreError::Corrupt(
                 "a session changed owner during an ingest transaction".into(),
             ));
         }
     } else {
-        if accepted.iter().any(|ok| !ok) {
-            new_events = candidates(batches, |i| accepted[i]);
+        if any_refused {
+            new_events = candidates(batches, accepted);
         }
         let last_seqs: BTreeMap<&str, Option<i64>> =
             rows.iter().map(|(id, row)| (id.as_str(), row.last_seq)).collect();
@@ -281,14 +274,12 @@ async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64, mode: M
     // Each new event counts for the batch whose copy was stored.
     let inserted_per_batch: Vec<usize> = batches
         .iter()
-        .zip(&accepted)
-        .map(|(batch, ok)| {
-            if !*ok {
-                return 0;
-            }
+        .enumerate()
+        .map(|(i, batch)| {
             batch
                 .events
                 .iter()
+                .filter(|e| accepted(i, e))
                 .filter(|e| {
                     new_events
                         .get(e.session_id.as_str())
@@ -337,9 +328,9 @@ async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64, mode: M
     // Runtimes in id order too: two writers that stamp the same runtimes must not lock them crosswise.
     let runtimes: BTreeSet<&str> = batches
         .iter()
-        .zip(&accepted)
-        .filter(|(_, ok)| **ok)
-        .map(|(b, _)| b.runtime_id.as_str())
+        .enumerate()
+        .filter(|(i, b)| b.events.iter().any(|e| accepted(*i, e)))
+        .map(|(_, b)| b.runtime_id.as_str())
         .collect();
     let mut cancels: BTreeMap<&str, Vec<SessionId>> = BTreeMap::new();
     for runtime_id in runtimes {
@@ -348,22 +339,24 @@ async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64, mode: M
         cancels.insert(runtime_id, commands);
     }
 
-    let outcomes = outcomes
-        .into_iter()
+    let outcomes = batches
+        .iter()
+        .zip(conflicts)
         .enumerate()
-        .map(|(i, conflict)| {
-            if let Some(conflict) = conflict {
-                return conflict;
-            }
-            let batch = &batches[i];
+        .map(|(i, (batch, conflicts))| {
             let mut acked = BTreeMap::new();
-            for e in &batch.events {
+            for e in batch
+                .events
+                .iter()
+                .filter(|e| !conflicts.contains_key(&e.session_id))
+            {
                 if let Some(a) = rows[e.session_id.as_str()].acked_seq {
                     acked.insert(e.session_id.clone(), a as u64);
                 }
             }
-            BatchOutcome::Stored {
+            BatchOutcome {
                 acked,
+                conflicts,
                 cancels: cancels
                     .get(batch.runtime_id.as_str())
                     .cloned()

@@ -281,6 +281,16 @@ async fn raw(app: &TestApp, method: Method, path: &str, body: &str) -> (StatusCo
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// An invalid event refuses its session alone (issue 10): 200, the session in `rejected`, naming the field.
+#[track_caller]
+fn check_rejected(got: (StatusCode, Value), message_contains: &str) {
+    let (status, body) = got;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["rejected"]["s-1"]["code"], "invalid_event", "{body}");
+    let message = body["rejected"]["s-1"]["message"].as_str().unwrap_or_default();
+    assert!(message.starts_with(message_contains), "{body}");
+}
+
 #[track_caller]
 fn check(got: (StatusCode, Value), status: StatusCode, message_contains: &str) {
     let (got_status, body) = got;
@@ -351,20 +361,17 @@ async fn bad_input_on_every_route_is_refused_with_a_message_naming_it(db: TestDb
         bad,
         "events[1].source",
     );
-    check(
+    check_rejected(
         raw(&app, Method::POST, ev, &event(json!({"ts": "noon"}))).await,
-        bad,
         "events[1].ts",
     );
-    check(
+    check_rejected(
         raw(&app, Method::POST, ev, &event(json!({"type": ""}))).await,
-        bad,
         "events[1].type",
     );
     // PostgreSQL text cannot hold NUL: refused up front, not as a database error the sender retries forever.
-    check(
+    check_rejected(
         raw(&app, Method::POST, ev, &event(json!({"type": "log\u{0}"}))).await,
-        bad,
         "events[1].type",
     );
     check(

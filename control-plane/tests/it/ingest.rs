@@ -1,4 +1,4 @@
-//! Ingest: exactly-once storage, `acked`, ownership, projection. Every test runs on SQLite and PostgreSQL.
+//! Ingest: exactly-once storage, `acked`, projection (refusals: `rejections.rs`). Every test runs on SQLite and PostgreSQL.
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -11,8 +11,6 @@ crate::on_both_backends!(
     batches_out_of_order_ack_only_the_gapless_prefix,
     concurrent_senders_store_every_event_exactly_once,
     the_same_batch_sent_concurrently_is_stored_once,
-    a_batch_is_all_or_nothing,
-    events_from_another_runtime_are_refused_with_409,
     projection_of_a_successful_transcript,
     projection_of_a_failed_transcript,
     projection_of_a_cancelled_transcript,
@@ -133,44 +131,6 @@ async fn the_same_batch_sent_concurrently_is_stored_once(db: TestDb) {
         .expect("senders are done")
         .stop()
         .await;
-}
-
-async fn a_batch_is_all_or_nothing(db: TestDb) {
-    let app = spawn_app(&db).await;
-    let mut batch = lines("s-1", 0, 5);
-    batch[3]["ts"] = json!("yesterday");
-    let (status, body) = app.ingest("rt-1", &batch).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    let message = body["error"]["message"].as_str().expect("message");
-    assert!(message.starts_with("events[3].ts:"), "{message}");
-    let (status, _) = app.get("/api/v1/sessions/s-1").await;
-    assert_eq!(
-        status,
-        StatusCode::NOT_FOUND,
-        "nothing of a refused batch is stored"
-    );
-    app.stop().await;
-}
-
-async fn events_from_another_runtime_are_refused_with_409(db: TestDb) {
-    let app = spawn_app(&db).await;
-    let (status, _) = app.ingest("rt-1", &lines("s-1", 0, 2)).await;
-    assert_eq!(status, StatusCode::OK);
-    // A batch mixing a new session and one owned by rt-1: refused whole.
-    let mut batch = lines("s-2", 0, 2);
-    batch.extend(lines("s-1", 2, 2));
-    let (status, body) = app.ingest("rt-2", &batch).await;
-    assert_eq!(status, StatusCode::CONFLICT);
-    assert_eq!(body["error"]["code"], "runtime_conflict");
-    let message = body["error"]["message"].as_str().expect("message");
-    assert!(
-        message.contains("s-1") && message.contains("rt-1") && message.contains("rt-2"),
-        "{message}"
-    );
-    assert_eq!(seqs(&app.all_events("s-1").await), vec![0, 1]);
-    let (status, _) = app.get("/api/v1/sessions/s-2").await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
-    app.stop().await;
 }
 
 /// Checks the session row against what the recorded events say, read from them the way DESIGN §2 defines it,

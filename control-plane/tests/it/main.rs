@@ -12,3 +12,4 @@ mod follow;
 mod harness;
 mod helpers;
 mod ingest;
+mod rejections;

@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 
-use protocol::{EventSource, OutputStream, OutputTruncated};
+use protocol::{EventSource, INVALID_EVENT_TYPE, OutputStream, OutputTruncated};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -212,7 +212,9 @@ impl SessionLog {
     }
 }
 
-/// The `type` of a line that is a JSON object (`"json"` when it has none), or `None` for anything else.
+/// The event `type` of a line that is a JSON object, or `None` for anything else: its own `type`, `"json"`
+/// when it has none (or not a string), [`INVALID_EVENT_TYPE`] when the control plane would refuse it
+/// (`protocol::event_type_problem`); the line itself, with its own `type`, is the event's data either way.
 fn json_object_type(line: &[u8]) -> Option<String> {
     let first = line.iter().find(|b| !b.is_ascii_whitespace())?;
     if *first != b'{' || std::str::from_utf8(line).is_err() {
@@ -223,6 +225,9 @@ fn json_object_type(line: &[u8]) -> Option<String> {
         Some(raw) => serde_json::from_str::<String>(raw.get()).unwrap_or_else(|_| "json".to_owned()),
         None => "json".to_owned(),
     };
+    if protocol::event_type_problem(&kind).is_some() {
+        return Some(INVALID_EVENT_TYPE.to_owned());
+    }
     Some(kind)
 }
 
@@ -270,6 +275,37 @@ mod tests {
         assert_eq!(json_object_type(br#"{"type":"a"} trailing"#), None);
         assert_eq!(json_object_type(b"plain text"), None);
         assert_eq!(json_object_type(b"{\"type\":\"a\xff\"}"), None);
+    }
+
+    #[track_caller]
+    fn check(lines: &[&str], expect: expect_test::Expect) {
+        let kinds: Vec<String> = lines
+            .iter()
+            .map(|line| format!("{line} -> {:?}", json_object_type(line.as_bytes())))
+            .collect();
+        expect.assert_eq(&kinds.join("\n"));
+    }
+
+    #[test]
+    fn a_type_the_control_plane_would_refuse_becomes_invalid_type() {
+        let long = format!(r#"{{"type":"{}"}}"#, "t".repeat(129));
+        check(
+            &[
+                r#"{"type":""}"#,
+                &long,
+                r#"{"type":"a\u0007b"}"#,
+                r#"{"type":"a\nb"}"#,
+                r#"{"type":"\u009b"}"#,
+                r#"{"type":"ok.type"}"#,
+            ],
+            expect_test::expect![[r#"
+                {"type":""} -> Some("invalid_type")
+                {"type":"ttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttttt"} -> Some("invalid_type")
+                {"type":"a\u0007b"} -> Some("invalid_type")
+                {"type":"a\nb"} -> Some("invalid_type")
+                {"type":"\u009b"} -> Some("invalid_type")
+                {"type":"ok.type"} -> Some("ok.type")"#]],
+        );
     }
 
     #[test]

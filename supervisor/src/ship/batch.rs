@@ -60,6 +60,16 @@ impl Tracked {
                 .is_none_or(|last| self.acked.is_some_and(|a| a >= last))
     }
 
+    /// Records that the destination refused the session for good: nothing more of it is shipped, now or
+    /// after a restart, and its log no longer counts as a backlog.
+    pub(super) fn reject(&mut self) {
+        self.entry
+            .shipping
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        self.acked = Some(super::cursor::REJECTED);
+        super::cursor::write(&self.cursor_path, super::cursor::REJECTED);
+    }
+
     /// Records that the destination has every event up to `seq` (whose record ends at `end`), durably
     /// for the next start.
     pub(super) fn acked(&mut self, seq: u64, end: u64) {

@@ -3,6 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+/// The cursor of a session its destination refused for good: past every seq, so a restarted supervisor
+/// ships nothing more of it (and its log does not count against `--spool-max`).
+pub(super) const REJECTED: u64 = u64::MAX;
+
 /// `<state>/sessions/<id>.acked`, beside `<id>.log`.
 pub(crate) fn cursor_path(log_path: &Path) -> PathBuf {
     log_path.with_extension("acked")

@@ -13,11 +13,13 @@
 //!   dead-letter directory, with a metric and an error log. Any other refusal (404, 401, …) is a
 //!   misconfigured destination: retried slowly, counted, logged once a minute, nothing lost.
 //! - The cursor only moves forward, and only past events the destination answered 2xx for (or that were
-//!   dead-lettered).
+//!   dead-lettered). A session the answer names in `rejected` (another runtime owns it, or an event is
+//!   invalid) is reported in its log and shipped no more (its cursor becomes `cursor::REJECTED`); the
+//!   other sessions of the batch were stored and keep flowing.
 //!
 //! Layout: `destination` (where, with which key), `shippers` (one shipper per destination, started on
 //! first use), `shipper` (the delivery loop), `batch` (reading logs into batches), `transport` (the HTTP
-//! requests and what an answer's status means), `backoff`, `cursor`, `dead_letter`, `heartbeat`, `commands` (what
+//! requests and what an answer's status means), `backoff`, `cursor`, `dead_letter`, `rejection`, `heartbeat`, `commands` (what
 //! answers ask for), `context` (what shippers use of the supervisor).
 
 mod backoff;
@@ -28,6 +30,7 @@ pub(crate) mod cursor;
 mod dead_letter;
 pub(crate) mod destination;
 mod heartbeat;
+mod rejection;
 mod shipper;
 pub(crate) mod shippers;
 mod transport;

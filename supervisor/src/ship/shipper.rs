@@ -225,6 +225,7 @@ impl Shipper {
                         .metrics
                         .events_delivered
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    self.reject(&response);
                     self.advance(&batch);
                     super::commands::apply(&response.commands, &url_of(self), |id| self.shipped_session(id));
                 }
@@ -244,6 +245,27 @@ impl Shipper {
                     self.advance(&batch);
                 }
             }
+        }
+    }
+
+    /// Stops shipping the sessions the answer refused, reporting each once (a second batch in flight may
+    /// hold the same session and be refused too).
+    fn reject(&self, response: &IngestResponse) {
+        if response.rejected.is_empty() {
+            return;
+        }
+        let url = url_of(self);
+        for (session_id, detail) in &response.rejected {
+            let mut tracked = self.tracked();
+            let Some(at) = tracked.iter().position(|t| t.session_id() == session_id) else {
+                continue;
+            };
+            let mut t = tracked.swap_remove(at);
+            drop(tracked);
+            t.reject();
+            let entry = self.shipped_session(session_id);
+            self.shipped().retain(|e| &e.id != session_id);
+            super::rejection::report(&url, session_id, detail, entry);
         }
     }
 

@@ -18,4 +18,5 @@ mod output;
 mod pid1;
 mod proxy;
 mod recovery;
+mod rejections;
 mod sdk;
