@@ -51,6 +51,8 @@ step "cargo test"
 cargo test --workspace --locked --no-fail-fast -- --skip faults::
 
 step "fault suite (scripts/faults.sh runs the same, with a results table)"
-cargo test -p agent-supervisor --test it --locked -- faults:: --test-threads=1
+# Selected as `--workspace` like the step above, so the same build is reused (a `-p` selection unifies
+# dependency features differently and rebuilds them).
+cargo test --workspace --locked -- faults:: --test-threads=1
 
 step "all green"
