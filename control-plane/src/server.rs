@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::credentials;
+use crate::exclusive::{self, ServeLock};
 use crate::follow::{self, Hub};
 use crate::http::auth::{Auth, Secret};
 use crate::http::{self, AppState};
@@ -99,6 +100,8 @@ impl ServerConfig {
 
 #[derive(Debug)]
 pub struct Application {
+    /// One server per SQLite file: held until `run` returns.
+    lock: Option<ServeLock>,
     listener: TcpListener,
     state: AppState,
     heartbeat_timeout: Duration,
@@ -108,6 +111,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database, runs the migrations and binds the listener (port 0 picks a free one).
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
+        let lock = exclusive::lock_database(&config.database_url)?;
         let store = Store::connect(&config.database_url)
             .await
             .with_context(|| format!("open database {}", redact_url(&config.database_url)))?;
@@ -130,6 +134,7 @@ impl Application {
             shutdown: CancellationToken::new(),
         };
         Ok(Self {
+            lock,
             listener,
             state,
             heartbeat_timeout: config.heartbeat_timeout,
@@ -150,11 +155,14 @@ impl Application {
     /// Serves until `shutdown` completes, then drains.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
         let Self {
+            lock,
             listener,
             state,
             heartbeat_timeout,
             tasks,
         } = self;
+        // Released only once the server has stopped and drained.
+        let _lock = lock;
         let token = state.shutdown.clone();
         follow::spawn_doorbell(state.hub.clone(), state.store.clone(), token.clone(), &tasks);
         tasks.spawn(sweep_lost(state.clone(), heartbeat_timeout, token.clone()));

@@ -209,6 +209,26 @@ pub async fn spawn_app_with(db: &TestDb, heartbeat_timeout: Duration) -> TestApp
 }
 
 pub async fn spawn_app_on(db: &TestDb, listen: SocketAddr, heartbeat_timeout: Duration) -> TestApp {
+    try_spawn_app_on(db, listen, heartbeat_timeout)
+        .await
+        .expect("build app")
+}
+
+/// Like [`spawn_app`], but a server that does not start is the caller's to look at.
+pub async fn try_spawn_app(db: &TestDb) -> anyhow::Result<TestApp> {
+    try_spawn_app_on(
+        db,
+        "127.0.0.1:0".parse().expect("an address"),
+        Duration::from_secs(30),
+    )
+    .await
+}
+
+async fn try_spawn_app_on(
+    db: &TestDb,
+    listen: SocketAddr,
+    heartbeat_timeout: Duration,
+) -> anyhow::Result<TestApp> {
     let config = ServerConfig {
         listen,
         database_url: db.url.clone(),
@@ -219,7 +239,7 @@ pub async fn spawn_app_on(db: &TestDb, listen: SocketAddr, heartbeat_timeout: Du
         },
         heartbeat_timeout,
     };
-    let app = Application::build(config).await.expect("build app");
+    let app = Application::build(config).await?;
     let addr = app.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let done = tokio::spawn(async move {
@@ -229,12 +249,12 @@ pub async fn spawn_app_on(db: &TestDb, listen: SocketAddr, heartbeat_timeout: Du
         .await
         .expect("app runs");
     });
-    TestApp {
+    Ok(TestApp {
         addr,
         http: reqwest::Client::new(),
         stop: Some(stop),
         done: Some(done),
-    }
+    })
 }
 
 impl TestApp {

@@ -8,6 +8,7 @@ mod cli_logging;
 mod cli_transcript;
 mod corrupt;
 mod credentials;
+mod exclusive;
 mod follow;
 mod harness;
 mod helpers;
