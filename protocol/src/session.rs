@@ -85,6 +85,27 @@ pub struct Session {
     pub error: Option<String>,
 }
 
+impl Session {
+    /// A session admitted at `created_at` that has not started yet: everything else is still unknown.
+    pub fn pending(session_id: SessionId, agent_id: AgentId, created_at: String) -> Self {
+        Self {
+            session_id,
+            agent_id,
+            status: SessionStatus::Pending,
+            pid: None,
+            created_at,
+            started_at: None,
+            finished_at: None,
+            exit_code: None,
+            signal: None,
+            last_seq: None,
+            num_turns: None,
+            total_cost_usd: None,
+            error: None,
+        }
+    }
+}
+
 /// A session as the control plane reports it: the supervisor's fields plus what it learned from the events.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

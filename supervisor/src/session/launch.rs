@@ -228,21 +228,11 @@ fn new_entry(state: &AppState, prepared: &Prepared) -> Result<Arc<SessionEntry>,
         );
     let redactor = Arc::new(Redactor::new(secrets));
     let log = SessionLog::new(writer, redactor, state.config.max_output);
-    let session = Session {
-        session_id: prepared.session_id.clone(),
-        agent_id: prepared.request.agent_id.clone(),
-        status: SessionStatus::Pending,
-        pid: None,
-        created_at: now_ts(),
-        started_at: None,
-        finished_at: None,
-        exit_code: None,
-        signal: None,
-        last_seq: None,
-        num_turns: None,
-        total_cost_usd: None,
-        error: None,
-    };
+    let session = Session::pending(
+        prepared.session_id.clone(),
+        prepared.request.agent_id.clone(),
+        now_ts(),
+    );
     Ok(Arc::new(SessionEntry::new(
         session,
         prepared.request_hash,

@@ -154,28 +154,18 @@ impl SessionTable {
 
 #[cfg(test)]
 mod tests {
-    use protocol::{AgentId, Session, SessionStatus};
+    use protocol::{AgentId, Session};
     use tokio::sync::watch;
 
     use super::*;
     use crate::eventlog::Progress;
 
     fn entry(id: &str, request_hash: u64) -> Arc<SessionEntry> {
-        let session = Session {
-            session_id: SessionId::parse(id).unwrap(),
-            agent_id: AgentId::parse("a").unwrap(),
-            status: SessionStatus::Pending,
-            pid: None,
-            created_at: String::new(),
-            started_at: None,
-            finished_at: None,
-            exit_code: None,
-            signal: None,
-            last_seq: None,
-            num_turns: None,
-            total_cost_usd: None,
-            error: None,
-        };
+        let session = Session::pending(
+            SessionId::parse(id).unwrap(),
+            AgentId::parse("a").unwrap(),
+            String::new(),
+        );
         let (_, progress) = watch::channel(Progress::default());
         let mut entry = SessionEntry::recovered(session, "/nonexistent".into(), progress);
         entry.request_hash = request_hash;
