@@ -124,16 +124,18 @@ impl Store {
     }
 
     pub async fn migrate(&self) -> Result<()> {
-        let result = match &self.pools {
-            Pools::Pg(pool) => match migrations::migrator(migrations::POSTGRES).await {
-                Ok(migrator) => migrator.run(pool).await,
-                Err(e) => Err(e),
-            },
-            Pools::Sqlite { write, .. } => match migrations::migrator(migrations::SQLITE).await {
-                Ok(migrator) => migrator.run(write).await,
-                Err(e) => Err(e),
-            },
+        let files = match &self.pools {
+            Pools::Pg(_) => migrations::POSTGRES,
+            Pools::Sqlite { .. } => migrations::SQLITE,
         };
+        let result = async {
+            let migrator = migrations::migrator(files).await?;
+            match &self.pools {
+                Pools::Pg(pool) => migrator.run(pool).await,
+                Pools::Sqlite { write, .. } => migrator.run(write).await,
+            }
+        }
+        .await;
         result.map_err(|e| match e {
             sqlx::migrate::MigrateError::Execute(e) => StoreError::from(e),
             other => StoreError::Database(sqlx::Error::Migrate(Box::new(other))),
