@@ -8,7 +8,9 @@ use expect_test::{Expect, expect};
 use protocol::SessionList;
 use serde_json::Value;
 
-use crate::helpers::{Ending, Kind, TOKEN, TestApp, TestDb, lines, spawn_app, spawn_app_on, transcript};
+use crate::helpers::{
+    Ending, Kind, TOKEN, TestApp, TestDb, lines, spawn_app, spawn_app_on, terminate, transcript,
+};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_agentctl");
 
@@ -625,17 +627,6 @@ async fn serve_creates_its_database_prints_generated_credentials_once_and_stops_
         .expect("send");
     assert_eq!(ingest.status(), reqwest::StatusCode::OK);
     assert!(dir.path().join("fresh.db").exists());
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    let status = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::task::spawn_blocking(move || child.wait()),
-    )
-    .await
-    .expect("serve stops within 10 s")
-    .expect("join")
-    .expect("wait");
+    let status = terminate(child).await;
     assert_eq!(status.code(), Some(0));
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestDb, lines};
+use crate::helpers::{TestDb, lines, terminate};
 use crate::on_both_backends;
 
 const BIN: &str = env!("CARGO_BIN_EXE_agentctl");
@@ -76,17 +76,8 @@ impl Serve {
 
     /// SIGTERM, then waits for the exit (10 s at most); answers every line it wrote to stderr.
     async fn stop(mut self) -> Vec<String> {
-        let mut child = self.child.take().expect("running");
-        let pid = child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
-        let status = tokio::time::timeout(
-            Duration::from_secs(10),
-            tokio::task::spawn_blocking(move || child.wait()),
-        )
-        .await
-        .expect("serve stops within 10 s")
-        .expect("join")
-        .expect("wait");
+        let child = self.child.take().expect("running");
+        let status = terminate(child).await;
         assert_eq!(status.code(), Some(0));
         (&mut self.stderr).await.expect("stderr reader")
     }

@@ -521,3 +521,19 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Sends SIGTERM to an `agentctl serve` child and waits (10 s at most) for it to exit.
+pub async fn terminate(mut child: std::process::Child) -> std::process::ExitStatus {
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::task::spawn_blocking(move || child.wait()),
+    )
+    .await
+    .expect("serve stops within 10 s")
+    .expect("join")
+    .expect("wait")
+}
