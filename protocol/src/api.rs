@@ -34,7 +34,7 @@ impl ErrorBody {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Health {
-    /// `ok`, or `shutting_down` while draining.
+    /// `ok`; `draining` once it stopped claiming and admitting (DESIGN.md §9); `shutting_down` at shutdown.
     pub status: String,
     pub version: String,
     pub runtime_id: String,
@@ -90,6 +90,64 @@ pub struct Heartbeat {
     pub runtime_id: String,
     pub version: String,
     pub sessions: Vec<SessionId>,
+    /// The runtime's `--label k=v` flags (DESIGN.md §9).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// `--max-sessions`.
+    #[serde(default)]
+    pub capacity: Option<usize>,
+    /// `active`, or `draining` once the runtime stopped claiming and admitting.
+    #[serde(default)]
+    pub state: RuntimeState,
+}
+
+/// What a runtime is doing, as `GET /api/v1/runtimes` lists it. A runtime reports `active` or `draining`;
+/// the control plane says `lost` for one whose heartbeats stopped.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuntimeState {
+    #[default]
+    Active,
+    Draining,
+    Lost,
+}
+
+/// `POST /api/internal/v1/claim` (DESIGN.md §9): a runtime asks for at most `free` jobs that match its labels,
+/// waiting up to `wait_seconds` (at most 30) for one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClaimRequest {
+    pub runtime_id: String,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub free: u32,
+    #[serde(default)]
+    pub wait_seconds: Option<u64>,
+}
+
+/// Answer to a claim: each job an `ExecuteRequest` with the agent's context resolved and `sessionId` set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimResponse {
+    pub jobs: Vec<crate::ExecuteRequest>,
+}
+
+/// One entry of `GET /api/v1/runtimes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeInfo {
+    pub runtime_id: String,
+    pub version: String,
+    pub labels: BTreeMap<String, String>,
+    pub capacity: Option<usize>,
+    pub running: usize,
+    pub state: RuntimeState,
+    pub last_heartbeat_at: String,
+}
+
+/// `GET /api/v1/runtimes`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuntimeList {
+    pub runtimes: Vec<RuntimeInfo>,
 }
 
 /// Answer to a heartbeat.

@@ -28,6 +28,12 @@ pub struct ExecuteRequest {
     pub files: Vec<FileSpec>,
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
+    /// The conversation this session continues (DESIGN.md §9); set by the control plane in a claimed job.
+    #[serde(default)]
+    pub conversation_id: Option<SessionId>,
+    /// The agent definition's version this job was resolved from; set by the control plane in a claimed job.
+    #[serde(default)]
+    pub agent_version: Option<u32>,
 }
 
 /// Where this session's events go instead of the configured control plane (the seed's field).

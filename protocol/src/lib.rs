@@ -11,7 +11,7 @@
 //!   lifecycle events.
 //! - `session`: `Session`, `SessionStatus` and the control plane's `SessionDetail`.
 //! - `execute`: `POST /execute` request and answer, and the job spec the runner reads on stdin.
-//! - `api`: error body, health, cancel and the internal ingest/heartbeat messages.
+//! - `api`: error body, health, cancel, the internal ingest/heartbeat/claim messages and the runtime list.
 
 mod api;
 mod event;
@@ -20,9 +20,9 @@ mod ids;
 mod session;
 
 pub use api::{
-    CancelResponse, Command, ErrorBody, ErrorDetail, EventBatch, EventPage, Health, HealthSessions,
-    Heartbeat, HeartbeatResponse, IngestResponse, LegacyLogEntry, LegacySessionStatus, SessionList,
-    SessionsResponse,
+    CancelResponse, ClaimRequest, ClaimResponse, Command, ErrorBody, ErrorDetail, EventBatch, EventPage,
+    Health, HealthSessions, Heartbeat, HeartbeatResponse, IngestResponse, LegacyLogEntry,
+    LegacySessionStatus, RuntimeInfo, RuntimeList, RuntimeState, SessionList, SessionsResponse,
 };
 pub use event::{
     Event, EventSource, INVALID_EVENT_TYPE, MAX_EVENT_TYPE_BYTES, OutputStream, OutputTruncated,

@@ -225,7 +225,9 @@ fn execute_request_reads_the_design_example() {
                   "encoding": "utf8"
                 }
               ],
-              "timeoutSeconds": 3600
+              "timeoutSeconds": 3600,
+              "conversationId": null,
+              "agentVersion": null
             }"#]],
     );
 }

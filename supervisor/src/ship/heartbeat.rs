@@ -30,6 +30,9 @@ async fn heartbeat(shipper: &Shipper) {
         runtime_id: shipper.context.runtime_id.clone(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         sessions,
+        labels: Default::default(),
+        capacity: None,
+        state: Default::default(),
     };
     if let Some(answer) = shipper.transport.heartbeat(&beat).await {
         apply(&answer.commands, &shipper.transport.dest().display(), |id| {

@@ -90,5 +90,7 @@ fn request(args: &RunArgs) -> Result<ExecuteRequest, CliError> {
         skills: Vec::new(),
         files: Vec::new(),
         timeout_seconds: None,
+        conversation_id: None,
+        agent_version: None,
     })
 }
