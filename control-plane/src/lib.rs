@@ -3,7 +3,8 @@
 //! Layout:
 //! - `store`: PostgreSQL or SQLite behind one type; all SQL lives there. The session row is a projection of
 //!   the session's events (`store::projection`), updated in the ingest transaction.
-//! - `ingest`: validation of event batches and the group-commit writer that stores them.
+//! - `ingest`: validation of event batches and the group-commit writer that stores them; `event_time`: an
+//!   event's time clamped to the server's clock.
 //! - `follow`: wake-ups for live followers: in-process broadcast, plus a PostgreSQL NOTIFY doorbell between
 //!   replicas and a poll fallback.
 //! - `http`: the internal (supervisor) and public APIs, auth and error bodies.
@@ -13,6 +14,7 @@
 
 pub mod cli;
 pub mod credentials;
+pub mod event_time;
 pub mod exclusive;
 pub mod follow;
 pub mod http;

@@ -12,5 +12,7 @@ mod exclusive;
 mod follow;
 mod harness;
 mod helpers;
+mod history;
 mod ingest;
 mod rejections;
+mod seed;
