@@ -8,11 +8,13 @@
 //! - `follow`: wake-ups for live followers: in-process broadcast, plus a PostgreSQL NOTIFY doorbell between
 //!   replicas and a poll fallback.
 //! - `http`: the internal (supervisor) and public APIs, auth and error bodies.
-//! - `server`: `agentctl serve`: configuration, startup, background tasks, shutdown; `exclusive`: one
+//! - `server`: `agentctl serve`: configuration, startup, background tasks, shutdown; `connections`: its
+//!   accept loop (connection cap, header-read and idle timeouts); `exclusive`: one
 //!   server per SQLite file; `credentials`: the credentials it generates.
 //! - `cli`: every other subcommand, a client of the public API.
 
 pub mod cli;
+pub mod connections;
 pub mod credentials;
 pub mod event_time;
 pub mod exclusive;

@@ -1,8 +1,8 @@
 //! `agentctl serve`: configuration, startup, background tasks and shutdown.
 //!
-//! Shutdown: the caller's trigger cancels one token; live followers end their streams on it, axum stops
-//! accepting and drains the open requests, then the background tasks (lost sweeper, doorbell) stop and are
-//! waited for.
+//! Shutdown: the caller's trigger cancels one token; live followers end their streams on it, the accept loop
+//! (`connections`) stops accepting and drains the open requests, then the background tasks (lost sweeper,
+//! doorbell) stop and are waited for.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
+use nix::sys::resource::{Resource, getrlimit};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::connections::{self, Limits};
 use crate::credentials;
 use crate::exclusive::{self, ServeLock};
 use crate::follow::{self, Hub};
@@ -58,6 +59,29 @@ pub struct ServeArgs {
     /// Log format: text or json.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// A connection whose request head has not arrived this long after it connected (or after its last
+    /// answer, when kept alive) is closed.
+    #[arg(long, env = "AGENTCTL_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// A connection on which no byte moved for this long (a request body that stopped, a client that stopped
+    /// reading) is closed; live follows send keep-alives more often.
+    #[arg(long, env = "AGENTCTL_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub idle_timeout: Duration,
+    /// Open connections at most (further ones wait to be accepted); kept below what the file-descriptor
+    /// limit allows.
+    #[arg(long, env = "AGENTCTL_MAX_CONNECTIONS", default_value_t = 4096)]
+    pub max_connections: usize,
+}
+
+impl ServeArgs {
+    /// The limits of the accept loop.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            header_read_timeout: self.header_read_timeout,
+            idle_timeout: self.idle_timeout,
+            max_connections: self.max_connections,
+        }
+    }
 }
 
 /// What the server needs, validated.
@@ -105,6 +129,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     heartbeat_timeout: Duration,
+    limits: Limits,
     tasks: TaskTracker,
 }
 
@@ -132,14 +157,23 @@ impl Application {
             keyring: Arc::new(keyring),
             started: Instant::now(),
             shutdown: CancellationToken::new(),
+            sse_keep_alive: connections::sse_keep_alive(Limits::default().idle_timeout),
         };
         Ok(Self {
             lock,
             listener,
             state,
             heartbeat_timeout: config.heartbeat_timeout,
+            limits: Limits::default(),
             tasks: TaskTracker::new(),
         })
+    }
+
+    /// Serves with these limits instead of [`Limits::default`].
+    pub fn limit_connections(mut self, limits: Limits) -> Self {
+        self.state.sse_keep_alive = connections::sse_keep_alive(limits.idle_timeout);
+        self.limits = limits;
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -159,6 +193,7 @@ impl Application {
             listener,
             state,
             heartbeat_timeout,
+            mut limits,
             tasks,
         } = self;
         // Released only once the server has stopped and drained.
@@ -167,21 +202,23 @@ impl Application {
         follow::spawn_doorbell(state.hub.clone(), state.store.clone(), token.clone(), &tasks);
         tasks.spawn(sweep_lost(state.clone(), heartbeat_timeout, token.clone()));
         tracing::info!(addr = %listener.local_addr()?, backend = ?state.store.backend(), "agentctl serving");
+        let nofile = getrlimit(Resource::RLIMIT_NOFILE).map_or(u64::MAX, |(soft, _)| soft);
+        let cap = connections::connection_cap(limits.max_connections, nofile);
+        if cap < limits.max_connections {
+            tracing::warn!(
+                max_connections = cap,
+                nofile,
+                "--max-connections lowered to stay below the file-descriptor limit"
+            );
+            limits.max_connections = cap;
+        }
         let store = state.store.clone();
         let stop = token.clone();
-        // Small writes (answers, SSE events) go out at once instead of waiting for the ACK of the last one.
-        let listener = listener.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "TCP_NODELAY");
-            }
+        tokio::spawn(async move {
+            shutdown.await;
+            stop.cancel();
         });
-        axum::serve(listener, http::router(state))
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                stop.cancel();
-            })
-            .await
-            .context("serve http")?;
+        connections::serve(listener, http::router(state), limits, token.clone()).await;
         token.cancel();
         tasks.close();
         tasks.wait().await;

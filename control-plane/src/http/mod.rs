@@ -46,6 +46,8 @@ pub struct AppState {
     pub started: Instant,
     /// Cancelled when the server stops: live followers end their streams so the drain can finish.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// How often a live follow sends a keep-alive comment (more often than the idle timeout).
+    pub sse_keep_alive: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {

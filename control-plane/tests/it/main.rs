@@ -6,6 +6,7 @@ mod cli;
 mod cli_hardening;
 mod cli_logging;
 mod cli_transcript;
+mod connections;
 mod corrupt;
 mod credentials;
 mod exclusive;

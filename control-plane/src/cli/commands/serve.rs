@@ -8,7 +8,7 @@ use crate::server::{Application, ServeArgs, ServerConfig};
 pub(super) async fn serve(args: &ServeArgs) -> Result<Exit, CliError> {
     init_logging(&args.log_format);
     let config = ServerConfig::from_args(args);
-    let app = Application::build(config).await?;
+    let app = Application::build(config).await?.limit_connections(args.limits());
     app.run(shutdown_signal()).await?;
     Ok(Exit::Ok)
 }
