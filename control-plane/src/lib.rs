@@ -9,7 +9,8 @@
 //!   replicas and a poll fallback.
 //! - `http`: the internal (supervisor) and public APIs, auth and error bodies.
 //! - `server`: `agentctl serve`: configuration, startup, background tasks, shutdown; `connections`: its
-//!   accept loop (connection cap, header-read and idle timeouts); `exclusive`: one
+//!   accept loop (connection cap, header-read and idle timeouts); `serve_args`: its flags, secrets never on
+//!   argv; `exclusive`: one
 //!   server per SQLite file; `credentials`: the credentials it generates.
 //! - `cli`: every other subcommand, a client of the public API.
 
@@ -22,6 +23,7 @@ pub mod follow;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod serve_args;
 pub mod server;
 pub mod store;
 pub mod time;

@@ -23,66 +23,9 @@ use crate::http::auth::{Auth, Secret};
 use crate::http::{self, AppState};
 use crate::ingest::Ingestor;
 use crate::metrics::Metrics;
+pub use crate::serve_args::ServeArgs;
 use crate::store::{Backend, Store};
 use crate::time;
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "AGENTCTL_LISTEN", default_value = "127.0.0.1:3000")]
-    pub listen: SocketAddr,
-    /// `postgres://…` (several replicas may share it) or `sqlite://path` (created on first start).
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://agentctl.db",
-        hide_env_values = true
-    )]
-    pub database_url: String,
-    /// Keys supervisors present on the internal API (comma-separated for several).
-    #[arg(long, env = "INTERNAL_API_KEY", value_delimiter = ',', hide_env_values = true)]
-    pub internal_api_key: Vec<String>,
-    /// Tokens people and tools present on the public API (comma-separated for several).
-    #[arg(
-        long,
-        env = "AGENTCTL_API_TOKENS",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
-    pub api_token: Vec<String>,
-    /// Sessions of a runtime silent for this long become `lost`.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    pub heartbeat_timeout: Duration,
-    /// Accept every request without credentials (local development only).
-    #[arg(long)]
-    pub no_auth: bool,
-    /// Log format: text or json.
-    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
-    pub log_format: String,
-    /// A connection whose request head has not arrived this long after it connected (or after its last
-    /// answer, when kept alive) is closed.
-    #[arg(long, env = "AGENTCTL_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub header_read_timeout: Duration,
-    /// A connection on which no byte moved for this long (a request body that stopped, a client that stopped
-    /// reading) is closed; live follows send keep-alives more often.
-    #[arg(long, env = "AGENTCTL_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
-    pub idle_timeout: Duration,
-    /// Open connections at most (further ones wait to be accepted); kept below what the file-descriptor
-    /// limit allows.
-    #[arg(long, env = "AGENTCTL_MAX_CONNECTIONS", default_value_t = 4096)]
-    pub max_connections: usize,
-}
-
-impl ServeArgs {
-    /// The limits of the accept loop.
-    pub fn limits(&self) -> Limits {
-        Limits {
-            header_read_timeout: self.header_read_timeout,
-            idle_timeout: self.idle_timeout,
-            max_connections: self.max_connections,
-        }
-    }
-}
 
 /// What the server needs, validated.
 #[derive(Debug, Clone)]
@@ -94,31 +37,28 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Builds the configuration. A kind of credential with none configured is generated (or found, after
-    /// the first start) by [`Application::build`], see `crate::credentials`.
-    pub fn from_args(args: &ServeArgs) -> Self {
-        let clean = |v: &[String]| -> Vec<Secret> {
-            v.iter()
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
-                .map(Secret::new)
-                .collect()
-        };
-        if args.no_auth {
+    /// Builds the configuration; a secret on the command line, or a secrets file that cannot be read, is
+    /// refused (`crate::serve_args`). A kind of credential with none configured is generated (or found,
+    /// after the first start) by [`Application::build`], see `crate::credentials`.
+    pub fn from_args(args: &ServeArgs) -> Result<Self, String> {
+        let secrets = args.secrets()?;
+        let flags = &args.flags;
+        if flags.no_auth {
             tracing::warn!(
                 "--no-auth: every request is accepted without credentials; local development only"
             );
         }
-        Self {
-            listen: args.listen,
-            database_url: args.database_url.clone(),
+        let secret = |v: &[String]| -> Vec<Secret> { v.iter().map(Secret::new).collect() };
+        Ok(Self {
+            listen: flags.listen,
+            database_url: secrets.database_url,
             auth: Auth {
-                internal_keys: clean(&args.internal_api_key),
-                api_tokens: clean(&args.api_token),
-                disabled: args.no_auth,
+                internal_keys: secret(&secrets.internal_api_keys),
+                api_tokens: secret(&secrets.api_tokens),
+                disabled: flags.no_auth,
             },
-            heartbeat_timeout: args.heartbeat_timeout,
-        }
+            heartbeat_timeout: flags.heartbeat_timeout,
+        })
     }
 }
 

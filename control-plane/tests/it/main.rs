@@ -16,4 +16,5 @@ mod helpers;
 mod history;
 mod ingest;
 mod rejections;
+mod secrets;
 mod seed;
