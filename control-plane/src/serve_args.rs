@@ -63,7 +63,8 @@ pub struct ServeFlags {
     #[arg(long, env = "AGENTCTL_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = humantime::parse_duration)]
     pub header_read_timeout: Duration,
     /// A connection on which no byte moved for this long (a request body that stopped, a client that stopped
-    /// reading) is closed; live follows send keep-alives more often.
+    /// reading) is closed; live follows send keep-alives more often. Keep it above the 10 s an ingest request
+    /// may wait for its commit.
     #[arg(long, env = "AGENTCTL_IDLE_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
     pub idle_timeout: Duration,
     /// Open connections at most (further ones wait to be accepted); kept below what the file-descriptor
