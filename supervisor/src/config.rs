@@ -67,8 +67,13 @@ pub(crate) struct Config {
 
     /// Credential-proxy mode: the supervisor keeps this Anthropic API key and gives agents a loopback
     /// `ANTHROPIC_BASE_URL` that adds it to each request; the key never enters an agent's environment.
+    /// From the environment only: on the command line it is refused (see `--anthropic-api-key-file`).
     #[arg(long, env = "ANTHROPIC_API_KEY", hide_env_values = true)]
     pub(crate) anthropic_api_key: Option<String>,
+
+    /// Read the credential proxy's Anthropic API key from this file (one trailing newline is dropped).
+    #[arg(long, env = "ANTHROPIC_API_KEY_FILE", value_name = "PATH")]
+    pub(crate) anthropic_api_key_file: Option<PathBuf>,
 
     /// Where the credential proxy forwards to.
     #[arg(long, env = "ANTHROPIC_UPSTREAM", default_value = "https://api.anthropic.com")]
@@ -78,9 +83,14 @@ pub(crate) struct Config {
     #[arg(long, env = "CONTROL_PLANE_URL")]
     pub(crate) control_plane_url: Option<String>,
 
-    /// Credential for the control plane's internal API.
+    /// Credential for the control plane's internal API. From the environment only: on the command line
+    /// it is refused (see `--internal-api-key-file`).
     #[arg(long, env = "INTERNAL_API_KEY", hide_env_values = true)]
     pub(crate) internal_api_key: Option<String>,
+
+    /// Read the control plane's credential from this file (one trailing newline is dropped).
+    #[arg(long, env = "INTERNAL_API_KEY_FILE", value_name = "PATH")]
+    pub(crate) internal_api_key_file: Option<PathBuf>,
 
     /// This runtime's name in the control plane (default: the hostname).
     #[arg(long, env = "RUNTIME_ID")]
@@ -155,6 +165,30 @@ pub(crate) enum LogFormat {
     Json,
 }
 
+/// The secret flags, each with its environment variable and its file flag: given on the command line, a
+/// secret is readable by every process in `/proc/<pid>/cmdline`, agents included.
+pub(crate) const SECRET_FLAGS: [(&str, &str, &str); 3] = [
+    ("internal_api_key", "INTERNAL_API_KEY", "--internal-api-key-file"),
+    (
+        "anthropic_api_key",
+        "ANTHROPIC_API_KEY",
+        "--anthropic-api-key-file",
+    ),
+    ("token", "SUPERVISOR_TOKEN", "--token-file"),
+];
+
+/// Why a secret flag's value may not be used: it came from the command line. `id` is the clap id.
+pub(crate) fn secret_on_command_line(id: &str, from_command_line: bool) -> Option<String> {
+    let (_, env, file_flag) = SECRET_FLAGS.iter().find(|(known, _, _)| *known == id)?;
+    from_command_line.then(|| {
+        format!(
+            "--{} on the command line can be read by every process in /proc/<pid>/cmdline: set {env} in \
+             the environment or use {file_flag} PATH",
+            id.replace('_', "-")
+        )
+    })
+}
+
 fn parse_key_value(value: &str) -> Result<(String, String), String> {
     let (key, val) = value
         .split_once('=')
@@ -201,6 +235,39 @@ mod tests {
         assert_eq!(parse_size("2kB"), Ok(2000));
         assert!(parse_size("4XB").unwrap_err().contains("unit"));
         assert!(parse_size("MiB").is_err());
+    }
+
+    #[track_caller]
+    fn check_secret(id: &str, from_command_line: bool, expect: expect_test::Expect) {
+        expect.assert_eq(&format!("{:?}", secret_on_command_line(id, from_command_line)));
+    }
+
+    #[test]
+    fn a_secret_is_refused_only_from_the_command_line() {
+        use expect_test::expect;
+        check_secret(
+            "internal_api_key",
+            true,
+            expect![[
+                r#"Some("--internal-api-key on the command line can be read by every process in /proc/<pid>/cmdline: set INTERNAL_API_KEY in the environment or use --internal-api-key-file PATH")"#
+            ]],
+        );
+        check_secret("internal_api_key", false, expect![["None"]]);
+        check_secret(
+            "anthropic_api_key",
+            true,
+            expect![[
+                r#"Some("--anthropic-api-key on the command line can be read by every process in /proc/<pid>/cmdline: set ANTHROPIC_API_KEY in the environment or use --anthropic-api-key-file PATH")"#
+            ]],
+        );
+        check_secret(
+            "token",
+            true,
+            expect![[
+                r#"Some("--token on the command line can be read by every process in /proc/<pid>/cmdline: set SUPERVISOR_TOKEN in the environment or use --token-file PATH")"#
+            ]],
+        );
+        check_secret("listen", true, expect![["None"]]);
     }
 
     #[test]

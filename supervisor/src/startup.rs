@@ -77,6 +77,44 @@ pub(crate) fn token(config: &Config) -> anyhow::Result<Option<Secret>> {
     Ok(Some(Secret::new(SecretName::SupervisorToken, value)))
 }
 
+/// A secret from its environment variable (`env_value`, as clap read it) or from `file` (`file_flag`), never
+/// both. A file loses one trailing newline; an empty one is refused, and one that other users can read is
+/// warned about (it is used: refusing it would only move the secret somewhere worse).
+pub(crate) fn secret(
+    name: SecretName,
+    env_value: Option<&str>,
+    file: Option<&Path>,
+    file_flag: &str,
+) -> anyhow::Result<Option<Secret>> {
+    let Some(path) = file else {
+        return Ok(env_value.filter(|v| !v.is_empty()).map(|v| Secret::new(name, v)));
+    };
+    if env_value.is_some() {
+        return Err(Refused(format!(
+            "{} and {file_flag} are both set: give the secret one way",
+            name.as_str()
+        ))
+        .into());
+    }
+    let file = fs::File::open(path).with_context(|| format!("open {file_flag} {}", path.display()))?;
+    let mode = file.metadata()?.mode();
+    if mode & 0o044 != 0 {
+        tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o7777), "{file_flag}: the file can be read by other users: chmod 600 it");
+    }
+    let mut value = String::new();
+    std::io::Read::take(&file, 64 << 10)
+        .read_to_string(&mut value)
+        .with_context(|| format!("read {file_flag} {}", path.display()))?;
+    let value = value
+        .strip_suffix('\n')
+        .map(|v| v.strip_suffix('\r').unwrap_or(v))
+        .unwrap_or(&value);
+    if value.is_empty() {
+        return Err(Refused(format!("{file_flag} {} is empty", path.display())).into());
+    }
+    Ok(Some(Secret::new(name, value)))
+}
+
 /// The token a previous start generated, when `path` is still a valid token file: a regular file (not a
 /// symlink) of our own, readable by nobody else, holding a token. Anything else is replaced.
 fn existing_token(path: &Path) -> anyhow::Result<Option<String>> {

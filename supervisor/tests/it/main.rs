@@ -20,3 +20,4 @@ mod proxy;
 mod recovery;
 mod rejections;
 mod sdk;
+mod secret_flags;
