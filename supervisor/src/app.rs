@@ -103,6 +103,7 @@ async fn build(
     let token = startup::token(&config)?;
     let runner = startup::runner(&config.runner)?;
     let run_as = startup::run_as(&config.run_as)?;
+    let uid_pool = startup::uid_pool(&config, run_as)?;
     let runtime_id = startup::runtime_id(&config);
     let internal_api_key = startup::secret(
         SecretName::InternalApiKey,
@@ -132,7 +133,7 @@ async fn build(
     tracing::info!(addr = %listener.local_addr()?, "listening");
 
     let metrics = Arc::new(Metrics::default());
-    let sessions = Arc::new(SessionTable::default());
+    let sessions = Arc::new(SessionTable::new(uid_pool));
     let shippers = Shippers::new(ShipContext {
         runtime_id: runtime_id.clone(),
         metrics: metrics.clone(),
@@ -195,6 +196,8 @@ async fn run(state: Arc<AppState>, listener: TcpListener, signals: Signals) -> a
     let (mut stop, child) = signals.ignore_the_rest();
     let reaper_stop = CancellationToken::new();
     let reaper = tokio::spawn(state.reaper.clone().run(child, reaper_stop.clone()));
+    // Before the first session can take a uid: nothing of an earlier incarnation may still run as one.
+    crate::recover::end_leftover_processes(&state).await;
 
     let sessions = state.sessions.clone();
     let open_logs = move || {

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::process::UidRange;
+
 /// PID 1 of the agent runtime container: runs agents, reaps every process, keeps every line.
 #[derive(Debug, Parser)]
 #[command(name = "agent-supervisor", version, about)]
@@ -57,9 +59,16 @@ pub(crate) struct Config {
     )]
     pub(crate) runner: String,
 
-    /// The unprivileged user agents run as (only used when the supervisor runs as root).
+    /// The agents' group (this user's primary group), and with `--uid-range off` the one user every agent
+    /// runs as. Only used when the supervisor runs as root.
     #[arg(long, env = "SUPERVISOR_RUN_AS", default_value = "agent")]
     pub(crate) run_as: String,
+
+    /// Uids for agents, `START-END`: each running session runs as one of its own, returned only once no
+    /// process of it is left; needs at least `--max-sessions` uids, none with a purpose of its own. `off`:
+    /// every agent runs as the `--run-as` user (sessions are not isolated from each other). Root only.
+    #[arg(long, env = "SUPERVISOR_UID_RANGE", default_value = "20000-20999", value_parser = UidRange::parse)]
+    pub(crate) uid_range: UidRange,
 
     /// Default environment for every agent, `KEY=VALUE`; the request's `env` wins over it.
     #[arg(long = "agent-env", value_name = "KEY=VALUE", value_parser = parse_key_value)]

@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use nix::unistd::{Uid, User};
 
 use crate::config::{Config, LogFormat};
-use crate::process::RunAs;
+use crate::process::{RunAs, UidPool, UidRange, range_problem};
 use crate::secret::{Secret, SecretName};
 
 /// The agent command, resolved once at startup.
@@ -220,6 +220,23 @@ pub(crate) fn run_as(name: &str) -> anyhow::Result<Option<RunAs>> {
         uid: user.uid,
         gid: user.gid,
     }))
+}
+
+/// The pool of per-session uids: `--uid-range` when agents are dropped to another user (root), `None` with
+/// `--uid-range off` or when not root. A range that cannot give every running session a uid of its own is
+/// refused.
+pub(crate) fn uid_pool(config: &Config, run_as: Option<RunAs>) -> anyhow::Result<Option<UidPool>> {
+    let Some(user) = run_as else {
+        return Ok(None);
+    };
+    if config.uid_range == UidRange::Off {
+        tracing::warn!(run_as = %config.run_as, "--uid-range off: every agent runs as one user, so sessions can read, write and signal each other");
+        return Ok(None);
+    }
+    if let Some(problem) = range_problem(config.uid_range, config.max_sessions, user.uid.as_raw()) {
+        return Err(Refused(problem).into());
+    }
+    Ok(Some(UidPool::new(config.uid_range)))
 }
 
 pub(crate) fn runtime_id(config: &Config) -> String {

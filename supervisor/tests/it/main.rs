@@ -13,6 +13,7 @@ mod delivery;
 mod destinations;
 mod faults;
 mod hardening;
+mod isolation;
 mod lifecycle;
 mod output;
 mod pid1;
