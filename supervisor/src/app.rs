@@ -121,7 +121,15 @@ async fn build(
     let anthropic_proxy = match anthropic_api_key {
         Some(key) => {
             secrets.push(key.clone());
-            let addr = crate::proxy::start(&config.anthropic_upstream, key, proxy_stop).await?;
+            let limits = proxy_limits(server_limits(&config));
+            let addr = crate::proxy::start(
+                &config.anthropic_upstream,
+                key,
+                limits,
+                config.body_read_timeout,
+                proxy_stop,
+            )
+            .await?;
             tracing::info!(%addr, upstream = %config.anthropic_upstream, "credential proxy: agents reach the API through it");
             Some(format!("http://{addr}"))
         }
@@ -191,6 +199,14 @@ fn server_limits(config: &Config) -> Limits {
     }
 }
 
+/// The credential proxy's share of the connection cap: a quarter, taken from the main server's.
+fn proxy_limits(limits: Limits) -> Limits {
+    Limits {
+        max_connections: (limits.max_connections / 4).max(1),
+        ..limits
+    }
+}
+
 /// Serves until a stop signal, then runs the shutdown sequence. Returns when everything is flushed.
 async fn run(state: Arc<AppState>, listener: TcpListener, signals: Signals) -> anyhow::Result<()> {
     let (mut stop, child) = signals.ignore_the_rest();
@@ -215,7 +231,12 @@ async fn run(state: Arc<AppState>, listener: TcpListener, signals: Signals) -> a
 
     let server_stop = CancellationToken::new();
     let app = crate::http::router(state.clone());
-    let limits = server_limits(&state.config);
+    let mut limits = server_limits(&state.config);
+    if state.anthropic_proxy.is_some() {
+        limits.max_connections -= proxy_limits(limits)
+            .max_connections
+            .min(limits.max_connections - 1);
+    }
     let server = tokio::spawn(crate::http::server::serve(
         listener,
         app,

@@ -137,6 +137,10 @@ pub(crate) struct Config {
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub(crate) header_read_timeout: Duration,
 
+    /// A request body not received whole this long after its head is refused (the connection closes).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) body_read_timeout: Duration,
+
     /// Open connections at most (further ones wait to be accepted); kept below what the file-descriptor
     /// limit allows.
     #[arg(long, default_value_t = 4096)]
