@@ -14,6 +14,7 @@ use tokio::sync::{oneshot, watch};
 use super::entry::SessionEntry;
 use super::outcome::{Decision, Ending, Facts, StopReason, decide};
 use super::pump::{Output, pump};
+use super::workspace::SessionDirs;
 use crate::eventlog::now_ts;
 use crate::process::{ExitStatus, Spawned, kill_uid, signal_name, signal_uid, until_gone};
 use crate::state::AppState;
@@ -143,7 +144,8 @@ pub(super) async fn supervise(
     finish(&state, &entry, decision, ending, started_at);
 }
 
-/// Ends every process left of the session's uid (escapees of its group included) and gives the uid back.
+/// Ends every process left of the session's uid (escapees of its group included), takes its directories
+/// back, and gives the uid back.
 /// At shutdown they first get SIGTERM and the rest of the grace period, as the agent did; a uid whose
 /// processes survive SIGKILL is never handed out again.
 pub(super) async fn retire_uid(state: &AppState, entry: &SessionEntry, uid: u32) {
@@ -157,7 +159,15 @@ pub(super) async fn retire_uid(state: &AppState, entry: &SessionEntry, uid: u32)
         }
     }
     match kill_uid(&state.reaper, uid, SWEEP_DEADLINE).await {
-        Ok(()) => state.sessions.release_uid(&entry.id),
+        Ok(()) => {
+            let dirs = SessionDirs::new(&state.config.workspace, entry.id.as_str());
+            match dirs.seal() {
+                Ok(()) => state.sessions.release_uid(&entry.id),
+                Err(err) => {
+                    tracing::error!(session_id = %entry.id, uid, error = %err, "take the session's directories back; the uid is not used again");
+                }
+            }
+        }
         Err(err) => {
             tracing::error!(session_id = %entry.id, uid, error = %err, "processes of the session's uid survived; the uid is not used again");
         }

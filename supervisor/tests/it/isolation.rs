@@ -191,3 +191,50 @@ fn a_uid_range_smaller_than_max_sessions_is_refused_naming_both_flags() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn a_uid_handed_out_again_cannot_enter_what_its_last_session_left() {
+    require_root();
+    let range = next_uid_range();
+    let first: u32 = range.split('-').next().unwrap().parse().unwrap();
+    let sup = Options::default()
+        .arg("--uid-range")
+        .arg(&format!("{first}-{first}"))
+        .arg("--max-sessions")
+        .arg("1")
+        .start();
+    sup.run_cmd(
+        "first",
+        r#"echo "uid=$(id -u)"; echo left-behind > mine.txt; echo left-behind > "$HOME/mine.txt""#,
+    )
+    .await;
+    sup.wait_finished("first", WAIT).await;
+    let (dir, home) = (
+        sup.workspace().join("sessions/first"),
+        sup.workspace().join("homes/first"),
+    );
+    let probe = r#"echo "uid=$(id -u)"
+        cat "$DIR/mine.txt" 2>/dev/null || echo workspace-refused
+        cat "$HOME_DIR/mine.txt" 2>/dev/null || echo home-refused"#;
+    sup.run_cmd_with(
+        "second",
+        probe,
+        json!({"env": {"DIR": dir.display().to_string(), "HOME_DIR": home.display().to_string()}}),
+    )
+    .await;
+    sup.wait_finished("second", WAIT).await;
+    let texts = agent_texts(&sup.events("second").await);
+    assert_eq!(
+        texts,
+        [
+            format!("uid={first}"),
+            "workspace-refused".into(),
+            "home-refused".into()
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("mine.txt")).unwrap(),
+        "left-behind\n",
+        "the files stay for the operator"
+    );
+}
