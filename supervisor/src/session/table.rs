@@ -6,6 +6,10 @@
 //!   count is the size of that set, so no path can count a session twice or forget to free its slot.
 //! - A process group is signalled only through `signal_group`, and only while it belongs to a live session
 //!   (between `started` and `release_group`): a pgid the kernel may have reused is never signalled.
+//! - With a uid pool, each admitted session holds a uid of its own from `admit` until `release_uid`, which
+//!   its task calls only once no process of that uid is left (`process::kill_uid`); `finish` frees the
+//!   slot, not the uid. So the pool never hands out a uid in use, and a uid whose processes survived is
+//!   never handed out again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -14,7 +18,7 @@ use nix::sys::signal::Signal;
 use protocol::SessionId;
 
 use super::entry::SessionEntry;
-use crate::process::signal_group;
+use crate::process::{UidPool, signal_group};
 
 #[derive(Debug, Default)]
 pub(crate) struct SessionTable {
@@ -30,6 +34,10 @@ struct Inner {
     admitted: HashSet<SessionId>,
     /// Process groups of live agents.
     live_groups: HashSet<u32>,
+    /// The free uids, when every session runs as a uid of its own.
+    uids: Option<UidPool>,
+    /// The uid each session holds, until its processes are gone.
+    uid_of: HashMap<SessionId, u32>,
 }
 
 /// What `admit` found.
@@ -41,26 +49,37 @@ pub(crate) enum Admission<E> {
     Existing(Arc<SessionEntry>),
     /// The id is taken by a different request.
     Conflict,
-    /// Every slot is taken; the number of sessions running.
+    /// Every slot (or every uid) is taken; the number of sessions running.
     Busy(usize),
     /// `create` failed.
     Failed(E),
 }
 
 impl SessionTable {
+    /// A table whose sessions each run as a uid of `uids` (`None`: agents share one user).
+    pub(crate) fn new(uids: Option<UidPool>) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                uids,
+                ..Inner::default()
+            }),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every update is a handful of inserts/removes; a panic cannot leave the table half-changed.
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Registers a new session unless its id is known or `max` sessions are running; `create` makes the
-    /// entry (under the table's lock, so two requests for one id cannot both create a log).
+    /// entry (under the table's lock, so two requests for one id cannot both create a log), given the uid
+    /// the session holds from now on (`None` without a pool).
     pub(crate) fn admit<E>(
         &self,
         id: &SessionId,
         request_hash: u64,
         max: usize,
-        create: impl FnOnce() -> Result<Arc<SessionEntry>, E>,
+        create: impl FnOnce(Option<u32>) -> Result<Arc<SessionEntry>, E>,
     ) -> Admission<E> {
         let mut table = self.lock();
         if let Some(existing) = table.by_id.get(id) {
@@ -73,10 +92,24 @@ impl SessionTable {
         if table.admitted.len() >= max {
             return Admission::Busy(table.admitted.len());
         }
-        let entry = match create() {
-            Ok(entry) => entry,
-            Err(err) => return Admission::Failed(err),
+        let uid = match table.uids.as_mut().map(UidPool::take) {
+            None => None,
+            Some(Some(uid)) => Some(uid),
+            // Uids whose processes survived are held for good: fewer sessions fit.
+            Some(None) => return Admission::Busy(table.admitted.len()),
         };
+        let entry = match create(uid) {
+            Ok(entry) => entry,
+            Err(err) => {
+                if let (Some(pool), Some(uid)) = (table.uids.as_mut(), uid) {
+                    pool.give_back(uid);
+                }
+                return Admission::Failed(err);
+            }
+        };
+        if let Some(uid) = uid {
+            table.uid_of.insert(id.clone(), uid);
+        }
         table.by_id.insert(id.clone(), entry.clone());
         table.order.push(id.clone());
         table.admitted.insert(id.clone());
@@ -90,12 +123,30 @@ impl SessionTable {
         table.by_id.insert(entry.id.clone(), entry);
     }
 
-    /// Removes an admitted session that never ran, freeing its slot.
+    /// Removes an admitted session that never ran, freeing its slot and its uid (no process ever had it).
     pub(crate) fn forget(&self, id: &SessionId) {
         let mut table = self.lock();
         table.by_id.remove(id);
         table.order.retain(|known| known != id);
         table.admitted.remove(id);
+        table.give_back_uid(id);
+    }
+
+    /// Gives the session's uid back to the pool. Only once no process of it is left.
+    pub(crate) fn release_uid(&self, id: &SessionId) {
+        self.lock().give_back_uid(id);
+    }
+
+    /// Takes `uid` out of the pool for good: processes hold it that could not be ended.
+    pub(crate) fn withhold_uid(&self, uid: u32) {
+        if let Some(pool) = self.lock().uids.as_mut() {
+            pool.withhold(uid);
+        }
+    }
+
+    /// Free uids (`None` without a pool).
+    pub(crate) fn free_uids(&self) -> Option<usize> {
+        self.lock().uids.as_ref().map(UidPool::free)
     }
 
     /// Frees the slot of a session that finished; it stays listed.
@@ -152,6 +203,14 @@ impl SessionTable {
     }
 }
 
+impl Inner {
+    fn give_back_uid(&mut self, id: &SessionId) {
+        if let (Some(uid), Some(pool)) = (self.uid_of.remove(id), self.uids.as_mut()) {
+            pool.give_back(uid);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use protocol::{AgentId, Session};
@@ -174,8 +233,15 @@ mod tests {
 
     fn admit(table: &SessionTable, id: &str, hash: u64) -> String {
         let id = SessionId::parse(id).unwrap();
-        match table.admit(&id, hash, 2, || Ok::<_, ()>(entry(id.as_str(), hash))) {
-            Admission::Admitted(e) => format!("admitted {}", e.id),
+        match table.admit(&id, hash, 2, |uid| {
+            let mut entry = entry(id.as_str(), hash);
+            Arc::get_mut(&mut entry).expect("a new entry").uid = uid;
+            Ok::<_, ()>(entry)
+        }) {
+            Admission::Admitted(e) => match e.uid {
+                Some(uid) => format!("admitted {} as {uid}", e.id),
+                None => format!("admitted {}", e.id),
+            },
             Admission::Existing(e) => format!("existing {}", e.id),
             Admission::Conflict => "conflict".into(),
             Admission::Busy(n) => format!("busy {n}"),
@@ -203,6 +269,26 @@ mod tests {
             ["s-1"],
             "a finished session stays listed, a forgotten one does not"
         );
+    }
+
+    #[test]
+    fn a_uid_is_held_until_released_after_finish_and_never_handed_out_twice() {
+        let range = crate::process::UidRange::parse("100-101").unwrap();
+        let table = SessionTable::new(Some(UidPool::new(range)));
+        assert_eq!(admit(&table, "s-1", 1), "admitted s-1 as 100");
+        assert_eq!(admit(&table, "s-2", 1), "admitted s-2 as 101");
+        let id = |s: &str| SessionId::parse(s).unwrap();
+        table.finish(&id("s-1"));
+        // The slot is free, but processes of uid 100 may still run: no uid to hand out.
+        assert_eq!(admit(&table, "s-3", 1), "busy 1");
+        table.release_uid(&id("s-1"));
+        table.release_uid(&id("s-1"));
+        assert_eq!(admit(&table, "s-3", 1), "admitted s-3 as 100");
+        // A session that never ran gives its uid back at once.
+        table.finish(&id("s-2"));
+        table.forget(&id("s-3"));
+        assert_eq!(table.free_uids(), Some(1), "101 is still held by s-2");
+        assert_eq!(admit(&table, "s-4", 1), "admitted s-4 as 100");
     }
 
     /// Above the kernel's largest `pid_max` (2^22): no process group can have this number.

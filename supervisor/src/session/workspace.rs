@@ -143,6 +143,24 @@ impl SessionDirs {
         Ok(())
     }
 
+    /// Takes both directories back from the session's uid once none of its processes is left: the uid goes
+    /// to another session later, which must not enter what this one left (root, the owner now, still can).
+    /// The parents belong to the supervisor, so the paths cannot have been swapped for symlinks.
+    pub(crate) fn seal(&self) -> Result<(), Errno> {
+        for dir in [&self.cwd, &self.home] {
+            match open_dir_nofollow(dir) {
+                Ok(fd) => fchown(
+                    fd.as_fd(),
+                    Some(nix::unistd::Uid::effective()),
+                    Some(nix::unistd::Gid::effective()),
+                )?,
+                Err(Errno::ENOENT) => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
+    }
+
     /// Removes both directories and what is in them: a request that failed leaves nothing behind.
     /// `remove_dir_all` does not follow symlinks.
     pub(crate) fn remove(&self) {
