@@ -164,6 +164,8 @@ impl SessionRow {
                 num_turns: self.num_turns.and_then(|n| u64::try_from(n).ok()),
                 total_cost_usd: self.total_cost_usd,
                 error: self.error.clone(),
+                conversation_id: None,
+                agent_version: None,
             },
             runtime_id: self.runtime_id.clone(),
             model: self.model.clone(),
