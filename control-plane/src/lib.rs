@@ -11,13 +11,16 @@
 //!   server per SQLite file; `credentials`: the credentials it generates.
 //! - `cli`: every other subcommand, a client of the public API.
 
+pub mod agents;
 pub mod cli;
 pub mod credentials;
+pub mod dispatch;
 pub mod exclusive;
 pub mod follow;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod time;

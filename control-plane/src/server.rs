@@ -16,12 +16,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::credentials;
+use crate::dispatch::{self, Bell, Dispatch};
 use crate::exclusive::{self, ServeLock};
 use crate::follow::{self, Hub};
 use crate::http::auth::{Auth, Secret};
 use crate::http::{self, AppState};
 use crate::ingest::Ingestor;
 use crate::metrics::Metrics;
+use crate::secrets::{self, KeySource};
 use crate::store::{Backend, Store};
 use crate::time;
 
@@ -52,12 +54,32 @@ pub struct ServeArgs {
     /// Sessions of a runtime silent for this long become `lost`.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub heartbeat_timeout: Duration,
+    /// The key that seals agents' secrets: a file holding 32 bytes in base64, readable by its owner only
+    /// (or the environment variable AGENTCTL_SECRETS_KEY). Every replica needs the same key. Without one,
+    /// a key is generated beside a SQLite database; on PostgreSQL agents with secrets are refused.
+    #[arg(long)]
+    pub secrets_key_file: Option<std::path::PathBuf>,
+    /// Refused: a key on the command line is readable by every user in /proc/*/cmdline.
+    #[arg(long, hide = true, value_parser = refuse_secret_on_command_line)]
+    pub secrets_key: Option<String>,
+    /// A claimed session whose `session.started` has not arrived this long after the claim goes back to the
+    /// queue.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub claim_lease: Duration,
     /// Accept every request without credentials (local development only).
     #[arg(long)]
     pub no_auth: bool,
     /// Log format: text or json.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+}
+
+fn refuse_secret_on_command_line(_: &str) -> Result<String, String> {
+    Err(
+        "secrets are never taken from the command line (every user can read it): use \
+         --secrets-key-file PATH or AGENTCTL_SECRETS_KEY"
+            .into(),
+    )
 }
 
 /// What the server needs, validated.
@@ -67,6 +89,8 @@ pub struct ServerConfig {
     pub database_url: String,
     pub auth: Auth,
     pub heartbeat_timeout: Duration,
+    pub secrets_key: KeySource,
+    pub claim_lease: Duration,
 }
 
 impl ServerConfig {
@@ -94,6 +118,13 @@ impl ServerConfig {
                 disabled: args.no_auth,
             },
             heartbeat_timeout: args.heartbeat_timeout,
+            // The environment is read here, with the flags: never from argv (see `refuse_secret_on_command_line`).
+            secrets_key: match (&args.secrets_key_file, std::env::var("AGENTCTL_SECRETS_KEY")) {
+                (Some(path), _) => KeySource::File(path.clone()),
+                (None, Ok(text)) if !text.trim().is_empty() => KeySource::Env(text),
+                _ => KeySource::Default,
+            },
+            claim_lease: args.claim_lease,
         }
     }
 }
@@ -118,12 +149,20 @@ impl Application {
         let keyring = credentials::keyring(&store, &config.auth)
             .await
             .context("load the generated credentials")?;
+        let secrets_key =
+            secrets::load(&config.secrets_key, &config.database_url).context("load the secrets key")?;
+        if secrets_key.is_none() {
+            tracing::warn!(
+                "no secrets key (--secrets-key-file or AGENTCTL_SECRETS_KEY): agents with secrets are refused"
+            );
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listen on {}", config.listen))?;
         let hub = Hub::new(store.backend() == Backend::Postgres);
         let metrics = Arc::new(Metrics::default());
         let ingestor = Ingestor::spawn(store.clone(), hub.clone(), metrics.clone());
+        let bell = Bell::new(store.clone());
         let state = AppState {
             store,
             ingestor,
@@ -131,6 +170,11 @@ impl Application {
             metrics,
             keyring: Arc::new(keyring),
             started: Instant::now(),
+            dispatch: Arc::new(Dispatch {
+                secrets_key,
+                lease: config.claim_lease,
+                bell,
+            }),
             shutdown: CancellationToken::new(),
         };
         Ok(Self {
@@ -166,6 +210,14 @@ impl Application {
         let token = state.shutdown.clone();
         follow::spawn_doorbell(state.hub.clone(), state.store.clone(), token.clone(), &tasks);
         tasks.spawn(sweep_lost(state.clone(), heartbeat_timeout, token.clone()));
+        dispatch::bell::spawn(state.dispatch.bell.clone(), &state.hub, token.clone(), &tasks);
+        tasks.spawn(dispatch::lease::sweep(
+            state.store.clone(),
+            state.dispatch.bell.clone(),
+            state.metrics.clone(),
+            state.dispatch.lease,
+            token.clone(),
+        ));
         tracing::info!(addr = %listener.local_addr()?, backend = ?state.store.backend(), "agentctl serving");
         let store = state.store.clone();
         let stop = token.clone();
