@@ -178,6 +178,8 @@ fn recover_one(
         num_turns: finished.num_turns,
         total_cost_usd: finished.total_cost_usd,
         error: finished.error.clone(),
+        conversation_id: None,
+        agent_version: None,
     };
     Ok(Arc::new(SessionEntry::recovered(
         session,
