@@ -60,7 +60,7 @@ pub struct ServeArgs {
     #[arg(long)]
     pub secrets_key_file: Option<std::path::PathBuf>,
     /// Refused: a key on the command line is readable by every user in /proc/*/cmdline.
-    #[arg(long, hide = true, value_parser = refuse_secret_on_command_line)]
+    #[arg(long, hide = true, value_parser = RefuseSecretOnCommandLine)]
     pub secrets_key: Option<String>,
     /// A claimed session whose `session.started` has not arrived this long after the claim goes back to the
     /// queue.
@@ -74,12 +74,26 @@ pub struct ServeArgs {
     pub log_format: String,
 }
 
-fn refuse_secret_on_command_line(_: &str) -> Result<String, String> {
-    Err(
-        "secrets are never taken from the command line (every user can read it): use \
-         --secrets-key-file PATH or AGENTCTL_SECRETS_KEY"
-            .into(),
-    )
+/// Refuses any value of `--secrets-key`, without repeating it: clap's own "invalid value" error would
+/// print the key it refuses.
+#[derive(Debug, Clone, Copy)]
+pub struct RefuseSecretOnCommandLine;
+
+impl clap::builder::TypedValueParser for RefuseSecretOnCommandLine {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        _value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        Err(clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            "--secrets-key: secrets are never taken from the command line (every user can read it): use \
+             --secrets-key-file PATH or AGENTCTL_SECRETS_KEY\n",
+        ))
+    }
 }
 
 /// What the server needs, validated.
@@ -118,7 +132,7 @@ impl ServerConfig {
                 disabled: args.no_auth,
             },
             heartbeat_timeout: args.heartbeat_timeout,
-            // The environment is read here, with the flags: never from argv (see `refuse_secret_on_command_line`).
+            // The environment is read here, with the flags: never from argv (see `RefuseSecretOnCommandLine`).
             secrets_key: match (&args.secrets_key_file, std::env::var("AGENTCTL_SECRETS_KEY")) {
                 (Some(path), _) => KeySource::File(path.clone()),
                 (None, Ok(text)) if !text.trim().is_empty() => KeySource::Env(text),
