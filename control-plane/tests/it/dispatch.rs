@@ -178,6 +178,14 @@ async fn a_claim_hands_the_resolved_job_to_one_runtime(db: TestDb) {
     finish(&app, "rt-1", "s-1").await;
     let (_, session) = app.get("/api/v1/sessions/s-1").await;
     assert_eq!(session["status"], "succeeded");
+    // The lease sweep sees it started: one queue-to-start observation, one claim.
+    eventually(Duration::from_secs(10), || async {
+        let text = metrics(&app).await;
+        text.contains("agentctl_queue_to_start_seconds_count 1")
+            .then_some(())
+    })
+    .await;
+    assert!(metrics(&app).await.contains("agentctl_claims_total 1"));
     app.stop().await;
 }
 
