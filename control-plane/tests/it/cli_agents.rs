@@ -285,6 +285,15 @@ async fn run_agent_queues_and_follows_the_session_from_the_queue_to_its_end(db: 
     let conversation: Value = serde_json::from_str(&run.stdout).expect("json");
     assert_eq!(conversation["agentId"], "support-bot", "{conversation}");
 
+    // Cancelling a queued session cancels it then and there: it had not finished before.
+    let run = ctl(&app, &["cancel", "s-2", "-y"]).await;
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "s-2: cancelled\n"),
+        "{run:?}"
+    );
+    assert!(!run.stderr.contains("already finished"), "{}", run.stderr);
+
     // Deleted: no new runs, with the server's reason and exit 1.
     let run = ctl(&app, &["agents", "delete", "support-bot"]).await;
     assert_eq!(
