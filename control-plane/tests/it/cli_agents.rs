@@ -321,3 +321,51 @@ on_both_backends!(
     bad_files_are_usage_errors_naming_the_line_and_refusals_name_the_field,
     run_agent_queues_and_follows_the_session_from_the_queue_to_its_end,
 );
+
+/// `examples/agents/*.yaml`, applied as the README says (the secret's placeholder filled in on the way).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_agents_are_definitions_the_server_takes() {
+    let db = TestDb::new(crate::helpers::Kind::Sqlite).await.expect("sqlite");
+    let app = spawn_app(&db).await;
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/agents");
+    let quickstart = examples.join("quickstart.yaml");
+    let run = ctl(
+        &app,
+        &["agents", "apply", "-f", quickstart.to_str().expect("utf-8")],
+    )
+    .await;
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "agent/quickstart created (version 1)\n"),
+        "{run:?}"
+    );
+    let (_, agent) = app.get("/api/v1/agents/quickstart").await;
+    assert_eq!(agent["skills"][0]["name"], "house-rules", "{agent}");
+    assert_eq!(agent["permissionMode"], "bypassPermissions", "{agent}");
+    assert!(
+        agent.get("secrets").is_none_or(|s| s == &json!({})),
+        "no secrets: {agent}"
+    );
+
+    let text = std::fs::read_to_string(examples.join("with-secret.yaml")).expect("read example");
+    assert!(
+        text.contains("CRM_TOKEN: __CRM_TOKEN__"),
+        "the placeholder the comment names"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let filled = write(
+        dir.path(),
+        "with-secret.yaml",
+        &text.replace("__CRM_TOKEN__", SECRET),
+    );
+    let run = ctl(&app, &["agents", "apply", "-f", &filled]).await;
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "agent/support-bot created (version 1)\n"),
+        "{run:?}"
+    );
+    let run = ctl(&app, &["agents", "show", "support-bot", "-o", "json"]).await;
+    let shown: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert_eq!(shown["secrets"]["CRM_TOKEN"]["set"], true, "{shown}");
+    app.stop().await;
+}
