@@ -132,6 +132,7 @@ impl Application {
             keyring: Arc::new(keyring),
             started: Instant::now(),
             shutdown: CancellationToken::new(),
+            heartbeat_timeout: config.heartbeat_timeout,
         };
         Ok(Self {
             lock,

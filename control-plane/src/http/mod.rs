@@ -10,6 +10,7 @@ pub mod error;
 mod internal;
 mod public;
 mod query;
+mod runtimes;
 mod sse;
 
 use std::io::Read;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub started: Instant,
     /// Cancelled when the server stops: live followers end their streams so the drain can finish.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// `--heartbeat-timeout`: a runtime silent for longer is listed `lost`.
+    pub heartbeat_timeout: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -64,6 +67,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sessions/{id}", get(public::show))
         .route("/api/v1/sessions/{id}/events", get(public::events))
         .route("/api/v1/sessions/{id}/cancel", post(public::cancel))
+        .route("/api/v1/runtimes", get(runtimes::list))
         .route("/metrics", get(public::metrics))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

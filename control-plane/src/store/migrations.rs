@@ -23,6 +23,10 @@ pub(super) const POSTGRES: Files = &[
         "0002_generated_credentials.sql",
         include_str!("../../../migrations/postgres/0002_generated_credentials.sql"),
     ),
+    (
+        "0004_runtime_labels.sql",
+        include_str!("../../../migrations/postgres/0004_runtime_labels.sql"),
+    ),
 ];
 
 pub(super) const SQLITE: Files = &[
@@ -33,6 +37,10 @@ pub(super) const SQLITE: Files = &[
     (
         "0002_generated_credentials.sql",
         include_str!("../../../migrations/sqlite/0002_generated_credentials.sql"),
+    ),
+    (
+        "0004_runtime_labels.sql",
+        include_str!("../../../migrations/sqlite/0004_runtime_labels.sql"),
     ),
 ];
 

@@ -14,3 +14,4 @@ mod harness;
 mod helpers;
 mod ingest;
 mod rejections;
+mod runtimes;
