@@ -19,6 +19,7 @@ mod helpers;
 mod history;
 mod ingest;
 mod rejections;
+mod runtimes;
 mod secret_leak;
 mod secrets;
 mod seed;
