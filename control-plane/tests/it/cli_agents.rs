@@ -316,7 +316,41 @@ async fn run_agent_queues_and_follows_the_session_from_the_queue_to_its_end(db: 
     app.stop().await;
 }
 
+async fn runtimes_lists_state_load_and_labels_of_each_runtime(db: TestDb) {
+    let app = spawn_app(&db).await;
+    for (id, labels, capacity, state) in [
+        ("rt-gpu", json!({"pool": "gpu", "zone": "a"}), json!(4), "active"),
+        ("rt-old", json!({}), json!(null), "draining"),
+    ] {
+        let (_, answer) = app
+            .post_internal(
+                "/api/internal/v1/heartbeat",
+                &json!({"runtimeId": id, "version": "0.2.0", "sessions": [], "labels": labels,
+                        "capacity": capacity, "state": state}),
+            )
+            .await;
+        assert!(answer.get("error").is_none(), "{answer}");
+    }
+    let run = ctl(&app, &["runtimes"]).await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let mut rows: Vec<Vec<&str>> = run.stdout.lines().map(|l| l.split('\t').collect()).collect();
+    rows.sort();
+    assert_eq!(
+        rows.iter().map(|r| r[..4].to_vec()).collect::<Vec<_>>(),
+        [
+            ["rt-gpu", "active", "0/4", "pool=gpu,zone=a"],
+            ["rt-old", "draining", "0/-", "-"],
+        ],
+        "{run:?}"
+    );
+    let run = ctl(&app, &["runtimes", "-o", "json"]).await;
+    let list: protocol::RuntimeList = serde_json::from_str(&run.stdout).expect("a runtime list");
+    assert_eq!(list.runtimes.len(), 2, "{list:?}");
+    app.stop().await;
+}
+
 on_both_backends!(
+    runtimes_lists_state_load_and_labels_of_each_runtime,
     apply_reports_created_unchanged_and_configured_and_versions_stay_readable,
     bad_files_are_usage_errors_naming_the_line_and_refusals_name_the_field,
     run_agent_queues_and_follows_the_session_from_the_queue_to_its_end,
