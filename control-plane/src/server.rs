@@ -122,6 +122,7 @@ impl Application {
                 bell,
             }),
             shutdown: CancellationToken::new(),
+            heartbeat_timeout: config.heartbeat_timeout,
             sse_keep_alive: connections::sse_keep_alive(Limits::default().idle_timeout),
         };
         Ok(Self {

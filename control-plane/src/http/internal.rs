@@ -7,7 +7,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use protocol::{Command, ErrorDetail, Heartbeat, IngestResponse, LegacyLogEntry, LegacySessionStatus};
+use protocol::{
+    Command, ErrorDetail, Heartbeat, IngestResponse, LegacyLogEntry, LegacySessionStatus, RuntimeState,
+};
 use serde_json::json;
 
 use crate::http::error::ApiError;
@@ -117,10 +119,12 @@ pub async fn heartbeat(
     if beat.runtime_id.is_empty() {
         return Err(ApiError::bad_request("runtimeId: must not be empty"));
     }
-    let cancels = state
-        .store
-        .heartbeat(&beat.runtime_id, &beat.version, &beat.sessions, time::now_ms())
-        .await?;
+    if beat.state == RuntimeState::Lost {
+        return Err(ApiError::bad_request(
+            "state: a runtime reports \"active\" or \"draining\"; \"lost\" is the control plane's to say",
+        ));
+    }
+    let cancels = state.store.heartbeat(&beat, time::now_ms()).await?;
     Metrics::add(&state.metrics.heartbeats, 1);
     let commands: Vec<Command> = cancels
         .into_iter()

@@ -15,6 +15,7 @@ mod internal;
 mod public;
 mod query;
 mod queue;
+mod runtimes;
 mod sse;
 
 use std::io::Read;
@@ -56,6 +57,8 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// How often a live follow sends a keep-alive comment (more often than the idle timeout).
     pub sse_keep_alive: std::time::Duration,
+    /// `--heartbeat-timeout`: a runtime silent for longer is listed `lost`.
+    pub heartbeat_timeout: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -83,6 +86,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/agents/{id}/versions", get(agents::versions))
         .route("/api/v1/agents/{id}/sessions", post(queue::queue))
         .route("/api/v1/conversations/{id}", get(queue::conversation))
+        .route("/api/v1/runtimes", get(runtimes::list))
         .route("/metrics", get(public::metrics))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -27,6 +27,10 @@ pub(super) const POSTGRES: Files = &[
         "0003_agents_and_queue.sql",
         include_str!("../../../migrations/postgres/0003_agents_and_queue.sql"),
     ),
+    (
+        "0004_runtime_labels.sql",
+        include_str!("../../../migrations/postgres/0004_runtime_labels.sql"),
+    ),
 ];
 
 pub(super) const SQLITE: Files = &[
@@ -41,6 +45,10 @@ pub(super) const SQLITE: Files = &[
     (
         "0003_agents_and_queue.sql",
         include_str!("../../../migrations/sqlite/0003_agents_and_queue.sql"),
+    ),
+    (
+        "0004_runtime_labels.sql",
+        include_str!("../../../migrations/sqlite/0004_runtime_labels.sql"),
     ),
 ];
 

@@ -4,6 +4,7 @@
 mod agents;
 mod api;
 mod cli;
+mod cli_agents;
 mod cli_hardening;
 mod cli_logging;
 mod cli_transcript;
@@ -18,6 +19,7 @@ mod helpers;
 mod history;
 mod ingest;
 mod rejections;
+mod runtimes;
 mod secret_leak;
 mod secrets;
 mod seed;
