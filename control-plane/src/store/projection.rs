@@ -21,7 +21,9 @@ pub const UNKNOWN_AGENT: &str = "unknown";
 pub fn apply(row: &mut SessionRow, event: &Event) {
     let seq = event.seq as i64;
     row.last_seq = Some(row.last_seq.map_or(seq, |last| last.max(seq)));
-    if seq == 0 {
+    // A session queued here (an agent's, DESIGN §9) was created when it was queued; the supervisor's first
+    // event only says when a runtime admitted it.
+    if seq == 0 && row.agent_version.is_none() {
         row.created_at = event.ts.clone();
     }
     let from_supervisor = event.source == EventSource::Supervisor;
@@ -61,7 +63,9 @@ fn session_started(row: &mut SessionRow, event: &Event) {
         row.pid = Some(pid);
     }
     row.started_at = Some(event.ts.clone());
-    if row.status == SessionStatus::Pending {
+    // `queued`: a runtime whose `session.started` arrived after the claim's lease had put the session back in
+    // the queue (the claim needs an unowned row, so the session is not handed out again).
+    if matches!(row.status, SessionStatus::Pending | SessionStatus::Queued) {
         row.status = SessionStatus::Running;
     }
 }
@@ -217,6 +221,27 @@ mod tests {
     const RESULT_1: &str = r#"{"type":"result","subtype":"success","is_error":false,"num_turns":1,"total_cost_usd":0.01,"result":"first"}"#;
     const RESULT_2: &str = r#"{"type":"result","subtype":"success","is_error":false,"num_turns":3,"total_cost_usd":0.044615999999999996,"result":"second"}"#;
     const SUCCEEDED: &str = r#"{"status":"succeeded","exitCode":0,"signal":null,"durationMs":5,"numTurns":9,"totalCostUsd":9.0,"error":null}"#;
+
+    #[test]
+    fn a_queued_session_started_late_runs_and_keeps_the_time_it_was_queued() {
+        let mut row = pending();
+        row.status = SessionStatus::Queued;
+        row.agent_version = Some(1);
+        row.created_at = "queued-at".into();
+        let event = Event {
+            session_id: row.session_id.clone(),
+            seq: 0,
+            ts: "t0".into(),
+            source: EventSource::Supervisor,
+            kind: "session.started".into(),
+            data: RawValue::from_string(STARTED.to_owned()).expect("test data is JSON"),
+        };
+        apply(&mut row, &event);
+        expect![[r#"Running queued-at Some("t0")"#]].assert_eq(&format!(
+            "{:?} {} {:?}",
+            row.status, row.created_at, row.started_at
+        ));
+    }
 
     #[test]
     fn the_session_row_is_a_projection_of_its_events() {
