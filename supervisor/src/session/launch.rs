@@ -196,7 +196,7 @@ fn admit(state: &Arc<AppState>, prepared: &Prepared) -> Result<Launch, LaunchErr
 }
 
 /// A pending session: its log created (`O_EXCL`) and its redactor built.
-fn new_entry(state: &AppState, prepared: &Prepared) -> Result<Arc<SessionEntry>, LaunchError> {
+pub(super) fn new_entry(state: &AppState, prepared: &Prepared) -> Result<Arc<SessionEntry>, LaunchError> {
     let log_path = state.sessions_dir().join(format!("{}.log", prepared.session_id));
     let writer = LogWriter::create(&log_path, prepared.session_id.clone()).map_err(|source| {
         if source.kind() == std::io::ErrorKind::AlreadyExists {

@@ -79,12 +79,7 @@ pub(crate) fn prepare(request: ExecuteRequest, default_timeout: Duration) -> Res
         Some(s) => Duration::from_secs(s),
     };
     let files = collect_files(&request)?;
-
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_vec(&request)
-        .expect("a request always serialises")
-        .hash(&mut hasher);
-    let request_hash = hasher.finish();
+    let request_hash = request_hash(&request);
     let session_id = match &request.session_id {
         Some(id) => id.clone(),
         None => SessionId::parse(crate::random::uuid_v4().to_string()).expect("a UUID is a valid session id"),
@@ -96,6 +91,15 @@ pub(crate) fn prepare(request: ExecuteRequest, default_timeout: Duration) -> Res
         timeout,
         request_hash,
     })
+}
+
+/// Identifies a request: a retry with the same body is answered, not run again.
+pub(crate) fn request_hash(request: &ExecuteRequest) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(request)
+        .expect("a request always serialises")
+        .hash(&mut hasher);
+    hasher.finish()
 }
 
 /// The storage URL is logged and the key goes into a header: a URL that carries credentials, or a key that

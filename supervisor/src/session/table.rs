@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::sys::signal::Signal;
 use protocol::SessionId;
+use tokio::sync::Notify;
 
 use super::entry::SessionEntry;
 use crate::process::signal_group;
@@ -19,6 +20,8 @@ use crate::process::signal_group;
 #[derive(Debug, Default)]
 pub(crate) struct SessionTable {
     inner: Mutex<Inner>,
+    /// Woken whenever a slot is freed (`finish`, `forget`): the pull loop and the drain wait on it.
+    freed: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -96,11 +99,30 @@ impl SessionTable {
         table.by_id.remove(id);
         table.order.retain(|known| known != id);
         table.admitted.remove(id);
+        drop(table);
+        self.freed.notify_waiters();
     }
 
     /// Frees the slot of a session that finished; it stays listed.
     pub(crate) fn finish(&self, id: &SessionId) {
         self.lock().admitted.remove(id);
+        self.freed.notify_waiters();
+    }
+
+    /// Waits until `holds(sessions holding a slot)`, and answers that number; at once when it holds now.
+    /// Woken by the slots freed, never by polling.
+    pub(crate) async fn until(&self, holds: impl Fn(usize) -> bool) -> usize {
+        loop {
+            // Registered before the count is read: a slot freed between the two still wakes us.
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            let running = self.running();
+            if holds(running) {
+                return running;
+            }
+            freed.await;
+        }
     }
 
     /// Records that `pgid` is the process group of a live agent: from now on it may be signalled.
@@ -203,6 +225,26 @@ mod tests {
             ["s-1"],
             "a finished session stays listed, a forgotten one does not"
         );
+    }
+
+    #[tokio::test]
+    async fn a_wait_for_a_free_slot_ends_when_a_session_finishes() {
+        let table = Arc::new(SessionTable::default());
+        assert_eq!(admit(&table, "s-1", 1), "admitted s-1");
+        assert_eq!(admit(&table, "s-2", 1), "admitted s-2");
+        assert_eq!(
+            table.until(|running| running < 3).await,
+            2,
+            "at once when it holds"
+        );
+        let waiter = tokio::spawn({
+            let table = table.clone();
+            async move { table.until(|running| running < 2).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "both slots are held");
+        table.finish(&SessionId::parse("s-1").unwrap());
+        assert_eq!(waiter.await.unwrap(), 1);
     }
 
     /// Above the kernel's largest `pid_max` (2^22): no process group can have this number.

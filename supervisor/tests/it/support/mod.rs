@@ -3,6 +3,7 @@
 //! runner, the processes below a supervisor, and one way to wait for a condition.
 
 mod control_plane;
+mod dispatcher;
 mod events;
 mod model;
 mod process;
@@ -11,6 +12,7 @@ mod supervisor;
 mod wait;
 
 pub(crate) use control_plane::*;
+pub(crate) use dispatcher::*;
 pub(crate) use events::*;
 pub(crate) use model::*;
 pub(crate) use process::*;
