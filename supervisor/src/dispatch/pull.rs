@@ -27,6 +27,8 @@ use crate::state::AppState;
 
 /// A misconfigured control plane is logged at most this often.
 const MISCONFIGURED_LOG_EVERY: Duration = Duration::from_secs(60);
+/// Empty answers long before the wait is over, in a row, before the loop backs off (see `run`).
+const EARLY_EMPTY_STREAK: u32 = 3;
 
 /// Claims and runs jobs until the drain begins. `shipper` is the configured control plane's: claims go
 /// through its transport, and claimed sessions are shipped and heartbeated there.
@@ -36,6 +38,7 @@ pub(crate) async fn run(state: Arc<AppState>, shipper: Arc<Shipper>) {
     let mut backoff = Backoff::default();
     let mut slow = Backoff::capped_at(MISCONFIGURED_CAP);
     let mut misconfigured_logged: Option<Instant> = None;
+    let mut early_empty = 0;
     tracing::info!(labels = ?state.labels, max_sessions = max, "claiming work from the control plane");
     loop {
         let running = tokio::select! {
@@ -53,13 +56,23 @@ pub(crate) async fn run(state: Arc<AppState>, shipper: Arc<Shipper>) {
             () = state.drain.cancelled() => break,
             answer = claim(&shipper.transport, &request, wait) => answer,
         };
+        let early = asked.elapsed() < wait / 2;
         let pause = match answer {
-            Ok(jobs) if jobs.is_empty() && asked.elapsed() < wait / 2 => {
-                // An empty answer long before the wait is over is a control plane that does not long-poll:
-                // asking again at once would spin.
-                Some(backoff.next(None))
+            Ok(jobs) if jobs.is_empty() && early => {
+                // One early empty answer is a race lost to another runtime, and asking again at once keeps
+                // the queue-to-claim latency low; several in a row are a control plane that does not
+                // long-poll, and asking again at once would spin.
+                early_empty += 1;
+                (early_empty >= EARLY_EMPTY_STREAK).then(|| backoff.next(None))
+            }
+            Ok(jobs) if jobs.is_empty() => {
+                early_empty = 0;
+                backoff = Backoff::default();
+                slow = Backoff::capped_at(MISCONFIGURED_CAP);
+                None
             }
             Ok(jobs) => {
+                early_empty = 0;
                 backoff = Backoff::default();
                 slow = Backoff::capped_at(MISCONFIGURED_CAP);
                 let runs = jobs.into_iter().map(|job| run_job(&state, job));

@@ -11,6 +11,7 @@ mod api;
 mod context;
 mod delivery;
 mod destinations;
+mod dispatch;
 mod drain;
 mod faults;
 mod hardening;

@@ -234,3 +234,24 @@ async fn bad_labels_and_pull_without_a_control_plane_are_refused_at_start() {
         assert!(stderr.contains(message), "{args:?}: {stderr}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_control_plane_that_answers_at_once_is_not_asked_in_a_spin() {
+    let cp = Dispatcher::start().await;
+    cp.answer_at_once();
+    let sup = cp.supervisor().start();
+    assert!(eventually(Duration::from_secs(10), async || !cp.claims().is_empty()).await);
+    // No condition to wait for here: what is checked is how often it asks over a while. Asking again at
+    // once after every empty answer would be thousands of claims; backing off after a few, a handful.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let claims = cp.claims().len();
+    assert!(claims < 40, "{claims} claims in about 2 s");
+    // And it still takes a job when one comes.
+    cp.queue(job("s-late", "true"));
+    assert_eq!(
+        cp.finished("s-late").await["status"],
+        "succeeded",
+        "{}",
+        sup.stderr()
+    );
+}

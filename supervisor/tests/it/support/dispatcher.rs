@@ -32,6 +32,8 @@ struct Inner {
 struct Shared {
     inner: Mutex<Inner>,
     queued: Notify,
+    /// Answer every claim at once instead of long-polling (a control plane that does not wait).
+    impatient: std::sync::atomic::AtomicBool,
 }
 
 /// The stand-in control plane, serving until dropped.
@@ -63,6 +65,13 @@ impl Dispatcher {
             .arg("--control-plane-url")
             .arg(&format!("http://{}", self.addr))
             .env("INTERNAL_API_KEY", CP_KEY)
+    }
+
+    /// From now on, answers every claim at once, empty when nothing is queued.
+    pub(crate) fn answer_at_once(&self) {
+        self.shared
+            .impatient
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -142,8 +151,12 @@ async fn claim(State(shared): State<Arc<Shared>>, Json(request): Json<Value>) ->
         .claims
         .push((Instant::now(), request.clone()));
     let free = request["free"].as_u64().unwrap_or(0) as usize;
-    let deadline =
-        tokio::time::Instant::now() + Duration::from_secs(request["waitSeconds"].as_u64().unwrap_or(0));
+    let wait = if shared.impatient.load(std::sync::atomic::Ordering::Relaxed) {
+        0
+    } else {
+        request["waitSeconds"].as_u64().unwrap_or(0)
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
     loop {
         let queued = shared.queued.notified();
         tokio::pin!(queued);

@@ -8,6 +8,7 @@ mod events;
 mod model;
 mod process;
 mod refusal;
+mod relay;
 mod supervisor;
 mod wait;
 
@@ -17,5 +18,6 @@ pub(crate) use events::*;
 pub(crate) use model::*;
 pub(crate) use process::*;
 pub(crate) use refusal::*;
+pub(crate) use relay::*;
 pub(crate) use supervisor::*;
 pub(crate) use wait::*;
