@@ -225,6 +225,22 @@ async fn a_draining_supervisor_finishes_its_session_while_another_takes_the_queu
     );
     let (code, _) = leaving.post("/drain", &json!({})).await;
     assert_eq!(code, 202);
+    let listed_draining = eventually(Duration::from_secs(10), async || {
+        let list: Value = cp
+            .public(reqwest::Method::GET, "/api/v1/runtimes")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        list["runtimes"].as_array().is_some_and(|r| {
+            r.iter()
+                .any(|r| r["runtimeId"] == "rt-leaving" && r["state"] == "draining")
+        })
+    })
+    .await;
+    assert!(listed_draining, "the control plane lists rt-leaving as draining");
     queue(&cp, "emitter", "s-next").await;
     let _staying = shipping_to(cp.addr).runtime_id("rt-staying").start();
     assert!(
