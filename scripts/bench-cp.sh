@@ -42,8 +42,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 KEY=bench-key
 TOKEN=bench-token
 serve() { # serve PORT DATABASE_URL
-    RUST_LOG=warn "$BIN" serve --listen "127.0.0.1:$1" --database-url "$2" \
-        --internal-api-key "$KEY" --api-token "$TOKEN" >"$TMP/serve-$1.log" 2>&1 &
+    # Secrets through the environment: `serve` refuses them on its command line.
+    RUST_LOG=warn DATABASE_URL="$2" INTERNAL_API_KEY="$KEY" AGENTCTL_API_TOKENS="$TOKEN" \
+        "$BIN" serve --listen "127.0.0.1:$1" >"$TMP/serve-$1.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 100); do
         curl -fsS "http://127.0.0.1:$1/health" >/dev/null 2>&1 && return 0

@@ -60,8 +60,9 @@ fi
 key=$(node -e 'console.log(require("crypto").randomBytes(16).toString("hex"))')
 token=$(node -e 'console.log(require("crypto").randomBytes(16).toString("hex"))')
 cp_port=$(free_port)
-"$bin/agentctl" serve --listen "127.0.0.1:$cp_port" --database-url "sqlite://$work/agentctl.db" \
-    --internal-api-key "$key" --api-token "$token" 2>"$work/agentctl.log" &
+# Secrets through the environment: a command line is readable by every process on the host.
+INTERNAL_API_KEY=$key AGENTCTL_API_TOKENS=$token DATABASE_URL="sqlite://$work/agentctl.db" \
+    "$bin/agentctl" serve --listen "127.0.0.1:$cp_port" 2>"$work/agentctl.log" &
 pids+=($!)
 wait_http "http://127.0.0.1:$cp_port/health"
 log "control plane on 127.0.0.1:$cp_port (SQLite $work/agentctl.db)"

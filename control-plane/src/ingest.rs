@@ -13,6 +13,7 @@ use std::sync::Arc;
 use protocol::{ErrorDetail, Event, EventBatch, SessionId};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::event_time;
 use crate::follow::Hub;
 use crate::metrics::Metrics;
 use crate::store::{Backend, BatchOutcome, IngestBatch, Store, StoreError};
@@ -28,6 +29,9 @@ const POSTGRES_WRITERS: usize = 3;
 #[error("{0}")]
 pub struct Invalid(pub String);
 
+/// The largest seq stored: 2^53, so that every seq is exact as a JSON number (a double) for any client.
+pub const MAX_SEQ: u64 = 1 << 53;
+
 /// A batch that parsed, split into what goes to the store and the sessions refused by validation.
 #[derive(Debug)]
 pub struct Checked {
@@ -35,17 +39,20 @@ pub struct Checked {
     pub batch: IngestBatch,
     /// Sessions with an invalid event: none of their events is stored, the rest of the batch is.
     pub rejected: BTreeMap<SessionId, ErrorDetail>,
+    /// How many events the sessions of `rejected` had in the batch.
+    pub rejected_events: usize,
 }
 
 /// Parses and checks a batch. A body that is not a batch at all (not JSON, a missing field, a malformed
-/// session id, an empty `runtimeId`) is refused whole; an invalid event refuses only its session.
-pub fn parse_batch(body: &[u8]) -> Result<Checked, Invalid> {
+/// session id, an empty `runtimeId`) is refused whole; an invalid event refuses only its session. Times far
+/// from `now_ms` are clamped (`crate::event_time`).
+pub fn parse_batch(body: &[u8], now_ms: i64) -> Result<Checked, Invalid> {
     // The plain parser is the fast path; only a body that fails is parsed again to name the bad field.
     let batch: EventBatch = match serde_json::from_slice(body) {
         Ok(batch) => batch,
         Err(_) => return Err(explain(body)),
     };
-    check_batch(batch)
+    check_batch(batch, now_ms)
 }
 
 /// Parses a body known to be invalid again, tracking the path, to say where it is wrong.
@@ -67,16 +74,16 @@ fn explain(body: &[u8]) -> Invalid {
     }
 }
 
-fn check_batch(batch: EventBatch) -> Result<Checked, Invalid> {
+fn check_batch(mut batch: EventBatch, now_ms: i64) -> Result<Checked, Invalid> {
     if batch.runtime_id.is_empty() || batch.runtime_id.len() > 256 {
         return Err(Invalid("runtimeId: must be 1 to 256 characters".into()));
     }
     let mut rejected = BTreeMap::new();
-    for (i, e) in batch.events.iter().enumerate() {
+    for (i, e) in batch.events.iter_mut().enumerate() {
         if rejected.contains_key(&e.session_id) {
             continue;
         }
-        if let Some(problem) = event_problem(i, e) {
+        if let Some(problem) = event_problem(i, e, now_ms) {
             rejected.insert(
                 e.session_id.clone(),
                 ErrorDetail {
@@ -87,10 +94,12 @@ fn check_batch(batch: EventBatch) -> Result<Checked, Invalid> {
         }
     }
     let mut events = batch.events;
+    let before = events.len();
     if !rejected.is_empty() {
         events.retain(|e| !rejected.contains_key(&e.session_id));
     }
     Ok(Checked {
+        rejected_events: before - events.len(),
         batch: IngestBatch {
             runtime_id: batch.runtime_id,
             events,
@@ -99,19 +108,27 @@ fn check_batch(batch: EventBatch) -> Result<Checked, Invalid> {
     })
 }
 
-/// Why the control plane does not store event `i` of a batch, naming the field.
-fn event_problem(i: usize, e: &Event) -> Option<String> {
-    if e.seq > i64::MAX as u64 {
-        return Some(format!("events[{i}].seq: must be at most {}", i64::MAX));
+/// Why the control plane does not store event `i` of a batch, naming the field. A valid event whose time
+/// is far from `now_ms` gets the server's (the agent's own kept in `data`).
+fn event_problem(i: usize, e: &mut Event, now_ms: i64) -> Option<String> {
+    if e.seq > MAX_SEQ {
+        return Some(format!("events[{i}].seq: must be at most {MAX_SEQ}"));
     }
-    if time::parse_rfc3339_ms(&e.ts).is_none() {
+    let Some(ts_ms) = time::parse_rfc3339_ms(&e.ts) else {
         return Some(format!(
             "events[{i}].ts: {:?} is not an RFC 3339 time in UTC (2026-11-25T12:00:00.123Z)",
             e.ts
         ));
-    }
+    };
     // The supervisor applies the same rule before it logs an event (`protocol::event_type_problem`).
-    protocol::event_type_problem(&e.kind).map(|problem| format!("events[{i}].type: {problem}"))
+    if let Some(problem) = protocol::event_type_problem(&e.kind) {
+        return Some(format!("events[{i}].type: {problem}"));
+    }
+    if !event_time::keeps_its_time(ts_ms, now_ms) {
+        e.data = event_time::with_client_time(&e.data, &e.ts);
+        e.ts = time::rfc3339_ms(now_ms);
+    }
+    None
 }
 
 struct Job {

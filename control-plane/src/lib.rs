@@ -3,21 +3,27 @@
 //! Layout:
 //! - `store`: PostgreSQL or SQLite behind one type; all SQL lives there. The session row is a projection of
 //!   the session's events (`store::projection`), updated in the ingest transaction.
-//! - `ingest`: validation of event batches and the group-commit writer that stores them.
+//! - `ingest`: validation of event batches and the group-commit writer that stores them; `event_time`: an
+//!   event's time clamped to the server's clock.
 //! - `follow`: wake-ups for live followers: in-process broadcast, plus a PostgreSQL NOTIFY doorbell between
 //!   replicas and a poll fallback.
 //! - `http`: the internal (supervisor) and public APIs, auth and error bodies.
-//! - `server`: `agentctl serve`: configuration, startup, background tasks, shutdown; `exclusive`: one
+//! - `server`: `agentctl serve`: configuration, startup, background tasks, shutdown; `connections`: its
+//!   accept loop (connection cap, header-read and idle timeouts); `serve_args`: its flags, secrets never on
+//!   argv; `exclusive`: one
 //!   server per SQLite file; `credentials`: the credentials it generates.
 //! - `cli`: every other subcommand, a client of the public API.
 
 pub mod cli;
+pub mod connections;
 pub mod credentials;
+pub mod event_time;
 pub mod exclusive;
 pub mod follow;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod serve_args;
 pub mod server;
 pub mod store;
 pub mod time;

@@ -10,6 +10,7 @@ pub struct Metrics {
     pub ingest_unavailable: AtomicU64,
     pub events_inserted: AtomicU64,
     pub events_duplicate: AtomicU64,
+    pub events_rejected: AtomicU64,
     pub group_commits: AtomicU64,
     pub heartbeats: AtomicU64,
     pub followers: AtomicI64,
@@ -23,7 +24,7 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 8] = [
+        let counters: [(&str, &str, &AtomicU64); 9] = [
             (
                 "agentctl_ingest_batches_total",
                 "event batches answered 200",
@@ -48,6 +49,11 @@ impl Metrics {
                 "agentctl_events_duplicate_total",
                 "events received again and not stored twice",
                 &self.events_duplicate,
+            ),
+            (
+                "agentctl_events_rejected_total",
+                "events of sessions an ingest answer refused (invalid, or another runtime's)",
+                &self.events_rejected,
             ),
             (
                 "agentctl_group_commits_total",

@@ -1,8 +1,8 @@
 //! `agentctl serve`: configuration, startup, background tasks and shutdown.
 //!
-//! Shutdown: the caller's trigger cancels one token; live followers end their streams on it, axum stops
-//! accepting and drains the open requests, then the background tasks (lost sweeper, doorbell) stop and are
-//! waited for.
+//! Shutdown: the caller's trigger cancels one token; live followers end their streams on it, the accept loop
+//! (`connections`) stops accepting and drains the open requests, then the background tasks (lost sweeper,
+//! doorbell) stop and are waited for.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
+use nix::sys::resource::{Resource, getrlimit};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::connections::{self, Limits};
 use crate::credentials;
 use crate::exclusive::{self, ServeLock};
 use crate::follow::{self, Hub};
@@ -22,43 +23,9 @@ use crate::http::auth::{Auth, Secret};
 use crate::http::{self, AppState};
 use crate::ingest::Ingestor;
 use crate::metrics::Metrics;
+pub use crate::serve_args::ServeArgs;
 use crate::store::{Backend, Store};
 use crate::time;
-
-#[derive(Debug, Clone, clap::Args)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "AGENTCTL_LISTEN", default_value = "127.0.0.1:3000")]
-    pub listen: SocketAddr,
-    /// `postgres://…` (several replicas may share it) or `sqlite://path` (created on first start).
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://agentctl.db",
-        hide_env_values = true
-    )]
-    pub database_url: String,
-    /// Keys supervisors present on the internal API (comma-separated for several).
-    #[arg(long, env = "INTERNAL_API_KEY", value_delimiter = ',', hide_env_values = true)]
-    pub internal_api_key: Vec<String>,
-    /// Tokens people and tools present on the public API (comma-separated for several).
-    #[arg(
-        long,
-        env = "AGENTCTL_API_TOKENS",
-        value_delimiter = ',',
-        hide_env_values = true
-    )]
-    pub api_token: Vec<String>,
-    /// Sessions of a runtime silent for this long become `lost`.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
-    pub heartbeat_timeout: Duration,
-    /// Accept every request without credentials (local development only).
-    #[arg(long)]
-    pub no_auth: bool,
-    /// Log format: text or json.
-    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
-    pub log_format: String,
-}
 
 /// What the server needs, validated.
 #[derive(Debug, Clone)]
@@ -70,31 +37,28 @@ pub struct ServerConfig {
 }
 
 impl ServerConfig {
-    /// Builds the configuration. A kind of credential with none configured is generated (or found, after
-    /// the first start) by [`Application::build`], see `crate::credentials`.
-    pub fn from_args(args: &ServeArgs) -> Self {
-        let clean = |v: &[String]| -> Vec<Secret> {
-            v.iter()
-                .map(|s| s.trim())
-                .filter(|s| !s.is_empty())
-                .map(Secret::new)
-                .collect()
-        };
-        if args.no_auth {
+    /// Builds the configuration; a secret on the command line, or a secrets file that cannot be read, is
+    /// refused (`crate::serve_args`). A kind of credential with none configured is generated (or found,
+    /// after the first start) by [`Application::build`], see `crate::credentials`.
+    pub fn from_args(args: &ServeArgs) -> Result<Self, String> {
+        let secrets = args.secrets()?;
+        let flags = &args.flags;
+        if flags.no_auth {
             tracing::warn!(
                 "--no-auth: every request is accepted without credentials; local development only"
             );
         }
-        Self {
-            listen: args.listen,
-            database_url: args.database_url.clone(),
+        let secret = |v: &[String]| -> Vec<Secret> { v.iter().map(Secret::new).collect() };
+        Ok(Self {
+            listen: flags.listen,
+            database_url: secrets.database_url,
             auth: Auth {
-                internal_keys: clean(&args.internal_api_key),
-                api_tokens: clean(&args.api_token),
-                disabled: args.no_auth,
+                internal_keys: secret(&secrets.internal_api_keys),
+                api_tokens: secret(&secrets.api_tokens),
+                disabled: flags.no_auth,
             },
-            heartbeat_timeout: args.heartbeat_timeout,
-        }
+            heartbeat_timeout: flags.heartbeat_timeout,
+        })
     }
 }
 
@@ -105,6 +69,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     heartbeat_timeout: Duration,
+    limits: Limits,
     tasks: TaskTracker,
 }
 
@@ -133,14 +98,23 @@ impl Application {
             started: Instant::now(),
             shutdown: CancellationToken::new(),
             heartbeat_timeout: config.heartbeat_timeout,
+            sse_keep_alive: connections::sse_keep_alive(Limits::default().idle_timeout),
         };
         Ok(Self {
             lock,
             listener,
             state,
             heartbeat_timeout: config.heartbeat_timeout,
+            limits: Limits::default(),
             tasks: TaskTracker::new(),
         })
+    }
+
+    /// Serves with these limits instead of [`Limits::default`].
+    pub fn limit_connections(mut self, limits: Limits) -> Self {
+        self.state.sse_keep_alive = connections::sse_keep_alive(limits.idle_timeout);
+        self.limits = limits;
+        self
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -160,6 +134,7 @@ impl Application {
             listener,
             state,
             heartbeat_timeout,
+            mut limits,
             tasks,
         } = self;
         // Released only once the server has stopped and drained.
@@ -168,21 +143,23 @@ impl Application {
         follow::spawn_doorbell(state.hub.clone(), state.store.clone(), token.clone(), &tasks);
         tasks.spawn(sweep_lost(state.clone(), heartbeat_timeout, token.clone()));
         tracing::info!(addr = %listener.local_addr()?, backend = ?state.store.backend(), "agentctl serving");
+        let nofile = getrlimit(Resource::RLIMIT_NOFILE).map_or(u64::MAX, |(soft, _)| soft);
+        let cap = connections::connection_cap(limits.max_connections, nofile);
+        if cap < limits.max_connections {
+            tracing::warn!(
+                max_connections = cap,
+                nofile,
+                "--max-connections lowered to stay below the file-descriptor limit"
+            );
+            limits.max_connections = cap;
+        }
         let store = state.store.clone();
         let stop = token.clone();
-        // Small writes (answers, SSE events) go out at once instead of waiting for the ACK of the last one.
-        let listener = listener.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(%error, "TCP_NODELAY");
-            }
+        tokio::spawn(async move {
+            shutdown.await;
+            stop.cancel();
         });
-        axum::serve(listener, http::router(state))
-            .with_graceful_shutdown(async move {
-                shutdown.await;
-                stop.cancel();
-            })
-            .await
-            .context("serve http")?;
+        connections::serve(listener, http::router(state), limits, token.clone()).await;
         token.cancel();
         tasks.close();
         tasks.wait().await;

@@ -16,7 +16,7 @@ use crate::http::error::ApiError;
 use crate::http::{AppState, parse_json, read_body};
 use crate::ingest;
 use crate::metrics::Metrics;
-use crate::store::{BatchOutcome, StoreError};
+use crate::store::{BatchOutcome, Refusal, SeedRefusal};
 use crate::time;
 
 /// A batch not committed within this long is answered 503 (the supervisor's client waits longer, so it
@@ -42,30 +42,54 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bod
 
 async fn ingest_events(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
     let body = read_body(headers, body).await?;
-    let ingest::Checked { batch, mut rejected } =
-        ingest::parse_batch(&body).map_err(|e| ApiError::bad_request(e.0))?;
+    let ingest::Checked {
+        batch,
+        mut rejected,
+        rejected_events,
+    } = ingest::parse_batch(&body, time::now_ms()).map_err(|e| ApiError::bad_request(e.0))?;
     let runtime_id = batch.runtime_id.clone();
     let total = batch.events.len();
     let BatchOutcome {
         acked,
         conflicts,
+        refused_events,
         cancels,
         inserted,
     } = tokio::time::timeout(INGEST_DEADLINE, state.ingestor.submit(batch))
         .await
         .map_err(|_| ApiError::unavailable())??;
     Metrics::add(&state.metrics.events_inserted, inserted as u64);
-    Metrics::add(&state.metrics.events_duplicate, (total - inserted) as u64);
-    // A session another runtime owns is refused alone (DESIGN change, ARCHITECTURE.md): one foreign session
-    // id must not block a runtime's whole delivery.
-    for (session_id, owner) in conflicts {
-        let message = format!(
-            "session {session_id} belongs to runtime {owner:?}; this batch came from runtime {runtime_id:?}"
-        );
+    Metrics::add(
+        &state.metrics.events_duplicate,
+        (total - inserted - refused_events) as u64,
+    );
+    Metrics::add(
+        &state.metrics.events_rejected,
+        (rejected_events + refused_events) as u64,
+    );
+    // A session another runtime owns, or one the seed's log routes wrote, is refused alone (DESIGN change,
+    // ARCHITECTURE.md): one foreign session id must not block a runtime's whole delivery.
+    for (session_id, refusal) in conflicts {
+        let (code, message) = match refusal {
+            Refusal::OtherRuntime(owner) => (
+                "runtime_conflict",
+                format!(
+                    "session {session_id} belongs to runtime {owner:?}; this batch came from runtime \
+                     {runtime_id:?}"
+                ),
+            ),
+            Refusal::SeedSession => (
+                "seed_session",
+                format!(
+                    "session {session_id} was written by the seed's log routes (/api/internal/logs), whose \
+                     seqs would collide with this runtime's; run the session under another id"
+                ),
+            ),
+        };
         rejected.insert(
             session_id,
             ErrorDetail {
-                code: "runtime_conflict".into(),
+                code: code.into(),
                 message,
             },
         );
@@ -125,8 +149,8 @@ pub async fn legacy_log(
     let event = state
         .store
         .append_legacy_log(&entry, time::now_ms())
-        .await
-        .map_err(ApiError::from)?;
+        .await?
+        .map_err(refused)?;
     state.hub.publish(vec![event.session_id.to_string()]);
     Ok(Json(json!({"success": true, "sessionId": event.session_id, "seq": event.seq})).into_response())
 }
@@ -141,8 +165,17 @@ pub async fn legacy_status(
     state
         .store
         .set_legacy_status(&update, time::now_ms())
-        .await
-        .map_err(|e: StoreError| ApiError::from(e))?;
+        .await?
+        .map_err(refused)?;
     state.hub.publish(vec![update.session_id.to_string()]);
     Ok(Json(json!({"success": true})).into_response())
+}
+
+/// A seed route's refusal: 409, the message naming the session (and its runtime, or both statuses).
+fn refused(refusal: SeedRefusal) -> ApiError {
+    let code = match refusal {
+        SeedRefusal::RuntimeOwned { .. } => "runtime_owned",
+        SeedRefusal::Transition { .. } => "invalid_transition",
+    };
+    ApiError::new(StatusCode::CONFLICT, code, refusal.to_string())
 }

@@ -49,6 +49,8 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// `--heartbeat-timeout`: a runtime silent for longer is listed `lost`.
     pub heartbeat_timeout: std::time::Duration,
+    /// How often a live follow sends a keep-alive comment (more often than the idle timeout).
+    pub sse_keep_alive: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {

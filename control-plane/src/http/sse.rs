@@ -30,6 +30,7 @@ type Sender = mpsc::Sender<Result<SseEvent, Infallible>>;
 /// stayed open for [`GAP_GRACE`]) it sends the rest and ends.
 pub(crate) fn follow(state: AppState, id: SessionId, mut after: Option<u64>) -> Response {
     let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(64);
+    let keep_alive = state.sse_keep_alive;
     state.metrics.followers.fetch_add(1, Ordering::Relaxed);
     tokio::spawn(async move {
         let mut wakes = state.hub.subscribe();
@@ -101,7 +102,7 @@ pub(crate) fn follow(state: AppState, id: SessionId, mut after: Option<u64>) -> 
         state.metrics.followers.fetch_sub(1, Ordering::Relaxed);
     });
     Sse::new(ReceiverStream::new(rx))
-        .keep_alive(KeepAlive::default())
+        .keep_alive(KeepAlive::default().interval(keep_alive))
         .into_response()
 }
 

@@ -8,8 +8,8 @@
 //! 1. Create and lock every session row the group mentions, in session-id order, so two writers (two
 //!    replicas) that touch the same sessions lock them in the same order and cannot deadlock.
 //! 2. Check runtime ownership per session of each batch: the events of a session that belongs to another
-//!    runtime are refused (that session is named in the batch's answer), and the rest of the batch, like
-//!    the other batches of the group, goes on.
+//!    runtime, or that the seed's log routes wrote (no runtime, events stored), are refused (that session is
+//!    named in the batch's answer), and the rest of the batch, like the other batches of the group, goes on.
 //! 3. Drop the events already stored (of the committed ones, only seqs at or below a row's `last_seq` can be:
 //!    `last_seq` moves in the transaction that stores them) and insert the rest; on PostgreSQL with `COPY`,
 //!    which costs per row what a raw `COPY` does. An event that a concurrent transaction is inserting too
@@ -37,13 +37,25 @@ pub struct IngestBatch {
     pub events: Vec<Event>,
 }
 
+/// Why the store refused a session of a batch: none of its events was stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The session belongs to another runtime (named).
+    OtherRuntime(String),
+    /// The seed's log routes wrote the session: its seqs are taken, so a runtime's events would collide with
+    /// them (and be dropped as duplicates); the runtime hears of it in the answer instead.
+    SeedSession,
+}
+
 /// What became of one batch of a group.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct BatchOutcome {
     /// Per session of the batch: highest seq stored with no gap below it (absent while seq 0 is missing).
     pub acked: BTreeMap<SessionId, u64>,
-    /// Sessions of the batch that belong to another runtime (named here): none of their events was stored.
-    pub conflicts: BTreeMap<SessionId, String>,
+    /// Sessions of the batch that were refused: none of their events was stored.
+    pub conflicts: BTreeMap<SessionId, Refusal>,
+    /// Events of the sessions of `conflicts`.
+    pub refused_events: usize,
     /// Sessions the batch's runtime must cancel.
     pub cancels: Vec<SessionId>,
     /// Events that were new (the others were already stored).
@@ -210,10 +222,11 @@ async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64, mode: M
         rows.insert((*session_id).to_owned(), row);
     }
 
-    // 2. Ownership, per session of each batch: a row without an owner is claimed by the first batch that
-    //    stores events in it, and a session owned by another runtime is refused for that batch alone.
+    // 2. Ownership, per session of each batch: a row without an owner or events (made by the seed's status
+    //    route) is claimed by the first batch that stores events in it; a session owned by another runtime,
+    //    or one the seed's log routes wrote (no owner, but events), is refused for that batch alone.
     let mut claimed: BTreeSet<String> = BTreeSet::new();
-    let mut conflicts: Vec<BTreeMap<SessionId, String>> = Vec::with_capacity(batches.len());
+    let mut conflicts: Vec<BTreeMap<SessionId, Refusal>> = Vec::with_capacity(batches.len());
     for batch in batches {
         let mut refused = BTreeMap::new();
         for e in &batch.events {
@@ -222,9 +235,12 @@ async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64, mode: M
                 .expect("every session was loaded");
             match &row.runtime_id {
                 Some(owner) if owner != &batch.runtime_id => {
-                    refused.insert(e.session_id.clone(), owner.clone());
+                    refused.insert(e.session_id.clone(), Refusal::OtherRuntime(owner.clone()));
                 }
                 Some(_) => {}
+                None if row.last_seq.is_some() => {
+                    refused.insert(e.session_id.clone(), Refusal::SeedSession);
+                }
                 None => {
                     row.runtime_id = Some(batch.runtime_id.clone());
                     claimed.insert(row.session_id.to_string());
@@ -354,9 +370,15 @@ async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64, mode: M
                     acked.insert(e.session_id.clone(), a as u64);
                 }
             }
+            let refused_events = batch
+                .events
+                .iter()
+                .filter(|e| conflicts.contains_key(&e.session_id))
+                .count();
             BatchOutcome {
                 acked,
                 conflicts,
+                refused_events,
                 cancels: cancels
                     .get(batch.runtime_id.as_str())
                     .cloned()

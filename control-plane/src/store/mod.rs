@@ -41,8 +41,9 @@ use protocol::SessionStatus;
 pub use backend::{Backend, Store};
 pub use doorbell::DOORBELL_CHANNEL;
 pub use error::StoreError;
-pub use ingest::{BatchOutcome, CommitResult, IngestBatch};
+pub use ingest::{BatchOutcome, CommitResult, IngestBatch, Refusal};
 pub use rows::SessionRow;
+pub use seed::{SeedRefusal, legal_transition};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

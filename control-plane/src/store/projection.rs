@@ -3,8 +3,13 @@
 //! Pure functions over [`SessionRow`]: the store calls [`apply`] for every newly stored event, in seq order,
 //! inside the ingest transaction. Fields that several events can set carry the seq they came from (`result_seq`),
 //! so a batch that arrives out of order can never replace a later value by an earlier one.
+//!
+//! History is not rewritten: only the supervisor's own `session.started`/`session.finished` (source
+//! `supervisor`) move the status (an agent printing a line of that type does not), and a final status is
+//! final (`finished_at` set): a later `session.finished` or `session.started` is stored but changes nothing.
+//! A session the control plane marked `lost` (no `finished_at`) still takes its runtime's own final status.
 
-use protocol::{Event, SessionStatus};
+use protocol::{Event, EventSource, SessionStatus};
 use serde_json::Value;
 
 use crate::store::SessionRow;
@@ -19,9 +24,10 @@ pub fn apply(row: &mut SessionRow, event: &Event) {
     if seq == 0 {
         row.created_at = event.ts.clone();
     }
+    let from_supervisor = event.source == EventSource::Supervisor;
     match event.kind.as_str() {
-        "session.started" => session_started(row, event),
-        "session.finished" => session_finished(row, event),
+        "session.started" if from_supervisor => session_started(row, event),
+        "session.finished" if from_supervisor => session_finished(row, event),
         "result" => result(row, event, seq),
         "system" => system(row, event),
         _ => {}
@@ -43,6 +49,10 @@ fn str_field(value: &Value, name: &str) -> Option<String> {
 }
 
 fn session_started(row: &mut SessionRow, event: &Event) {
+    // A finished session keeps the start it had; one whose `session.finished` arrived first takes this one.
+    if row.finished_at.is_some() && row.started_at.is_some() {
+        return;
+    }
     let data = data(event);
     if let Some(agent) = str_field(&data, "agentId") {
         row.agent_id = Some(agent);
@@ -57,6 +67,9 @@ fn session_started(row: &mut SessionRow, event: &Event) {
 }
 
 fn session_finished(row: &mut SessionRow, event: &Event) {
+    if row.finished_at.is_some() {
+        return;
+    }
     let data = data(event);
     let status = str_field(&data, "status")
         .and_then(|s| s.parse::<SessionStatus>().ok())
@@ -153,17 +166,23 @@ mod tests {
     }
 
     /// Applies `(seq, type, data)` events in the order given to a pending row (a lost one with
-    /// `start: Lost`) and shows the fields the projection sets.
+    /// `start: Lost`) and shows the fields the projection sets. Types `session.*` come from the supervisor,
+    /// the others from the agent; `agent:session.finished` is the agent printing that type.
     #[track_caller]
     fn check(start: SessionStatus, events: &[(u64, &str, &str)], expect: Expect) {
         let mut row = pending();
         row.status = start;
         for &(seq, kind, data) in events {
+            let (source, kind) = match kind.strip_prefix("agent:") {
+                Some(kind) => (EventSource::Agent, kind),
+                None if kind.starts_with("session.") => (EventSource::Supervisor, kind),
+                None => (EventSource::Agent, kind),
+            };
             let event = Event {
                 session_id: row.session_id.clone(),
                 seq,
                 ts: format!("t{seq}"),
-                source: EventSource::Supervisor,
+                source,
                 kind: kind.to_owned(),
                 data: RawValue::from_string(data.to_owned()).expect("test data is JSON"),
             };
@@ -265,6 +284,44 @@ mod tests {
             expect![[r#"
                 status=Succeeded agent=Some("reviewer") pid=Some(42) created="t0" started=Some("t0") finished=Some("t4") last_seq=Some(4)
                 exit=Some(0) signal=None error=None turns=Some(9) cost=Some(9.0) result_seq=None result=None model=None"#]],
+        );
+    }
+
+    #[test]
+    fn a_final_status_is_final() {
+        const FAILED: &str = r#"{"status":"failed","exitCode":1,"error":"rewritten"}"#;
+        // A second `session.finished`, and a `session.started` after it, change nothing.
+        check(
+            SessionStatus::Pending,
+            &[
+                (0, "session.started", STARTED),
+                (1, "session.finished", SUCCEEDED),
+                (2, "session.finished", FAILED),
+                (3, "session.started", r#"{"agentId":"other","pid":7}"#),
+                (4, "text", r#"{"text":"late"}"#),
+            ],
+            expect![[r#"
+                status=Succeeded agent=Some("reviewer") pid=Some(42) created="t0" started=Some("t0") finished=Some("t1") last_seq=Some(4)
+                exit=Some(0) signal=None error=None turns=Some(9) cost=Some(9.0) result_seq=None result=None model=None"#]],
+        );
+        // Only the supervisor finishes a session: an agent printing `session.finished` does not.
+        check(
+            SessionStatus::Running,
+            &[
+                (1, "agent:session.finished", SUCCEEDED),
+                (2, "agent:session.started", r#"{"agentId":"other","pid":7}"#),
+            ],
+            expect![[r#"
+                status=Running agent=None pid=None created="" started=None finished=None last_seq=Some(2)
+                exit=None signal=None error=None turns=None cost=None result_seq=None result=None model=None"#]],
+        );
+        // A session the control plane marked lost takes its runtime's own final status.
+        check(
+            SessionStatus::Lost,
+            &[(5, "session.finished", FAILED)],
+            expect![[r#"
+                status=Failed agent=None pid=None created="" started=None finished=Some("t5") last_seq=Some(5)
+                exit=Some(1) signal=None error=Some("rewritten") turns=None cost=None result_seq=None result=None model=None"#]],
         );
     }
 

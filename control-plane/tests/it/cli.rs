@@ -565,10 +565,10 @@ async fn serve_creates_its_database_prints_generated_credentials_once_and_stops_
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("fresh.db").display());
     let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        .args(["serve", "--listen", "127.0.0.1:0"])
         .env_remove("INTERNAL_API_KEY")
         .env_remove("AGENTCTL_API_TOKENS")
-        .env_remove("DATABASE_URL")
+        .env("DATABASE_URL", &url)
         .env("RUST_LOG", "info")
         .stdin(Stdio::null())
         .stdout(Stdio::null())

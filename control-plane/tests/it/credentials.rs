@@ -31,10 +31,10 @@ impl Serve {
     /// up to that point.
     async fn start(url: &str) -> (Self, Vec<String>) {
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
+            .args(["serve", "--listen", "127.0.0.1:0"])
             .env_remove("INTERNAL_API_KEY")
             .env_remove("AGENTCTL_API_TOKENS")
-            .env_remove("DATABASE_URL")
+            .env("DATABASE_URL", url)
             .env("RUST_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

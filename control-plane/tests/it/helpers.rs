@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use control_plane::connections::Limits;
 use control_plane::http::auth::{Auth, Secret};
 use control_plane::server::{Application, ServerConfig};
 use reqwest::StatusCode;
@@ -224,10 +225,31 @@ pub async fn try_spawn_app(db: &TestDb) -> anyhow::Result<TestApp> {
     .await
 }
 
+/// Like [`spawn_app`], with the accept loop's limits given.
+pub async fn spawn_app_limited(db: &TestDb, limits: Limits) -> TestApp {
+    try_spawn_app_with_limits(
+        db,
+        "127.0.0.1:0".parse().expect("an address"),
+        Duration::from_secs(30),
+        limits,
+    )
+    .await
+    .expect("build app")
+}
+
 async fn try_spawn_app_on(
     db: &TestDb,
     listen: SocketAddr,
     heartbeat_timeout: Duration,
+) -> anyhow::Result<TestApp> {
+    try_spawn_app_with_limits(db, listen, heartbeat_timeout, Limits::default()).await
+}
+
+async fn try_spawn_app_with_limits(
+    db: &TestDb,
+    listen: SocketAddr,
+    heartbeat_timeout: Duration,
+    limits: Limits,
 ) -> anyhow::Result<TestApp> {
     let config = ServerConfig {
         listen,
@@ -239,7 +261,7 @@ async fn try_spawn_app_on(
         },
         heartbeat_timeout,
     };
-    let app = Application::build(config).await?;
+    let app = Application::build(config).await?.limit_connections(limits);
     let addr = app.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let done = tokio::spawn(async move {

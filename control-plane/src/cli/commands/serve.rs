@@ -6,9 +6,9 @@ use crate::cli::terminal;
 use crate::server::{Application, ServeArgs, ServerConfig};
 
 pub(super) async fn serve(args: &ServeArgs) -> Result<Exit, CliError> {
-    init_logging(&args.log_format);
-    let config = ServerConfig::from_args(args);
-    let app = Application::build(config).await?;
+    init_logging(&args.flags.log_format);
+    let config = ServerConfig::from_args(args).map_err(CliError::Usage)?;
+    let app = Application::build(config).await?.limit_connections(args.limits());
     app.run(shutdown_signal()).await?;
     Ok(Exit::Ok)
 }
