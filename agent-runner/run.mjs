@@ -79,6 +79,9 @@ function sdkOptions(job, abortController, spawnClaude) {
     settingSources: ['user', 'project'],
     // Given `env`, the SDK replaces the CLI's environment instead of merging, so pass ours on whole.
     env: { ...process.env },
+    // MCP servers (with their `env` and `headers`, secrets often) go to the CLI over stdin in the initialize
+    // request, not in `--mcp-config` on its command line, which every user can read in /proc/<pid>/cmdline.
+    mcpServersDelivery: 'initialize',
     abortController,
     spawnClaudeCodeProcess: spawnClaude,
   };

@@ -7,7 +7,7 @@
 # Without one (our machines, DESIGN §7): says so, and runs the same checks on the image's layout instead:
 # the static musl supervisor at /usr/local/bin/agent-supervisor as PID 1 of a fresh PID and mount namespace
 # (unshare, as root), the runner at /opt/agent-runner with its node_modules, skills/ at the CLI's managed
-# skills directory, and the agent dropped to user `agent` (uid 1000). All of these paths exist only inside
+# skills directory, and the agent dropped to a uid of its own (group `agent`). All of these paths exist only inside
 # the namespace; the host is not changed. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,7 +61,6 @@ if timeout 10 docker info >/dev/null 2>&1; then
         -e SUPERVISOR_LISTEN="127.0.0.1:$port" "$image" "${agent_env[@]}")
     pids=()
     trap 'docker rm -f "$container" >/dev/null 2>&1 || true; cleanup' EXIT
-    expected_user=agent
 else
     echo "image-smoke: no Docker engine answers (docker info failed): checking the image's layout instead" >&2
     step "static supervisor (x86_64-unknown-linux-musl, release)"
@@ -106,7 +105,6 @@ else
         exec /usr/local/bin/agent-supervisor "$@"
     ' image-smoke "$root" "$repo" "${agent_env[@]}" >"$work/sup.out" 2>"$work/sup.err" &
     pids+=($!)
-    expected_user=agent
 fi
 
 base=http://127.0.0.1:$port
@@ -154,8 +152,10 @@ jq -se 'map(select(.type == "system" and .data.subtype == "init")) | .[0].data.s
         | index("workspace-inventory") and index("csv-profile")' "$events" >/dev/null \
     || fail "the image's skills are not in the SDK's init message"
 answer=$(jq -sr 'map(select(.type == "assistant")) | last | .data.message.content | map(.text // "") | join("")' "$events")
-grep -qx "$expected_user" <<<"$answer" || fail "the agent did not run as $expected_user: $answer"
+# Each session runs as a uid of its own from --uid-range (default 20000-20999), with no passwd entry.
+uid=$(grep -m1 -xE '[0-9]+' <<<"$answer" || true)
+[[ -n $uid && $uid -ge 20000 && $uid -le 20999 ]] || fail "the agent did not run as a uid of 20000-20999: $answer"
 grep -q $'input/data.csv' <<<"$answer" || fail "the inventory script did not list the input: $answer"
 grep -q 'age: integer, 1 empty, min 34 max 34' <<<"$answer" || fail "the csv-profile script did not run: $answer"
 grep -q 'sk-smoke-key' "$events" && fail "the API key appears in the transcript"
-echo "image-smoke: ok (session smoke-1 succeeded; the agent ran as $expected_user with the image's skills)" >&2
+echo "image-smoke: ok (session smoke-1 succeeded; the agent ran as uid $uid with the image's skills)" >&2

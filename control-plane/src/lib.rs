@@ -14,15 +14,18 @@
 //!   server per SQLite file; `credentials`: the credentials it generates.
 //! - `cli`: every other subcommand, a client of the public API.
 
+pub mod agents;
 pub mod cli;
 pub mod connections;
 pub mod credentials;
+pub mod dispatch;
 pub mod event_time;
 pub mod exclusive;
 pub mod follow;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod secrets;
 pub mod serve_args;
 pub mod server;
 pub mod store;

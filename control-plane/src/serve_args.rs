@@ -52,6 +52,18 @@ pub struct ServeFlags {
     /// Sessions of a runtime silent for this long become `lost`.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub heartbeat_timeout: Duration,
+    /// The key that seals agents' secrets: a file holding 32 bytes in base64, readable by its owner only
+    /// (or the environment variable AGENTCTL_SECRETS_KEY). Every replica needs the same key. Without one,
+    /// a key is generated beside a SQLite database; on PostgreSQL agents with secrets are refused.
+    #[arg(long)]
+    pub secrets_key_file: Option<PathBuf>,
+    /// Refused: a key on the command line is readable by every user in /proc/*/cmdline.
+    #[arg(long, hide = true, value_parser = refuse_secret_on_command_line)]
+    pub secrets_key: Option<String>,
+    /// A claimed session whose `session.started` has not arrived this long after the claim goes back to the
+    /// queue.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub claim_lease: Duration,
     /// Accept every request without credentials (local development only).
     #[arg(long)]
     pub no_auth: bool,
@@ -71,6 +83,14 @@ pub struct ServeFlags {
     /// limit allows.
     #[arg(long, env = "AGENTCTL_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
+}
+
+fn refuse_secret_on_command_line(_: &str) -> Result<String, String> {
+    Err(
+        "secrets are never taken from the command line (every user can read it): use \
+         --secrets-key-file PATH or AGENTCTL_SECRETS_KEY"
+            .into(),
+    )
 }
 
 /// Where each secret flag's value came from, as clap saw it.

@@ -17,12 +17,14 @@ use tokio_util::task::TaskTracker;
 
 use crate::connections::{self, Limits};
 use crate::credentials;
+use crate::dispatch::{self, Bell, Dispatch};
 use crate::exclusive::{self, ServeLock};
 use crate::follow::{self, Hub};
 use crate::http::auth::{Auth, Secret};
 use crate::http::{self, AppState};
 use crate::ingest::Ingestor;
 use crate::metrics::Metrics;
+use crate::secrets::{self, KeySource};
 pub use crate::serve_args::ServeArgs;
 use crate::store::{Backend, Store};
 use crate::time;
@@ -34,6 +36,8 @@ pub struct ServerConfig {
     pub database_url: String,
     pub auth: Auth,
     pub heartbeat_timeout: Duration,
+    pub secrets_key: KeySource,
+    pub claim_lease: Duration,
 }
 
 impl ServerConfig {
@@ -58,6 +62,14 @@ impl ServerConfig {
                 disabled: flags.no_auth,
             },
             heartbeat_timeout: flags.heartbeat_timeout,
+            // The environment is read here, with the flags: never from argv (`serve_args` refuses
+            // `--secrets-key`).
+            secrets_key: match (&flags.secrets_key_file, std::env::var("AGENTCTL_SECRETS_KEY")) {
+                (Some(path), _) => KeySource::File(path.clone()),
+                (None, Ok(text)) if !text.trim().is_empty() => KeySource::Env(text),
+                _ => KeySource::Default,
+            },
+            claim_lease: flags.claim_lease,
         })
     }
 }
@@ -83,12 +95,20 @@ impl Application {
         let keyring = credentials::keyring(&store, &config.auth)
             .await
             .context("load the generated credentials")?;
+        let secrets_key =
+            secrets::load(&config.secrets_key, &config.database_url).context("load the secrets key")?;
+        if secrets_key.is_none() {
+            tracing::warn!(
+                "no secrets key (--secrets-key-file or AGENTCTL_SECRETS_KEY): agents with secrets are refused"
+            );
+        }
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listen on {}", config.listen))?;
         let hub = Hub::new(store.backend() == Backend::Postgres);
         let metrics = Arc::new(Metrics::default());
         let ingestor = Ingestor::spawn(store.clone(), hub.clone(), metrics.clone());
+        let bell = Bell::new(store.clone());
         let state = AppState {
             store,
             ingestor,
@@ -96,6 +116,11 @@ impl Application {
             metrics,
             keyring: Arc::new(keyring),
             started: Instant::now(),
+            dispatch: Arc::new(Dispatch {
+                secrets_key,
+                lease: config.claim_lease,
+                bell,
+            }),
             shutdown: CancellationToken::new(),
             heartbeat_timeout: config.heartbeat_timeout,
             sse_keep_alive: connections::sse_keep_alive(Limits::default().idle_timeout),
@@ -142,6 +167,14 @@ impl Application {
         let token = state.shutdown.clone();
         follow::spawn_doorbell(state.hub.clone(), state.store.clone(), token.clone(), &tasks);
         tasks.spawn(sweep_lost(state.clone(), heartbeat_timeout, token.clone()));
+        dispatch::bell::spawn(state.dispatch.bell.clone(), &state.hub, token.clone(), &tasks);
+        tasks.spawn(dispatch::lease::sweep(
+            state.store.clone(),
+            state.dispatch.bell.clone(),
+            state.metrics.clone(),
+            state.dispatch.lease,
+            token.clone(),
+        ));
         tracing::info!(addr = %listener.local_addr()?, backend = ?state.store.backend(), "agentctl serving");
         let nofile = getrlimit(Resource::RLIMIT_NOFILE).map_or(u64::MAX, |(soft, _)| soft);
         let cap = connections::connection_cap(limits.max_connections, nofile);

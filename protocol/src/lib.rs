@@ -11,14 +11,22 @@
 //!   lifecycle events.
 //! - `session`: `Session`, `SessionStatus` and the control plane's `SessionDetail`.
 //! - `execute`: `POST /execute` request and answer, and the job spec the runner reads on stdin.
+//! - `agent`: agent definitions, queued sessions and conversations (DESIGN.md §9).
+//! - `validate`: the checks of a request's context, shared by the supervisor and the control plane.
 //! - `api`: error body, health, cancel, the internal ingest/heartbeat/claim messages and the runtime list.
 
+mod agent;
 mod api;
 mod event;
 mod execute;
 mod ids;
 mod session;
+pub mod validate;
 
+pub use agent::{
+    Agent, AgentList, AgentVersion, AgentVersions, Conversation, QueueSessionRequest, QueuedSession,
+    SecretField, SecretState,
+};
 pub use api::{
     CancelResponse, ClaimRequest, ClaimResponse, Command, ErrorBody, ErrorDetail, EventBatch, EventPage,
     Health, HealthSessions, Heartbeat, HeartbeatResponse, IngestResponse, LegacyLogEntry,

@@ -5,10 +5,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::{AgentId, SessionId};
 
-/// `pending → running → succeeded | failed | cancelled | timed_out`, and `lost`.
+/// `queued → pending → running → succeeded | failed | cancelled | timed_out`, and `lost`. `queued`: an agent's
+/// session waiting in the control plane for a runtime to claim it (DESIGN.md §9).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionStatus {
+    Queued,
     Pending,
     Running,
     Succeeded,
@@ -19,7 +21,8 @@ pub enum SessionStatus {
 }
 
 impl SessionStatus {
-    pub const ALL: [SessionStatus; 7] = [
+    pub const ALL: [SessionStatus; 8] = [
+        Self::Queued,
         Self::Pending,
         Self::Running,
         Self::Succeeded,
@@ -31,6 +34,7 @@ impl SessionStatus {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Queued => "queued",
             Self::Pending => "pending",
             Self::Running => "running",
             Self::Succeeded => "succeeded",
@@ -43,7 +47,7 @@ impl SessionStatus {
 
     /// A finished session never changes status again.
     pub fn is_finished(self) -> bool {
-        !matches!(self, Self::Pending | Self::Running)
+        !matches!(self, Self::Queued | Self::Pending | Self::Running)
     }
 }
 
@@ -83,6 +87,12 @@ pub struct Session {
     pub num_turns: Option<u64>,
     pub total_cost_usd: Option<f64>,
     pub error: Option<String>,
+    /// The conversation of an agent's session (DESIGN.md §9); `null` for sessions of `POST /execute`.
+    #[serde(default)]
+    pub conversation_id: Option<SessionId>,
+    /// The agent definition's version the session ran; `null` for sessions of `POST /execute`.
+    #[serde(default)]
+    pub agent_version: Option<u32>,
 }
 
 impl Session {
@@ -102,6 +112,8 @@ impl Session {
             num_turns: None,
             total_cost_usd: None,
             error: None,
+            conversation_id: None,
+            agent_version: None,
         }
     }
 }

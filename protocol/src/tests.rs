@@ -114,6 +114,8 @@ fn session() -> Session {
         num_turns: None,
         total_cost_usd: None,
         error: None,
+        conversation_id: None,
+        agent_version: None,
     }
 }
 
@@ -135,7 +137,9 @@ fn session_shape_has_every_field_with_nulls() {
               "lastSeq": 4,
               "numTurns": null,
               "totalCostUsd": null,
-              "error": null
+              "error": null,
+              "conversationId": null,
+              "agentVersion": null
             }"#]],
     );
 }
@@ -164,6 +168,8 @@ fn session_detail_flattens_session() {
               "numTurns": null,
               "totalCostUsd": null,
               "error": null,
+              "conversationId": null,
+              "agentVersion": null,
               "runtimeId": "rt-1",
               "model": "claude-sonnet-4-5",
               "resultText": null

@@ -10,12 +10,13 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::config::{Cli, Command, Config};
+use crate::config::{Cli, Command, Config, SECRET_FLAGS, secret_on_command_line};
 use crate::http::server::{Limits, connection_cap};
 use crate::metrics::Metrics;
 use crate::process::Reaper;
@@ -30,7 +31,15 @@ use crate::{eventlog, startup};
 
 /// The `agent-supervisor` binary: serve, or `healthcheck`.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|err| err.exit());
+    for (id, _, _) in SECRET_FLAGS {
+        let from_command_line = matches.value_source(id) == Some(ValueSource::CommandLine);
+        if let Some(problem) = secret_on_command_line(id, from_command_line) {
+            eprintln!("error: {problem}");
+            return ExitCode::from(2);
+        }
+    }
     if let Some(Command::Healthcheck { timeout }) = cli.command {
         return match crate::healthcheck::check(cli.config.listen, timeout) {
             Ok(()) => ExitCode::SUCCESS,
@@ -101,16 +110,33 @@ async fn build(
     let token = startup::token(&config)?;
     let runner = startup::runner(&config.runner)?;
     let run_as = startup::run_as(&config.run_as)?;
+    let uid_pool = startup::uid_pool(&config, run_as)?;
     let runtime_id = startup::runtime_id(&config);
-    let mut secrets: Vec<Secret> = token.iter().cloned().collect();
-    if let Some(key) = &config.internal_api_key {
-        secrets.push(Secret::new(SecretName::InternalApiKey, key.clone()));
-    }
-    let anthropic_proxy = match &config.anthropic_api_key {
+    let internal_api_key = startup::secret(
+        SecretName::InternalApiKey,
+        config.internal_api_key.as_deref(),
+        config.internal_api_key_file.as_deref(),
+        "--internal-api-key-file",
+    )?;
+    let anthropic_api_key = startup::secret(
+        SecretName::AnthropicApiKey,
+        config.anthropic_api_key.as_deref(),
+        config.anthropic_api_key_file.as_deref(),
+        "--anthropic-api-key-file",
+    )?;
+    let mut secrets: Vec<Secret> = token.iter().chain(&internal_api_key).cloned().collect();
+    let anthropic_proxy = match anthropic_api_key {
         Some(key) => {
-            let key = Secret::new(SecretName::AnthropicApiKey, key.clone());
             secrets.push(key.clone());
-            let addr = crate::proxy::start(&config.anthropic_upstream, key, proxy_stop).await?;
+            let limits = proxy_limits(server_limits(&config));
+            let addr = crate::proxy::start(
+                &config.anthropic_upstream,
+                key,
+                limits,
+                config.body_read_timeout,
+                proxy_stop,
+            )
+            .await?;
             tracing::info!(%addr, upstream = %config.anthropic_upstream, "credential proxy: agents reach the API through it");
             Some(format!("http://{addr}"))
         }
@@ -122,7 +148,7 @@ async fn build(
     tracing::info!(addr = %listener.local_addr()?, "listening");
 
     let metrics = Arc::new(Metrics::default());
-    let sessions = Arc::new(SessionTable::default());
+    let sessions = Arc::new(SessionTable::new(uid_pool));
     let drain = CancellationToken::new();
     let shippers = Shippers::new(ShipContext {
         runtime_id: runtime_id.clone(),
@@ -134,7 +160,7 @@ async fn build(
     });
     let control_plane = Destination::control_plane(
         config.control_plane_url.as_deref(),
-        config.internal_api_key.as_deref(),
+        internal_api_key.as_ref().map(Secret::expose),
     );
     let state = Arc::new(AppState {
         config,
@@ -186,11 +212,21 @@ fn server_limits(config: &Config) -> Limits {
     }
 }
 
+/// The credential proxy's share of the connection cap: a quarter, taken from the main server's.
+fn proxy_limits(limits: Limits) -> Limits {
+    Limits {
+        max_connections: (limits.max_connections / 4).max(1),
+        ..limits
+    }
+}
+
 /// Serves until a stop signal, then runs the shutdown sequence. Returns when everything is flushed.
 async fn run(state: Arc<AppState>, listener: TcpListener, signals: Signals) -> anyhow::Result<()> {
     let (mut stop, child) = signals.ignore_the_rest();
     let reaper_stop = CancellationToken::new();
     let reaper = tokio::spawn(state.reaper.clone().run(child, reaper_stop.clone()));
+    // Before the first session can take a uid: nothing of an earlier incarnation may still run as one.
+    crate::recover::end_leftover_processes(&state).await;
 
     let sessions = state.sessions.clone();
     let open_logs = move || {
@@ -208,7 +244,12 @@ async fn run(state: Arc<AppState>, listener: TcpListener, signals: Signals) -> a
 
     let server_stop = CancellationToken::new();
     let app = crate::http::router(state.clone());
-    let limits = server_limits(&state.config);
+    let mut limits = server_limits(&state.config);
+    if state.anthropic_proxy.is_some() {
+        limits.max_connections -= proxy_limits(limits)
+            .max_connections
+            .min(limits.max_connections - 1);
+    }
     let server = tokio::spawn(crate::http::server::serve(
         listener,
         app,

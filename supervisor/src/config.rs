@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::process::UidRange;
+
 /// PID 1 of the agent runtime container: runs agents, reaps every process, keeps every line.
 #[derive(Debug, Parser)]
 #[command(name = "agent-supervisor", version, about)]
@@ -57,9 +59,16 @@ pub(crate) struct Config {
     )]
     pub(crate) runner: String,
 
-    /// The unprivileged user agents run as (only used when the supervisor runs as root).
+    /// The agents' group (this user's primary group), and with `--uid-range off` the one user every agent
+    /// runs as. Only used when the supervisor runs as root.
     #[arg(long, env = "SUPERVISOR_RUN_AS", default_value = "agent")]
     pub(crate) run_as: String,
+
+    /// Uids for agents, `START-END`: each running session runs as one of its own, returned only once no
+    /// process of it is left; needs at least `--max-sessions` uids, none with a purpose of its own. `off`:
+    /// every agent runs as the `--run-as` user (sessions are not isolated from each other). Root only.
+    #[arg(long, env = "SUPERVISOR_UID_RANGE", default_value = "20000-20999", value_parser = UidRange::parse)]
+    pub(crate) uid_range: UidRange,
 
     /// Default environment for every agent, `KEY=VALUE`; the request's `env` wins over it.
     #[arg(long = "agent-env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
@@ -67,8 +76,13 @@ pub(crate) struct Config {
 
     /// Credential-proxy mode: the supervisor keeps this Anthropic API key and gives agents a loopback
     /// `ANTHROPIC_BASE_URL` that adds it to each request; the key never enters an agent's environment.
+    /// From the environment only: on the command line it is refused (see `--anthropic-api-key-file`).
     #[arg(long, env = "ANTHROPIC_API_KEY", hide_env_values = true)]
     pub(crate) anthropic_api_key: Option<String>,
+
+    /// Read the credential proxy's Anthropic API key from this file (one trailing newline is dropped).
+    #[arg(long, env = "ANTHROPIC_API_KEY_FILE", value_name = "PATH")]
+    pub(crate) anthropic_api_key_file: Option<PathBuf>,
 
     /// Where the credential proxy forwards to.
     #[arg(long, env = "ANTHROPIC_UPSTREAM", default_value = "https://api.anthropic.com")]
@@ -78,9 +92,14 @@ pub(crate) struct Config {
     #[arg(long, env = "CONTROL_PLANE_URL")]
     pub(crate) control_plane_url: Option<String>,
 
-    /// Credential for the control plane's internal API.
+    /// Credential for the control plane's internal API. From the environment only: on the command line
+    /// it is refused (see `--internal-api-key-file`).
     #[arg(long, env = "INTERNAL_API_KEY", hide_env_values = true)]
     pub(crate) internal_api_key: Option<String>,
+
+    /// Read the control plane's credential from this file (one trailing newline is dropped).
+    #[arg(long, env = "INTERNAL_API_KEY_FILE", value_name = "PATH")]
+    pub(crate) internal_api_key_file: Option<PathBuf>,
 
     /// This runtime's name in the control plane (default: the hostname).
     #[arg(long, env = "RUNTIME_ID")]
@@ -117,6 +136,10 @@ pub(crate) struct Config {
     /// answer, when kept alive) is closed.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub(crate) header_read_timeout: Duration,
+
+    /// A request body not received whole this long after its head is refused (the connection closes).
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub(crate) body_read_timeout: Duration,
 
     /// Open connections at most (further ones wait to be accepted); kept below what the file-descriptor
     /// limit allows.
@@ -202,6 +225,30 @@ pub(crate) enum LogFormat {
     Json,
 }
 
+/// The secret flags, each with its environment variable and its file flag: given on the command line, a
+/// secret is readable by every process in `/proc/<pid>/cmdline`, agents included.
+pub(crate) const SECRET_FLAGS: [(&str, &str, &str); 3] = [
+    ("internal_api_key", "INTERNAL_API_KEY", "--internal-api-key-file"),
+    (
+        "anthropic_api_key",
+        "ANTHROPIC_API_KEY",
+        "--anthropic-api-key-file",
+    ),
+    ("token", "SUPERVISOR_TOKEN", "--token-file"),
+];
+
+/// Why a secret flag's value may not be used: it came from the command line. `id` is the clap id.
+pub(crate) fn secret_on_command_line(id: &str, from_command_line: bool) -> Option<String> {
+    let (_, env, file_flag) = SECRET_FLAGS.iter().find(|(known, _, _)| *known == id)?;
+    from_command_line.then(|| {
+        format!(
+            "--{} on the command line can be read by every process in /proc/<pid>/cmdline: set {env} in \
+             the environment or use {file_flag} PATH",
+            id.replace('_', "-")
+        )
+    })
+}
+
 fn parse_key_value(value: &str) -> Result<(String, String), String> {
     let (key, val) = value
         .split_once('=')
@@ -248,6 +295,39 @@ mod tests {
         assert_eq!(parse_size("2kB"), Ok(2000));
         assert!(parse_size("4XB").unwrap_err().contains("unit"));
         assert!(parse_size("MiB").is_err());
+    }
+
+    #[track_caller]
+    fn check_secret(id: &str, from_command_line: bool, expect: expect_test::Expect) {
+        expect.assert_eq(&format!("{:?}", secret_on_command_line(id, from_command_line)));
+    }
+
+    #[test]
+    fn a_secret_is_refused_only_from_the_command_line() {
+        use expect_test::expect;
+        check_secret(
+            "internal_api_key",
+            true,
+            expect![[
+                r#"Some("--internal-api-key on the command line can be read by every process in /proc/<pid>/cmdline: set INTERNAL_API_KEY in the environment or use --internal-api-key-file PATH")"#
+            ]],
+        );
+        check_secret("internal_api_key", false, expect![["None"]]);
+        check_secret(
+            "anthropic_api_key",
+            true,
+            expect![[
+                r#"Some("--anthropic-api-key on the command line can be read by every process in /proc/<pid>/cmdline: set ANTHROPIC_API_KEY in the environment or use --anthropic-api-key-file PATH")"#
+            ]],
+        );
+        check_secret(
+            "token",
+            true,
+            expect![[
+                r#"Some("--token on the command line can be read by every process in /proc/<pid>/cmdline: set SUPERVISOR_TOKEN in the environment or use --token-file PATH")"#
+            ]],
+        );
+        check_secret("listen", true, expect![["None"]]);
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub(crate) fn begin(state: &AppState, why: &'static str) -> bool {
 pub(crate) async fn wait(state: &AppState, stop: &mut StopSignals) {
     let timeout = state.config.drain_timeout;
     tokio::select! {
-        _ = state.sessions.until(|running| running == 0) => {
+        () = state.sessions.until(|table| (table.running() == 0).then_some(())) => {
             tracing::info!("drained: every session finished");
         }
         () = tokio::time::sleep(timeout) => {

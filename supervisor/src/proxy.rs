@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -15,6 +16,8 @@ use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::http::deadline::bound_body;
+use crate::http::server::{Limits, serve};
 use crate::secret::Secret;
 
 #[derive(Debug)]
@@ -34,10 +37,14 @@ const DROPPED: [HeaderName; 6] = [
     HeaderName::from_static("x-api-key"),
 ];
 
-/// Binds the proxy on loopback and serves it until `stop`; returns its address.
+/// Binds the proxy on loopback and serves it until `stop`, with the main server's bounds (a connection cap,
+/// a header-read timeout, a body-read deadline): agents are its clients, and one must not hold the others'
+/// way to the API. Returns its address.
 pub(crate) async fn start(
     upstream: &str,
     key: Secret,
+    limits: Limits,
+    body_read_timeout: Duration,
     stop: CancellationToken,
 ) -> anyhow::Result<SocketAddr> {
     use anyhow::Context;
@@ -52,15 +59,10 @@ pub(crate) async fn start(
             .build()
             .context("build the proxy's HTTP client")?,
     });
-    let app = axum::Router::new().fallback(forward).with_state(upstream);
-    tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(stop.cancelled_owned())
-            .await;
-        if let Err(err) = served {
-            tracing::error!(error = %err, "credential proxy stopped");
-        }
-    });
+    let app = axum::Router::new().fallback(forward).with_state(upstream).layer(
+        axum::middleware::from_fn_with_state(body_read_timeout, bound_body),
+    );
+    tokio::spawn(serve(listener, app, limits, stop));
     Ok(addr)
 }
 

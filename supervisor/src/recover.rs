@@ -26,6 +26,27 @@ pub(crate) struct Recovered {
     pub(crate) resumed_deliveries: usize,
 }
 
+/// Kills what still runs as a uid of `--uid-range` (agents of an earlier incarnation that was not PID 1, or
+/// whose namespace outlived it), so that no session starts as a uid in use. A uid whose processes survive
+/// SIGKILL is withheld from the pool.
+pub(crate) async fn end_leftover_processes(state: &AppState) {
+    if state.sessions.free_uids().is_none() {
+        return;
+    }
+    for uid in crate::process::uids_in_use(state.config.uid_range) {
+        match crate::process::kill_uid(&state.reaper, uid, std::time::Duration::from_secs(10)).await {
+            Ok(()) => tracing::info!(
+                uid,
+                "killed the processes an earlier incarnation left running as this uid"
+            ),
+            Err(err) => {
+                state.sessions.withhold_uid(uid);
+                tracing::error!(uid, error = %err, "processes of an earlier incarnation survived; the uid is not used");
+            }
+        }
+    }
+}
+
 pub(crate) fn recover(state: &AppState) -> Recovered {
     let mut summary = Recovered::default();
     let dir = state.sessions_dir();
@@ -157,6 +178,8 @@ fn recover_one(
         num_turns: finished.num_turns,
         total_cost_usd: finished.total_cost_usd,
         error: finished.error.clone(),
+        conversation_id: None,
+        agent_version: None,
     };
     Ok(Arc::new(SessionEntry::recovered(
         session,

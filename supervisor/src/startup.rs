@@ -11,7 +11,7 @@ use anyhow::{Context, bail};
 use nix::unistd::{Uid, User};
 
 use crate::config::{Config, LogFormat};
-use crate::process::RunAs;
+use crate::process::{RunAs, UidPool, UidRange, range_problem};
 use crate::secret::{Secret, SecretName};
 
 /// The agent command, resolved once at startup.
@@ -75,6 +75,44 @@ pub(crate) fn token(config: &Config) -> anyhow::Result<Option<Secret>> {
         .with_context(|| format!("write generated token to {}", path.display()))?;
     tracing::info!(token = %value, path = %path.display(), "generated API token (shown once; also in the file)");
     Ok(Some(Secret::new(SecretName::SupervisorToken, value)))
+}
+
+/// A secret from its environment variable (`env_value`, as clap read it) or from `file` (`file_flag`), never
+/// both. A file loses one trailing newline; an empty one is refused, and one that other users can read is
+/// warned about (it is used: refusing it would only move the secret somewhere worse).
+pub(crate) fn secret(
+    name: SecretName,
+    env_value: Option<&str>,
+    file: Option<&Path>,
+    file_flag: &str,
+) -> anyhow::Result<Option<Secret>> {
+    let Some(path) = file else {
+        return Ok(env_value.filter(|v| !v.is_empty()).map(|v| Secret::new(name, v)));
+    };
+    if env_value.is_some() {
+        return Err(Refused(format!(
+            "{} and {file_flag} are both set: give the secret one way",
+            name.as_str()
+        ))
+        .into());
+    }
+    let file = fs::File::open(path).with_context(|| format!("open {file_flag} {}", path.display()))?;
+    let mode = file.metadata()?.mode();
+    if mode & 0o044 != 0 {
+        tracing::warn!(path = %path.display(), mode = format!("{:o}", mode & 0o7777), "{file_flag}: the file can be read by other users: chmod 600 it");
+    }
+    let mut value = String::new();
+    std::io::Read::take(&file, 64 << 10)
+        .read_to_string(&mut value)
+        .with_context(|| format!("read {file_flag} {}", path.display()))?;
+    let value = value
+        .strip_suffix('\n')
+        .map(|v| v.strip_suffix('\r').unwrap_or(v))
+        .unwrap_or(&value);
+    if value.is_empty() {
+        return Err(Refused(format!("{file_flag} {} is empty", path.display())).into());
+    }
+    Ok(Some(Secret::new(name, value)))
 }
 
 /// The token a previous start generated, when `path` is still a valid token file: a regular file (not a
@@ -182,6 +220,23 @@ pub(crate) fn run_as(name: &str) -> anyhow::Result<Option<RunAs>> {
         uid: user.uid,
         gid: user.gid,
     }))
+}
+
+/// The pool of per-session uids: `--uid-range` when agents are dropped to another user (root), `None` with
+/// `--uid-range off` or when not root. A range that cannot give every running session a uid of its own is
+/// refused.
+pub(crate) fn uid_pool(config: &Config, run_as: Option<RunAs>) -> anyhow::Result<Option<UidPool>> {
+    let Some(user) = run_as else {
+        return Ok(None);
+    };
+    if config.uid_range == UidRange::Off {
+        tracing::warn!(run_as = %config.run_as, "--uid-range off: every agent runs as one user, so sessions can read, write and signal each other");
+        return Ok(None);
+    }
+    if let Some(problem) = range_problem(config.uid_range, config.max_sessions, user.uid.as_raw()) {
+        return Err(Refused(problem).into());
+    }
+    Ok(Some(UidPool::new(config.uid_range)))
 }
 
 pub(crate) fn runtime_id(config: &Config) -> String {

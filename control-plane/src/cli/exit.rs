@@ -71,7 +71,10 @@ impl Exit {
     /// `--exit-status`.
     pub(crate) fn of_session(status: SessionStatus) -> Self {
         match status {
-            SessionStatus::Succeeded | SessionStatus::Pending | SessionStatus::Running => Self::Ok,
+            SessionStatus::Succeeded
+            | SessionStatus::Queued
+            | SessionStatus::Pending
+            | SessionStatus::Running => Self::Ok,
             SessionStatus::Cancelled => Self::SessionCancelled,
             SessionStatus::Failed | SessionStatus::TimedOut | SessionStatus::Lost => Self::SessionFailed,
         }

@@ -2,14 +2,19 @@
 //!
 //! - `internal`: `/api/internal/…`, for supervisors, behind an internal API key.
 //! - `public`: `/api/v1/…` and `/metrics`, behind an API token; `/health` open.
+//! - `agents`, `queue`: agent definitions, queued sessions and conversations (public); `claim`: the
+//!   internal claim route of dispatch by pull.
 //!
 //! Handlers parse and validate, then call the store or the ingest writer; they never build SQL.
 
+mod agents;
 pub mod auth;
+mod claim;
 pub mod error;
 mod internal;
 mod public;
 mod query;
+mod queue;
 mod runtimes;
 mod sse;
 
@@ -24,6 +29,7 @@ use axum::middleware;
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 
+use crate::dispatch::Dispatch;
 use crate::follow::Hub;
 use crate::ingest::Ingestor;
 use crate::metrics::Metrics;
@@ -45,6 +51,8 @@ pub struct AppState {
     /// What the APIs accept: configured credentials and generated ones, as digests.
     pub keyring: Arc<Keyring>,
     pub started: Instant,
+    /// Agents' secrets key, the claim lease and the queue bell.
+    pub dispatch: Arc<Dispatch>,
     /// Cancelled when the server stops: live followers end their streams so the drain can finish.
     pub shutdown: tokio_util::sync::CancellationToken,
     /// `--heartbeat-timeout`: a runtime silent for longer is listed `lost`.
@@ -57,6 +65,7 @@ pub fn router(state: AppState) -> Router {
     let internal = Router::new()
         .route("/api/internal/v1/events", post(internal::events))
         .route("/api/internal/v1/heartbeat", post(internal::heartbeat))
+        .route("/api/internal/v1/claim", post(claim::claim))
         .route("/api/internal/logs", post(internal::legacy_log))
         .route("/api/internal/logs/append", post(internal::legacy_log))
         .route("/api/internal/sessions/status", post(internal::legacy_status))
@@ -69,6 +78,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/sessions/{id}", get(public::show))
         .route("/api/v1/sessions/{id}/events", get(public::events))
         .route("/api/v1/sessions/{id}/cancel", post(public::cancel))
+        .route("/api/v1/agents", get(agents::list))
+        .route(
+            "/api/v1/agents/{id}",
+            get(agents::show).put(agents::put).delete(agents::delete),
+        )
+        .route("/api/v1/agents/{id}/versions", get(agents::versions))
+        .route("/api/v1/agents/{id}/sessions", post(queue::queue))
+        .route("/api/v1/conversations/{id}", get(queue::conversation))
         .route("/api/v1/runtimes", get(runtimes::list))
         .route("/metrics", get(public::metrics))
         .route_layer(middleware::from_fn_with_state(

@@ -30,11 +30,9 @@ pub async fn health(State(state): State<AppState>) -> Response {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
-        .into_response()
+    let mut text = state.metrics.render();
+    crate::dispatch::render_queued(&state.store, &mut text).await;
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 pub async fn list(
@@ -87,6 +85,18 @@ pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Re
             }),
         )
             .into_response()),
+        Some(CancelOutcome::Dequeued) => {
+            // The next session of its conversation may run now.
+            state.dispatch.bell.ring().await;
+            Ok((
+                StatusCode::OK,
+                Json(CancelResponse {
+                    session_id: id,
+                    status: "cancelled".into(),
+                }),
+            )
+                .into_response())
+        }
         Some(CancelOutcome::AlreadyFinished(status)) => Ok((
             StatusCode::OK,
             Json(CancelResponse {

@@ -176,6 +176,14 @@ impl Store {
         })
     }
 
+    /// A read-only transaction: one snapshot for several statements (SQLite's read pool).
+    pub(super) async fn begin_read(&self) -> Result<Tx> {
+        Ok(match &self.pools {
+            Pools::Pg(pool) => Tx::Pg(pool.begin().await?),
+            Pools::Sqlite { read, .. } => Tx::Sqlite(read.begin().await?),
+        })
+    }
+
     /// Whether a group commit may insert before it locks the rows: on PostgreSQL several writers overlap;
     /// SQLite's one writer connection has nothing to overlap with.
     pub(super) fn inserts_before_locking(&self) -> bool {
@@ -206,6 +214,25 @@ impl Tx {
         match self {
             Tx::Pg(_) => " FOR UPDATE",
             Tx::Sqlite(_) => "",
+        }
+    }
+
+    /// What follows a claim's `SELECT` on `table`: `FOR UPDATE OF table SKIP LOCKED` on PostgreSQL, so
+    /// concurrent claimers skip each other's rows; nothing on SQLite, whose one writer runs claims in turn.
+    pub(super) fn skip_locked(&self, table: &str) -> String {
+        match self {
+            Tx::Pg(_) => format!(" FOR UPDATE OF {table} SKIP LOCKED"),
+            Tx::Sqlite(_) => String::new(),
+        }
+    }
+
+    /// A condition: the JSON object in column `selector` is a subset of the JSON object bound as `labels`.
+    pub(super) fn selector_matches(&self, selector: &str, labels: &str) -> String {
+        match self {
+            Tx::Pg(_) => format!("{selector}::jsonb <@ {labels}::jsonb"),
+            Tx::Sqlite(_) => format!(
+                "NOT EXISTS (SELECT 1 FROM json_each({selector}) k WHERE NOT EXISTS                  (SELECT 1 FROM json_each({labels}) l WHERE l.key = k.key AND l.value = k.value))"
+            ),
         }
     }
 

@@ -35,3 +35,27 @@ impl Store {
         Ok(Some(listener))
     }
 }
+
+impl Store {
+    /// One autocommit NOTIFY on `channel`, outside any transaction. No-op on SQLite.
+    pub async fn notify(&self, channel: &str, payload: &str) -> Result<()> {
+        if let Some(pool) = self.doorbell_pool() {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(channel)
+                .bind(payload)
+                .execute(pool)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// A listener on `channel`; `None` on SQLite.
+    pub async fn listener(&self, channel: &str) -> Result<Option<sqlx::postgres::PgListener>> {
+        let Some(pool) = self.doorbell_pool() else {
+            return Ok(None);
+        };
+        let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+        listener.listen(channel).await?;
+        Ok(Some(listener))
+    }
+}

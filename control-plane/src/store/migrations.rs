@@ -24,6 +24,10 @@ pub(super) const POSTGRES: Files = &[
         include_str!("../../../migrations/postgres/0002_generated_credentials.sql"),
     ),
     (
+        "0003_agents_and_queue.sql",
+        include_str!("../../../migrations/postgres/0003_agents_and_queue.sql"),
+    ),
+    (
         "0004_runtime_labels.sql",
         include_str!("../../../migrations/postgres/0004_runtime_labels.sql"),
     ),
@@ -37,6 +41,10 @@ pub(super) const SQLITE: Files = &[
     (
         "0002_generated_credentials.sql",
         include_str!("../../../migrations/sqlite/0002_generated_credentials.sql"),
+    ),
+    (
+        "0003_agents_and_queue.sql",
+        include_str!("../../../migrations/sqlite/0003_agents_and_queue.sql"),
     ),
     (
         "0004_runtime_labels.sql",

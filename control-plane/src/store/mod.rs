@@ -20,9 +20,13 @@
 //!   PostgreSQL `COPY` text encoding.
 //! - `seed`: the seed-compatible routes (`/api/internal/logs`, `/api/internal/sessions/status`).
 //! - `doorbell`: NOTIFY/LISTEN between replicas (PostgreSQL).
+//! - `agents`: agent definitions and their immutable versions; `queue`: queued sessions and
+//!   conversations; `claim`: claims (`FOR UPDATE SKIP LOCKED`) and their leases.
 //! - `credentials`: digests of the credentials `agentctl serve` generated.
 
+mod agents;
 mod backend;
+mod claim;
 mod copy;
 mod credentials;
 mod doorbell;
@@ -31,6 +35,7 @@ mod events;
 mod ingest;
 mod migrations;
 pub mod projection;
+mod queue;
 mod rows;
 mod runtimes;
 mod seed;
@@ -38,10 +43,13 @@ mod sessions;
 
 use protocol::SessionStatus;
 
+pub use agents::{AgentPlan, AgentVersionRow, PutError, PutOutcome, StoredSecret};
 pub use backend::{Backend, Store};
+pub use claim::{Claimed, Expired};
 pub use doorbell::DOORBELL_CHANNEL;
 pub use error::StoreError;
 pub use ingest::{BatchOutcome, CommitResult, IngestBatch, Refusal};
+pub use queue::{NewQueued, QueueOutcome, QueuedRow};
 pub use rows::SessionRow;
 pub use seed::{SeedRefusal, legal_transition};
 
@@ -61,5 +69,7 @@ pub struct SessionFilter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CancelOutcome {
     Queued,
+    /// A session that was still queued: cancelled at once, it never ran.
+    Dequeued,
     AlreadyFinished(SessionStatus),
 }

@@ -162,6 +162,8 @@ mod tests {
             result_text: None,
             error: None,
             cancel_requested_ms: None,
+            conversation_id: None,
+            agent_version: None,
         }
     }
 

@@ -15,7 +15,7 @@ use super::{StoreError, projection};
 /// The columns of [`SessionRecord`], for `SELECT`.
 pub(super) const SESSION_COLUMNS: &str = "id, session_id, agent_id, runtime_id, status, pid, created_at, \
      started_at, finished_at, exit_code, signal, last_seq, acked_seq, num_turns, total_cost_usd, result_seq, \
-     model, result_text, error, cancel_requested_ms";
+     model, result_text, error, cancel_requested_ms, conversation_id, agent_version";
 
 /// The columns of [`EventRecord`], for `SELECT`.
 pub(super) const EVENT_COLUMNS: &str = "session_id, seq, ts, source, type, data";
@@ -43,6 +43,9 @@ pub struct SessionRow {
     pub result_text: Option<String>,
     pub error: Option<String>,
     pub cancel_requested_ms: Option<i64>,
+    /// An agent's session: its conversation and version (not written by ingest, which never changes them).
+    pub conversation_id: Option<String>,
+    pub agent_version: Option<i64>,
 }
 
 /// A `sessions` row as read, before its text columns are parsed.
@@ -68,6 +71,8 @@ pub(super) struct SessionRecord {
     result_text: Option<String>,
     error: Option<String>,
     cancel_requested_ms: Option<i64>,
+    conversation_id: Option<String>,
+    agent_version: Option<i64>,
 }
 
 impl<'r, R> sqlx::FromRow<'r, R> for SessionRecord
@@ -100,6 +105,8 @@ where
             result_text: row.try_get("result_text")?,
             error: row.try_get("error")?,
             cancel_requested_ms: row.try_get("cancel_requested_ms")?,
+            conversation_id: row.try_get("conversation_id")?,
+            agent_version: row.try_get("agent_version")?,
         })
     }
 }
@@ -136,6 +143,8 @@ impl TryFrom<SessionRecord> for SessionRow {
             result_text: r.result_text,
             error: r.error,
             cancel_requested_ms: r.cancel_requested_ms,
+            conversation_id: r.conversation_id,
+            agent_version: r.agent_version,
         })
     }
 }
@@ -164,6 +173,11 @@ impl SessionRow {
                 num_turns: self.num_turns.and_then(|n| u64::try_from(n).ok()),
                 total_cost_usd: self.total_cost_usd,
                 error: self.error.clone(),
+                conversation_id: self
+                    .conversation_id
+                    .as_deref()
+                    .and_then(|c| SessionId::parse(c).ok()),
+                agent_version: self.agent_version.and_then(|v| u32::try_from(v).ok()),
             },
             runtime_id: self.runtime_id.clone(),
             model: self.model.clone(),

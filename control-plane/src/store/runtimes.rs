@@ -50,13 +50,15 @@ impl Store {
         Ok(commands)
     }
 
-    /// Marks `lost` every unfinished session whose runtime was last seen before `cutoff_ms`.
+    /// Marks `lost` every unfinished session whose runtime was last seen before `cutoff_ms`. A claimed
+    /// session not started yet (`pending` with a job) is left to its claim lease, which requeues it.
     pub async fn mark_lost(&self, cutoff_ms: i64) -> Result<Vec<String>> {
         let mut tx = self.begin().await?;
         let ids = with_conn!(&mut tx, |c| {
             sqlx::query_scalar::<_, String>(
                 "UPDATE sessions SET status = 'lost' WHERE status IN ('pending', 'running') \
                  AND runtime_id IN (SELECT runtime_id FROM runtimes WHERE last_seen_ms < $1) \
+                 AND NOT (status = 'pending' AND session_id IN (SELECT session_id FROM session_jobs)) \
                  RETURNING session_id",
             )
             .bind(cutoff_ms)

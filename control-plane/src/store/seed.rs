@@ -54,9 +54,11 @@ impl std::fmt::Display for SeedRefusal {
 /// running → a final status), the same status again is a no-op, and a final status is final, except that
 /// `lost` (the control plane's guess) may still become the session's own final status.
 pub fn legal_transition(from: SessionStatus, to: SessionStatus) -> bool {
-    use SessionStatus::{Lost, Pending, Running};
+    use SessionStatus::{Lost, Pending, Queued, Running};
     match (from, to) {
         _ if from == to => true,
+        // A queued session is the dispatcher's (DESIGN §9): only a claim moves it on.
+        (Queued, _) | (_, Queued) => false,
         (Pending, _) => true,
         (Running, to) => to.is_finished(),
         (Lost, to) => to.is_finished(),
@@ -172,6 +174,7 @@ mod tests {
             table.push_str(&format!("{from} -> {}\n", to.join(" ")));
         }
         expect![[r#"
+            queued -> queued
             pending -> pending running succeeded failed cancelled timed_out lost
             running -> running succeeded failed cancelled timed_out lost
             succeeded -> succeeded

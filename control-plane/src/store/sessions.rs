@@ -64,6 +64,24 @@ impl Store {
         if row.status.is_finished() && row.status != SessionStatus::Lost {
             return Ok(Some(CancelOutcome::AlreadyFinished(row.status)));
         }
+        if row.status == SessionStatus::Queued {
+            // Never claimed: nothing runs, so it is cancelled now rather than by a runtime.
+            let finished_at = crate::time::rfc3339_ms(now_ms);
+            with_conn!(&mut tx, |c| {
+                sqlx::query(
+                    "UPDATE sessions SET status = 'cancelled', finished_at = $2, cancel_requested_ms = $3 \
+                     WHERE session_id = $1",
+                )
+                .bind(session_id.as_str())
+                .bind(&finished_at)
+                .bind(now_ms)
+                .execute(c)
+                .await
+                .map(|_| ())
+            })?;
+            tx.commit().await?;
+            return Ok(Some(CancelOutcome::Dequeued));
+        }
         with_conn!(&mut tx, |c| {
             sqlx::query(
                 "UPDATE sessions SET cancel_requested_ms = COALESCE(cancel_requested_ms, $2), \

@@ -133,6 +133,8 @@ async fn sessions_piped_json_and_names() {
               "numTurns": null,
               "totalCostUsd": null,
               "error": null,
+              "conversationId": null,
+              "agentVersion": null,
               "runtimeId": "rt-1",
               "model": "claude-sonnet-4-5-20250929",
               "resultText": null

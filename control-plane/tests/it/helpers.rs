@@ -13,6 +13,8 @@ use sqlx::Connection;
 
 pub const KEY: &str = "test-internal-key";
 pub const TOKEN: &str = "test-api-token";
+/// The secrets key of test servers (32 bytes, base64), so every replica of a test shares it.
+pub const SECRETS_KEY: &str = "QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkI=";
 
 /// The two backends every store and HTTP test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,9 +229,10 @@ pub async fn try_spawn_app(db: &TestDb) -> anyhow::Result<TestApp> {
 
 /// Like [`spawn_app`], with the accept loop's limits given.
 pub async fn spawn_app_limited(db: &TestDb, limits: Limits) -> TestApp {
-    try_spawn_app_with_limits(
+    try_spawn_app_with(
         db,
         "127.0.0.1:0".parse().expect("an address"),
+        Duration::from_secs(30),
         Duration::from_secs(30),
         limits,
     )
@@ -242,13 +245,35 @@ async fn try_spawn_app_on(
     listen: SocketAddr,
     heartbeat_timeout: Duration,
 ) -> anyhow::Result<TestApp> {
-    try_spawn_app_with_limits(db, listen, heartbeat_timeout, Limits::default()).await
+    try_spawn_app_with(
+        db,
+        listen,
+        heartbeat_timeout,
+        Duration::from_secs(30),
+        Limits::default(),
+    )
+    .await
 }
 
-async fn try_spawn_app_with_limits(
+/// A server whose claim lease is `claim_lease` (`--claim-lease`).
+pub async fn spawn_app_leased(db: &TestDb, claim_lease: Duration) -> TestApp {
+    let listen = "127.0.0.1:0".parse().expect("an address");
+    try_spawn_app_with(
+        db,
+        listen,
+        Duration::from_secs(30),
+        claim_lease,
+        Limits::default(),
+    )
+    .await
+    .expect("build app")
+}
+
+async fn try_spawn_app_with(
     db: &TestDb,
     listen: SocketAddr,
     heartbeat_timeout: Duration,
+    claim_lease: Duration,
     limits: Limits,
 ) -> anyhow::Result<TestApp> {
     let config = ServerConfig {
@@ -260,6 +285,8 @@ async fn try_spawn_app_with_limits(
             disabled: false,
         },
         heartbeat_timeout,
+        secrets_key: control_plane::secrets::KeySource::Env(SECRETS_KEY.into()),
+        claim_lease,
     };
     let app = Application::build(config).await?.limit_connections(limits);
     let addr = app.local_addr();
@@ -330,6 +357,20 @@ impl TestApp {
             .http
             .post(self.url(path))
             .bearer_auth(KEY)
+            .json(body)
+            .send()
+            .await
+            .expect("send");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    /// A public `POST` with a JSON body.
+    pub async fn post_public(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .bearer_auth(TOKEN)
             .json(body)
             .send()
             .await

@@ -1,6 +1,7 @@
 //! The control plane's integration tests: one binary (see STYLE.md). Store and HTTP tests run on SQLite and
 //! on PostgreSQL (`DATABASE_URL`, an admin URL; `eval "$(scripts/pg.sh start)"` starts a throwaway cluster).
 
+mod agents;
 mod api;
 mod cli;
 mod cli_hardening;
@@ -9,6 +10,7 @@ mod cli_transcript;
 mod connections;
 mod corrupt;
 mod credentials;
+mod dispatch;
 mod exclusive;
 mod follow;
 mod harness;
@@ -17,5 +19,6 @@ mod history;
 mod ingest;
 mod rejections;
 mod runtimes;
+mod secret_leak;
 mod secrets;
 mod seed;

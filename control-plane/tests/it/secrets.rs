@@ -158,7 +158,10 @@ async fn serve_reads_its_secrets_from_files_one_value_per_line() {
     };
     let (addr, before) = read.expect("join");
     assert!(
-        !before.iter().any(|l| l.contains("generated")),
+        // The key that seals agents' secrets is generated beside the SQLite file either way.
+        !before
+            .iter()
+            .any(|l| l.contains("generated") && !l.contains("control_plane::secrets")),
         "nothing is generated when files give the credentials: {before:?}"
     );
     let http = reqwest::Client::new();

@@ -2,8 +2,8 @@
 //! `--max-sessions` leaves free, and run each exactly like a `POST /execute`.
 //!
 //! Invariants:
-//! - A claim asks for `free = max − sessions holding a slot`; with no slot free the loop waits for the
-//!   session table to free one (a wake-up, not a poll). Only this loop and `POST /execute` admit, so the
+//! - A claim asks for `free = max − sessions holding a slot` (no more than the free uids, with a uid
+//!   pool); with none free the loop waits for the session table to free one (a wake-up, not a poll). Only this loop and `POST /execute` admit, so the
 //!   jobs of an answer fit unless a request took a slot meanwhile.
 //! - Once the drain begins nothing more is claimed: a claim in flight is abandoned (the control plane's
 //!   start lease puts back whatever it had handed out), and no job is admitted (`submit` refuses).
@@ -21,6 +21,7 @@ use super::claim::{ClaimError, Job, claim};
 use super::submit::{Refusal, submit};
 use crate::session::launch::{Launch, LaunchError};
 use crate::session::refused::record_failed;
+use crate::session::table::SessionTable;
 use crate::ship::backoff::{Backoff, MISCONFIGURED_CAP};
 use crate::ship::shipper::Shipper;
 use crate::state::AppState;
@@ -41,14 +42,15 @@ pub(crate) async fn run(state: Arc<AppState>, shipper: Arc<Shipper>) {
     let mut early_empty = 0;
     tracing::info!(labels = ?state.labels, max_sessions = max, "claiming work from the control plane");
     loop {
-        let running = tokio::select! {
+        let room = |table: &SessionTable| Some(table.room(max)).filter(|room| *room > 0);
+        let free = tokio::select! {
             () = state.drain.cancelled() => break,
-            running = state.sessions.until(|running| running < max) => running,
+            free = state.sessions.until(room) => free,
         };
         let request = ClaimRequest {
             runtime_id: state.runtime_id.clone(),
             labels: state.labels.clone(),
-            free: u32::try_from(max - running).unwrap_or(u32::MAX),
+            free: u32::try_from(free).unwrap_or(u32::MAX),
             wait_seconds: Some(wait.as_secs()),
         };
         let asked = Instant::now();

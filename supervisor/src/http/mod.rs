@@ -1,6 +1,7 @@
 //! The HTTP API of DESIGN.md §3.
 
 mod auth;
+pub(crate) mod deadline;
 mod drain;
 mod error;
 mod events;
@@ -49,6 +50,10 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .merge(protected)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(
+            state.config.body_read_timeout,
+            deadline::bound_body,
+        ))
         .with_state(state)
 }
 

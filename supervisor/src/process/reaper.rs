@@ -57,6 +57,32 @@ impl Reaper {
         Ok((child, rx))
     }
 
+    /// Forks a child that runs `child` and exits with the code it returns, registered like `spawn`;
+    /// returns its pid and its exit status.
+    ///
+    /// `child` runs in a copy of a multi-threaded process: it may make async-signal-safe system calls
+    /// only (no allocation, no locks). Call it from a blocking context.
+    pub(crate) fn fork(
+        &self,
+        child: impl FnOnce() -> i32,
+    ) -> io::Result<(i32, oneshot::Receiver<ExitStatus>)> {
+        let mut waiting = self.lock();
+        // SAFETY: the child runs only `child`, async-signal-safe by this function's contract, and leaves
+        // with `_exit`, never returning into the copied runtime (nor touching the lock held here).
+        match unsafe { nix::unistd::fork() }.map_err(io::Error::from)? {
+            nix::unistd::ForkResult::Child => {
+                let code = child();
+                // SAFETY: ends the child without running the parent's atexit handlers or destructors.
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let (tx, rx) = oneshot::channel();
+                waiting.insert(child.as_raw(), tx);
+                Ok((child.as_raw(), rx))
+            }
+        }
+    }
+
     pub(crate) fn orphans_reaped(&self) -> u64 {
         self.inner.orphans_reaped.load(Ordering::Relaxed)
     }

@@ -14,6 +14,9 @@ pub(crate) struct SessionEntry {
     pub(crate) agent_id: AgentId,
     /// Identifies the request that created it: a retry with the same body is answered, not re-run.
     pub(crate) request_hash: u64,
+    /// The uid its processes run as, its own while it runs (`None`: agents share the `--run-as` user, or
+    /// the supervisor's own).
+    pub(crate) uid: Option<u32>,
     /// Cancelled by `POST /sessions/{id}/cancel` (or a control-plane command).
     pub(crate) cancel: CancellationToken,
     pub(crate) log_path: std::path::PathBuf,
@@ -43,6 +46,7 @@ impl SessionEntry {
             id: session.session_id.clone(),
             agent_id: session.agent_id.clone(),
             request_hash,
+            uid: None,
             cancel: CancellationToken::new(),
             log_path,
             progress,
@@ -65,6 +69,7 @@ impl SessionEntry {
             agent_id: session.agent_id.clone(),
             // No request is known: a retry of its `POST /execute` is a conflict, never a second run.
             request_hash: 0,
+            uid: None,
             cancel: CancellationToken::new(),
             log_path,
             progress,

@@ -3,39 +3,6 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Names a caller may not set: each would let it take over the runner process or break the supervisor's
-/// guarantees (a private `HOME`), rather than merely configure the agent.
-const REFUSED: &[&str] = &[
-    "HOME",
-    "NODE_OPTIONS",
-    "NODE_PATH",
-    "NODE_REPL_EXTERNAL_MODULE",
-    "BASH_ENV",
-    "ENV",
-    "SHELLOPTS",
-    "BASHOPTS",
-    "PS4",
-    "GCONV_PATH",
-    "HOSTALIASES",
-    "RESOLV_HOST_CONF",
-    "LOCALDOMAIN",
-    "MALLOC_CONF",
-    // Code the interpreters in the image load at start-up, and the TLS trust of the runner's node.
-    "PYTHONPATH",
-    "PYTHONSTARTUP",
-    "PYTHONHOME",
-    "PERL5OPT",
-    "PERL5LIB",
-    "PERLLIB",
-    "RUBYOPT",
-    "NODE_EXTRA_CA_CERTS",
-    "NODE_TLS_REJECT_UNAUTHORIZED",
-];
-/// Longest name accepted: far above any real variable, far below what would bloat every agent's environment.
-const MAX_NAME_LEN: usize = 256;
-/// Prefixes of refused names: the dynamic loader's and glibc's tunables.
-const REFUSED_PREFIXES: &[&str] = &["LD_", "DYLD_", "GLIBC_TUNABLES"];
-
 /// The placeholder key agents see in credential-proxy mode: the CLI wants one, the proxy replaces it
 /// with the real key, which never enters an agent's environment.
 pub(crate) const PLACEHOLDER_KEY: &str = "sk-ant-held-by-the-agent-supervisor";
@@ -43,37 +10,8 @@ pub(crate) const PLACEHOLDER_KEY: &str = "sk-ant-held-by-the-agent-supervisor";
 /// The base `PATH` of every agent.
 pub(crate) const BASE_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
-/// Checks an environment variable name: `[A-Za-z_][A-Za-z0-9_]*` and not one of the refused names.
-pub(crate) fn check_name(name: &str) -> Result<(), String> {
-    if name.len() > MAX_NAME_LEN {
-        return Err(format!(
-            "a name of {} characters is longer than {MAX_NAME_LEN}",
-            name.len()
-        ));
-    }
-    let mut bytes = name.bytes();
-    let valid = matches!(bytes.next(), Some(b) if b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    if !valid {
-        return Err(format!(
-            "invalid name {name:?}: must match [A-Za-z_][A-Za-z0-9_]*"
-        ));
-    }
-    if REFUSED.contains(&name) || REFUSED_PREFIXES.iter().any(|p| name.starts_with(p)) {
-        return Err(format!(
-            "{name} may not be set: it would let the caller take over the agent process"
-        ));
-    }
-    Ok(())
-}
-
-/// Checks a value: it reaches `execve`, where a NUL byte would cut it.
-pub(crate) fn check_value(name: &str, value: &str) -> Result<(), String> {
-    if value.contains('\0') {
-        return Err(format!("the value of {name} contains a NUL byte"));
-    }
-    Ok(())
-}
+/// The checks of names and values live in `protocol::validate`, shared with the control plane's agents.
+pub(crate) use protocol::validate::check_env_name as check_name;
 
 /// The complete environment of one agent; later layers override earlier ones.
 pub(crate) fn build(
@@ -102,31 +40,6 @@ pub(crate) fn build(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn names_are_checked() {
-        assert!(check_name("ANTHROPIC_API_KEY").is_ok());
-        assert!(check_name("_x1").is_ok());
-        assert!(check_name("1X").unwrap_err().contains("must match"));
-        assert!(check_name("A-B").is_err());
-        assert!(check_name("").is_err());
-        assert!(check_name("LD_PRELOAD").unwrap_err().contains("take over"));
-        assert!(check_name("NODE_OPTIONS").is_err());
-        assert!(check_name("HOME").is_err());
-        for name in [
-            "PYTHONPATH",
-            "PYTHONSTARTUP",
-            "PYTHONHOME",
-            "PERL5OPT",
-            "PERL5LIB",
-            "NODE_EXTRA_CA_CERTS",
-            "NODE_TLS_REJECT_UNAUTHORIZED",
-        ] {
-            assert!(check_name(name).unwrap_err().contains("take over"), "{name}");
-        }
-        assert!(check_name(&"A".repeat(5000)).unwrap_err().contains("longer than"));
-        assert!(check_name(&"A".repeat(256)).is_ok());
-    }
 
     #[test]
     fn request_overrides_defaults_but_not_home() {

@@ -13,11 +13,11 @@ use super::log::SessionLog;
 use super::outcome::{Decision, Ending};
 use super::pump::commit;
 use super::request::Prepared;
-use super::supervise::{finish, supervise};
+use super::supervise::{finish, retire_uid, supervise};
 use super::table::Admission;
 use super::workspace::{SessionDirs, WriteFilesError};
 use crate::eventlog::{LogWriter, now_ts};
-use crate::process::SpawnSpec;
+use crate::process::{RunAs, SpawnSpec};
 use crate::redact::Redactor;
 use crate::secret::SecretName;
 use crate::ship::destination::Destination;
@@ -62,7 +62,7 @@ pub(crate) async fn launch(state: &Arc<AppState>, prepared: Prepared) -> Result<
         Launch::Started(entry) => entry,
     };
     let dirs = SessionDirs::new(&state.config.workspace, entry.id.as_str());
-    let run_as = state.run_as;
+    let run_as = identity(state.run_as, entry.uid);
     let files = prepared.files.clone();
     let written = {
         let dirs = dirs.clone();
@@ -133,6 +133,9 @@ pub(crate) async fn launch(state: &Arc<AppState>, prepared: Prepared) -> Result<
                 status: SessionStatus::Failed,
                 error: Some(error.to_string()),
             };
+            if let Some(uid) = entry.uid {
+                retire_uid(state, &entry, uid).await;
+            }
             finish(state, &entry, decision, Ending::Exited(None), started_at);
             return Err(error);
         }
@@ -167,6 +170,18 @@ pub(crate) async fn launch(state: &Arc<AppState>, prepared: Prepared) -> Result<
     Ok(Launch::Started(entry))
 }
 
+/// Who the session's processes run as: its own uid with the `--run-as` user's group, else the `--run-as`
+/// user (`--uid-range off`), else the supervisor's own user (not root).
+fn identity(run_as: Option<RunAs>, uid: Option<u32>) -> Option<RunAs> {
+    run_as.map(|user| match uid {
+        Some(uid) => RunAs {
+            uid: nix::unistd::Uid::from_raw(uid),
+            gid: user.gid,
+        },
+        None => user,
+    })
+}
+
 /// Where a session's events go: the request's `storage`, else the configured control plane.
 fn destination(state: &AppState, prepared: &Prepared) -> Option<Destination> {
     match &prepared.request.storage {
@@ -183,8 +198,8 @@ fn admit(state: &Arc<AppState>, prepared: &Prepared) -> Result<Launch, LaunchErr
     let id = &prepared.session_id;
     let admission = state
         .sessions
-        .admit(id, prepared.request_hash, state.config.max_sessions, || {
-            new_entry(state, prepared)
+        .admit(id, prepared.request_hash, state.config.max_sessions, |uid| {
+            new_entry(state, prepared, uid)
         });
     match admission {
         Admission::Admitted(entry) => Ok(Launch::Started(entry)),
@@ -195,8 +210,12 @@ fn admit(state: &Arc<AppState>, prepared: &Prepared) -> Result<Launch, LaunchErr
     }
 }
 
-/// A pending session: its log created (`O_EXCL`) and its redactor built.
-pub(super) fn new_entry(state: &AppState, prepared: &Prepared) -> Result<Arc<SessionEntry>, LaunchError> {
+/// A pending session holding `uid`: its log created (`O_EXCL`) and its redactor built.
+pub(super) fn new_entry(
+    state: &AppState,
+    prepared: &Prepared,
+    uid: Option<u32>,
+) -> Result<Arc<SessionEntry>, LaunchError> {
     let log_path = state.sessions_dir().join(format!("{}.log", prepared.session_id));
     let writer = LogWriter::create(&log_path, prepared.session_id.clone()).map_err(|source| {
         if source.kind() == std::io::ErrorKind::AlreadyExists {
@@ -233,11 +252,7 @@ pub(super) fn new_entry(state: &AppState, prepared: &Prepared) -> Result<Arc<Ses
         prepared.request.agent_id.clone(),
         now_ts(),
     );
-    Ok(Arc::new(SessionEntry::new(
-        session,
-        prepared.request_hash,
-        log,
-        log_path,
-        progress,
-    )))
+    let mut entry = SessionEntry::new(session, prepared.request_hash, log, log_path, progress);
+    entry.uid = uid;
+    Ok(Arc::new(entry))
 }

@@ -30,14 +30,24 @@ pub(crate) fn record_failed(
         timeout: Duration::ZERO,
     };
     let id = prepared.session_id.clone();
-    // No slot limit: the session holds its slot only until `finish` below, and runs nothing.
-    let admission = state.sessions.admit(&id, prepared.request_hash, usize::MAX, || {
-        new_entry(state, &prepared)
-    });
+    // No slot limit: the session holds its slot (and, with a pool, a uid) only until `finish` below, and
+    // runs nothing.
+    let admission = state
+        .sessions
+        .admit(&id, prepared.request_hash, usize::MAX, |uid| {
+            new_entry(state, &prepared, uid)
+        });
     let entry = match admission {
         Admission::Admitted(entry) => entry,
-        Admission::Existing(_) | Admission::Conflict | Admission::Busy(_) => {
+        Admission::Existing(_) | Admission::Conflict => {
             tracing::info!(session_id = %id, "a refused job names a session this runtime already has; left as it is");
+            return;
+        }
+        Admission::Busy(_) => {
+            tracing::warn!(
+                session_id = %id,
+                "no uid free to record a refused job; the control plane's lease will hand it out again"
+            );
             return;
         }
         Admission::Failed(err) => {
@@ -58,4 +68,6 @@ pub(crate) fn record_failed(
         error: Some(error.to_owned()),
     };
     finish(state, &entry, decision, Ending::Exited(None), Instant::now());
+    // No process ever ran as its uid.
+    state.sessions.release_uid(&id);
 }

@@ -1,48 +1,19 @@
 //! Validation of `POST /execute`: everything the caller got wrong is found before anything is started.
+//!
+//! The checks themselves are `protocol::validate`'s, shared with the control plane's agent definitions, so
+//! both refuse the same input with the same message; this file resolves the defaults (session id, timeout).
 
 use std::hash::{Hash, Hasher};
 use std::time::Duration;
 
-use base64::Engine;
-use protocol::{ExecuteRequest, FileEncoding, SessionId};
-
-use super::env;
-use super::workspace::{MAX_FILES, check_relative_path};
-
-/// Permission modes the SDK knows; anything else would only fail later, inside the agent.
-const PERMISSION_MODES: &[&str] = &[
-    "default",
-    "acceptEdits",
-    "bypassPermissions",
-    "plan",
-    "dontAsk",
-    "auto",
-];
-const MAX_TIMEOUT_SECONDS: u64 = 7 * 24 * 3600;
+use protocol::validate::{self, PlannedFile};
+use protocol::{ExecuteRequest, SessionId};
 
 /// The caller's mistake, naming the field.
-#[derive(Debug, thiserror::Error)]
-#[error("{field}: {message}")]
-pub(crate) struct RequestError {
-    pub(crate) field: String,
-    pub(crate) message: String,
-}
-
-fn invalid(field: impl Into<String>, message: impl Into<String>) -> RequestError {
-    RequestError {
-        field: field.into(),
-        message: message.into(),
-    }
-}
+pub(crate) type RequestError = validate::RequestError;
 
 /// A file to write into the session's working directory.
-#[derive(Debug, Clone)]
-pub(crate) struct PreparedFile {
-    /// The request field it came from, for error messages (`files[2].path`).
-    pub(crate) field: String,
-    pub(crate) components: Vec<String>,
-    pub(crate) content: Vec<u8>,
-}
+pub(crate) type PreparedFile = PlannedFile;
 
 /// A validated request, ready to start.
 #[derive(Debug, Clone)]
@@ -56,29 +27,15 @@ pub(crate) struct Prepared {
 
 /// Validates `request` and resolves its defaults.
 pub(crate) fn prepare(request: ExecuteRequest, default_timeout: Duration) -> Result<Prepared, RequestError> {
-    if request.prompt.trim().is_empty() {
-        return Err(invalid("prompt", "must not be empty"));
-    }
-    for (name, value) in &request.env {
-        env::check_name(name).map_err(|m| invalid(format!("env.{name}"), m))?;
-        env::check_value(name, value).map_err(|m| invalid(format!("env.{name}"), m))?;
-    }
+    validate::check_prompt(&request.prompt)?;
+    validate::check_env("env", &request.env)?;
     if let Some(storage) = &request.storage {
-        check_storage(&storage.api_url, storage.api_key.as_deref())?;
+        validate::check_storage(&storage.api_url, storage.api_key.as_deref())?;
     }
-    check_options(&request)?;
-    let timeout = match request.timeout_seconds {
-        None => default_timeout,
-        Some(0) => return Err(invalid("timeoutSeconds", "must be at least 1")),
-        Some(s) if s > MAX_TIMEOUT_SECONDS => {
-            return Err(invalid(
-                "timeoutSeconds",
-                format!("must be at most {MAX_TIMEOUT_SECONDS}"),
-            ));
-        }
-        Some(s) => Duration::from_secs(s),
-    };
-    let files = collect_files(&request)?;
+    validate::check_options(&request.options, "options.")?;
+    let timeout =
+        validate::check_timeout(request.timeout_seconds)?.map_or(default_timeout, Duration::from_secs);
+    let files = validate::plan_files(&request.skills, &request.files)?;
     let request_hash = request_hash(&request);
     let session_id = match &request.session_id {
         Some(id) => id.clone(),
@@ -100,167 +57,6 @@ pub(crate) fn request_hash(request: &ExecuteRequest) -> u64 {
         .expect("a request always serialises")
         .hash(&mut hasher);
     hasher.finish()
-}
-
-/// The storage URL is logged and the key goes into a header: a URL that carries credentials, or a key that
-/// would break the header (and be retried forever), is refused here.
-fn check_storage(api_url: &str, api_key: Option<&str>) -> Result<(), RequestError> {
-    let Some(rest) = api_url
-        .strip_prefix("http://")
-        .or_else(|| api_url.strip_prefix("https://"))
-    else {
-        return Err(invalid("storage.apiUrl", "is not an http(s) URL".to_owned()));
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    if authority.contains('@') {
-        return Err(invalid(
-            "storage.apiUrl",
-            "must not hold credentials (user:password@): give the key as storage.apiKey",
-        ));
-    }
-    if api_url.chars().any(char::is_control) {
-        return Err(invalid("storage.apiUrl", "must not contain control characters"));
-    }
-    if api_key.is_some_and(|key| key.chars().any(char::is_control)) {
-        return Err(invalid(
-            "storage.apiKey",
-            "must not contain control characters (CR, LF, …)",
-        ));
-    }
-    Ok(())
-}
-
-fn check_options(request: &ExecuteRequest) -> Result<(), RequestError> {
-    let options = &request.options;
-    if options.max_turns == Some(0) {
-        return Err(invalid("options.maxTurns", "must be at least 1"));
-    }
-    if let Some(budget) = options.max_budget_usd
-        && !(budget.is_finite() && budget > 0.0)
-    {
-        return Err(invalid("options.maxBudgetUsd", "must be a positive number"));
-    }
-    if let Some(mode) = &options.permission_mode
-        && !PERMISSION_MODES.contains(&mode.as_str())
-    {
-        return Err(invalid(
-            "options.permissionMode",
-            format!(
-                "unknown mode {mode:?}: expected one of {}",
-                PERMISSION_MODES.join(", ")
-            ),
-        ));
-    }
-    if options.model.as_deref().is_some_and(|m| m.trim().is_empty()) {
-        return Err(invalid("options.model", "must not be empty"));
-    }
-    for (name, server) in options.mcp_servers.iter().flatten() {
-        if !server.is_object() {
-            return Err(invalid(format!("options.mcpServers.{name}"), "must be an object"));
-        }
-    }
-    Ok(())
-}
-
-fn collect_files(request: &ExecuteRequest) -> Result<Vec<PreparedFile>, RequestError> {
-    let mut files = Vec::new();
-    let mut skill_names = std::collections::HashSet::new();
-    for (i, skill) in request.skills.iter().enumerate() {
-        let field = format!("skills[{i}].name");
-        if !skill_names.insert(skill.name.as_str()) {
-            return Err(invalid(field, format!("skill {:?} is given twice", skill.name)));
-        }
-        let name_ok = (1..=64).contains(&skill.name.len())
-            && !skill.name.starts_with('.')
-            && skill
-                .name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-        if !name_ok {
-            return Err(invalid(
-                field,
-                format!("{:?} must match [A-Za-z0-9_-][A-Za-z0-9._-]{{0,63}}", skill.name),
-            ));
-        }
-        if skill.files.is_empty() {
-            return Err(invalid(
-                format!("skills[{i}].files"),
-                "must hold at least SKILL.md",
-            ));
-        }
-        for (path, content) in &skill.files {
-            let field = format!("skills[{i}].files[{path:?}]");
-            let components = check_relative_path(path).map_err(|m| invalid(&field, m))?;
-            let mut full = vec![".claude".to_owned(), "skills".to_owned(), skill.name.clone()];
-            full.extend(components.iter().map(|c| (*c).to_owned()));
-            files.push(PreparedFile {
-                field,
-                components: full,
-                content: content.as_bytes().to_vec(),
-            });
-        }
-    }
-    for (i, file) in request.files.iter().enumerate() {
-        let field = format!("files[{i}].path");
-        let components = check_relative_path(&file.path).map_err(|m| invalid(&field, m))?;
-        let content = match file.encoding {
-            FileEncoding::Utf8 => file.content.as_bytes().to_vec(),
-            FileEncoding::Base64 => base64::engine::general_purpose::STANDARD
-                .decode(&file.content)
-                .map_err(|e| invalid(format!("files[{i}].content"), format!("invalid base64: {e}")))?,
-        };
-        files.push(PreparedFile {
-            field,
-            components: components.iter().map(|c| (*c).to_owned()).collect(),
-            content,
-        });
-    }
-    check_layout(&files)?;
-    if files.len() > MAX_FILES {
-        return Err(invalid(
-            "files",
-            format!("{} files in skills and files, more than {MAX_FILES}", files.len()),
-        ));
-    }
-    Ok(files)
-}
-
-/// Refuses two files at one path (one would silently win) and a file where another needs a directory:
-/// session directories are created fresh, so the request is the only thing that can collide with itself.
-fn check_layout(files: &[PreparedFile]) -> Result<(), RequestError> {
-    use std::collections::HashMap;
-    // Every path a file is written at, and every directory on the way, with the field that made it.
-    let mut written: HashMap<&[String], &str> = HashMap::new();
-    let mut dirs: HashMap<&[String], &str> = HashMap::new();
-    for file in files {
-        let path = file.components.as_slice();
-        let shown = path.join("/");
-        if written.contains_key(path) {
-            return Err(invalid(&file.field, format!("{shown:?} is given twice")));
-        }
-        if let Some(other) = dirs.get(path) {
-            return Err(invalid(
-                &file.field,
-                format!("{shown:?} is a directory of {other}"),
-            ));
-        }
-        for end in 1..path.len() {
-            let dir = &path[..end];
-            if written.contains_key(dir) {
-                let other = written[dir];
-                return Err(invalid(
-                    &file.field,
-                    format!(
-                        "{shown:?} needs a directory where {other} writes the file {:?}",
-                        dir.join("/")
-                    ),
-                ));
-            }
-            dirs.entry(dir).or_insert(&file.field);
-        }
-        written.insert(path, &file.field);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

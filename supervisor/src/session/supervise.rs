@@ -14,13 +14,18 @@ use tokio::sync::{oneshot, watch};
 use super::entry::SessionEntry;
 use super::outcome::{Decision, Ending, Facts, StopReason, decide};
 use super::pump::{Output, pump};
+use super::workspace::SessionDirs;
 use crate::eventlog::now_ts;
-use crate::process::{ExitStatus, Spawned, signal_name};
+use crate::process::{ExitStatus, Spawned, kill_uid, signal_name, signal_uid, until_gone};
 use crate::state::AppState;
 
 /// After the agent exits, how long its output pipes may stay open (held by a grandchild) before the
 /// rest of its process group is killed.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(2);
+
+/// How long SIGKILLs to the session's uid may take to leave no process of it (one stuck in the kernel,
+/// `D` state, can outlast it).
+const SWEEP_DEADLINE: Duration = Duration::from_secs(10);
 
 /// Owns one agent process from spawn to `session.finished`.
 pub(super) async fn supervise(
@@ -110,6 +115,9 @@ pub(super) async fn supervise(
         tracing::warn!(session_id = %entry.id, "output still open after the agent exited; stopped reading it");
     }
     state.sessions.release_group(pgid);
+    if let Some(uid) = entry.uid {
+        retire_uid(&state, &entry, uid).await;
+    }
 
     let decision = entry
         .with_log(|log| {
@@ -134,6 +142,36 @@ pub(super) async fn supervise(
             })
         });
     finish(&state, &entry, decision, ending, started_at);
+}
+
+/// Ends every process left of the session's uid (escapees of its group included), takes its directories
+/// back, and gives the uid back.
+/// At shutdown they first get SIGTERM and the rest of the grace period, as the agent did; a uid whose
+/// processes survive SIGKILL is never handed out again.
+pub(super) async fn retire_uid(state: &AppState, entry: &SessionEntry, uid: u32) {
+    if state.shutdown.is_cancelled() && !state.kill_now.is_cancelled() {
+        if let Err(err) = signal_uid(&state.reaper, uid, Signal::SIGTERM).await {
+            tracing::warn!(session_id = %entry.id, uid, error = %err, "signal the session's uid");
+        }
+        tokio::select! {
+            () = until_gone(uid) => {}
+            () = state.kill_now.cancelled() => {}
+        }
+    }
+    match kill_uid(&state.reaper, uid, SWEEP_DEADLINE).await {
+        Ok(()) => {
+            let dirs = SessionDirs::new(&state.config.workspace, entry.id.as_str());
+            match dirs.seal() {
+                Ok(()) => state.sessions.release_uid(&entry.id),
+                Err(err) => {
+                    tracing::error!(session_id = %entry.id, uid, error = %err, "take the session's directories back; the uid is not used again");
+                }
+            }
+        }
+        Err(err) => {
+            tracing::error!(session_id = %entry.id, uid, error = %err, "processes of the session's uid survived; the uid is not used again");
+        }
+    }
 }
 
 /// Writes `session.finished`, closes the log and frees the session's slot.

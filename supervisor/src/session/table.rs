@@ -6,6 +6,10 @@
 //!   count is the size of that set, so no path can count a session twice or forget to free its slot.
 //! - A process group is signalled only through `signal_group`, and only while it belongs to a live session
 //!   (between `started` and `release_group`): a pgid the kernel may have reused is never signalled.
+//! - With a uid pool, each admitted session holds a uid of its own from `admit` until `release_uid`, which
+//!   its task calls only once no process of that uid is left (`process::kill_uid`); `finish` frees the
+//!   slot, not the uid. So the pool never hands out a uid in use, and a uid whose processes survived is
+//!   never handed out again.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -15,12 +19,13 @@ use protocol::SessionId;
 use tokio::sync::Notify;
 
 use super::entry::SessionEntry;
-use crate::process::signal_group;
+use crate::process::{UidPool, signal_group};
 
 #[derive(Debug, Default)]
 pub(crate) struct SessionTable {
     inner: Mutex<Inner>,
-    /// Woken whenever a slot is freed (`finish`, `forget`): the pull loop and the drain wait on it.
+    /// Woken whenever a slot or a uid is freed (`finish`, `forget`, `release_uid`): the pull loop and the
+    /// drain wait on it.
     freed: Notify,
 }
 
@@ -33,6 +38,10 @@ struct Inner {
     admitted: HashSet<SessionId>,
     /// Process groups of live agents.
     live_groups: HashSet<u32>,
+    /// The free uids, when every session runs as a uid of its own.
+    uids: Option<UidPool>,
+    /// The uid each session holds, until its processes are gone.
+    uid_of: HashMap<SessionId, u32>,
 }
 
 /// What `admit` found.
@@ -44,26 +53,38 @@ pub(crate) enum Admission<E> {
     Existing(Arc<SessionEntry>),
     /// The id is taken by a different request.
     Conflict,
-    /// Every slot is taken; the number of sessions running.
+    /// Every slot (or every uid) is taken; the number of sessions running.
     Busy(usize),
     /// `create` failed.
     Failed(E),
 }
 
 impl SessionTable {
+    /// A table whose sessions each run as a uid of `uids` (`None`: agents share one user).
+    pub(crate) fn new(uids: Option<UidPool>) -> Self {
+        Self {
+            inner: Mutex::new(Inner {
+                uids,
+                ..Inner::default()
+            }),
+            freed: Notify::new(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every update is a handful of inserts/removes; a panic cannot leave the table half-changed.
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Registers a new session unless its id is known or `max` sessions are running; `create` makes the
-    /// entry (under the table's lock, so two requests for one id cannot both create a log).
+    /// entry (under the table's lock, so two requests for one id cannot both create a log), given the uid
+    /// the session holds from now on (`None` without a pool).
     pub(crate) fn admit<E>(
         &self,
         id: &SessionId,
         request_hash: u64,
         max: usize,
-        create: impl FnOnce() -> Result<Arc<SessionEntry>, E>,
+        create: impl FnOnce(Option<u32>) -> Result<Arc<SessionEntry>, E>,
     ) -> Admission<E> {
         let mut table = self.lock();
         if let Some(existing) = table.by_id.get(id) {
@@ -76,10 +97,24 @@ impl SessionTable {
         if table.admitted.len() >= max {
             return Admission::Busy(table.admitted.len());
         }
-        let entry = match create() {
-            Ok(entry) => entry,
-            Err(err) => return Admission::Failed(err),
+        let uid = match table.uids.as_mut().map(UidPool::take) {
+            None => None,
+            Some(Some(uid)) => Some(uid),
+            // Uids whose processes survived are held for good: fewer sessions fit.
+            Some(None) => return Admission::Busy(table.admitted.len()),
         };
+        let entry = match create(uid) {
+            Ok(entry) => entry,
+            Err(err) => {
+                if let (Some(pool), Some(uid)) = (table.uids.as_mut(), uid) {
+                    pool.give_back(uid);
+                }
+                return Admission::Failed(err);
+            }
+        };
+        if let Some(uid) = uid {
+            table.uid_of.insert(id.clone(), uid);
+        }
         table.by_id.insert(id.clone(), entry.clone());
         table.order.push(id.clone());
         table.admitted.insert(id.clone());
@@ -93,14 +128,33 @@ impl SessionTable {
         table.by_id.insert(entry.id.clone(), entry);
     }
 
-    /// Removes an admitted session that never ran, freeing its slot.
+    /// Removes an admitted session that never ran, freeing its slot and its uid (no process ever had it).
     pub(crate) fn forget(&self, id: &SessionId) {
         let mut table = self.lock();
         table.by_id.remove(id);
         table.order.retain(|known| known != id);
         table.admitted.remove(id);
+        table.give_back_uid(id);
         drop(table);
         self.freed.notify_waiters();
+    }
+
+    /// Gives the session's uid back to the pool. Only once no process of it is left.
+    pub(crate) fn release_uid(&self, id: &SessionId) {
+        self.lock().give_back_uid(id);
+        self.freed.notify_waiters();
+    }
+
+    /// Takes `uid` out of the pool for good: processes hold it that could not be ended.
+    pub(crate) fn withhold_uid(&self, uid: u32) {
+        if let Some(pool) = self.lock().uids.as_mut() {
+            pool.withhold(uid);
+        }
+    }
+
+    /// Free uids (`None` without a pool).
+    pub(crate) fn free_uids(&self) -> Option<usize> {
+        self.lock().uids.as_ref().map(UidPool::free)
     }
 
     /// Frees the slot of a session that finished; it stays listed.
@@ -109,20 +163,27 @@ impl SessionTable {
         self.freed.notify_waiters();
     }
 
-    /// Waits until `holds(sessions holding a slot)`, and answers that number; at once when it holds now.
-    /// Woken by the slots freed, never by polling.
-    pub(crate) async fn until(&self, holds: impl Fn(usize) -> bool) -> usize {
+    /// Waits until `check(self)` answers something, and answers it; at once when it does now. Woken by
+    /// the slots and uids freed, never by polling.
+    pub(crate) async fn until<T>(&self, check: impl Fn(&Self) -> Option<T>) -> T {
         loop {
-            // Registered before the count is read: a slot freed between the two still wakes us.
+            // Registered before the table is read: a slot freed between the two still wakes us.
             let freed = self.freed.notified();
             tokio::pin!(freed);
             freed.as_mut().enable();
-            let running = self.running();
-            if holds(running) {
-                return running;
+            if let Some(answer) = check(self) {
+                return answer;
             }
             freed.await;
         }
+    }
+
+    /// How many sessions `admit` would take now under `max`: the free slots, and no more than the free
+    /// uids when there is a pool (a finished session's uid comes back only once its processes are gone).
+    pub(crate) fn room(&self, max: usize) -> usize {
+        let table = self.lock();
+        let slots = max.saturating_sub(table.admitted.len());
+        table.uids.as_ref().map_or(slots, |pool| slots.min(pool.free()))
     }
 
     /// Records that `pgid` is the process group of a live agent: from now on it may be signalled.
@@ -174,6 +235,14 @@ impl SessionTable {
     }
 }
 
+impl Inner {
+    fn give_back_uid(&mut self, id: &SessionId) {
+        if let (Some(uid), Some(pool)) = (self.uid_of.remove(id), self.uids.as_mut()) {
+            pool.give_back(uid);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use protocol::{AgentId, Session};
@@ -196,8 +265,15 @@ mod tests {
 
     fn admit(table: &SessionTable, id: &str, hash: u64) -> String {
         let id = SessionId::parse(id).unwrap();
-        match table.admit(&id, hash, 2, || Ok::<_, ()>(entry(id.as_str(), hash))) {
-            Admission::Admitted(e) => format!("admitted {}", e.id),
+        match table.admit(&id, hash, 2, |uid| {
+            let mut entry = entry(id.as_str(), hash);
+            Arc::get_mut(&mut entry).expect("a new entry").uid = uid;
+            Ok::<_, ()>(entry)
+        }) {
+            Admission::Admitted(e) => match e.uid {
+                Some(uid) => format!("admitted {} as {uid}", e.id),
+                None => format!("admitted {}", e.id),
+            },
             Admission::Existing(e) => format!("existing {}", e.id),
             Admission::Conflict => "conflict".into(),
             Admission::Busy(n) => format!("busy {n}"),
@@ -228,23 +304,44 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_wait_for_a_free_slot_ends_when_a_session_finishes() {
-        let table = Arc::new(SessionTable::default());
-        assert_eq!(admit(&table, "s-1", 1), "admitted s-1");
-        assert_eq!(admit(&table, "s-2", 1), "admitted s-2");
-        assert_eq!(
-            table.until(|running| running < 3).await,
-            2,
-            "at once when it holds"
-        );
+    async fn a_wait_for_room_ends_when_a_slot_and_a_uid_are_free() {
+        let range = crate::process::UidRange::parse("100-101").unwrap();
+        let table = Arc::new(SessionTable::new(Some(UidPool::new(range))));
+        let room = |t: &SessionTable| (t.room(2) > 0).then(|| t.room(2));
+        assert_eq!(table.until(room).await, 2, "at once when there is room");
+        assert_eq!(admit(&table, "s-1", 1), "admitted s-1 as 100");
+        assert_eq!(admit(&table, "s-2", 1), "admitted s-2 as 101");
         let waiter = tokio::spawn({
             let table = table.clone();
-            async move { table.until(|running| running < 2).await }
+            async move { table.until(room).await }
         });
         tokio::task::yield_now().await;
-        assert!(!waiter.is_finished(), "both slots are held");
-        table.finish(&SessionId::parse("s-1").unwrap());
+        let id = |s: &str| SessionId::parse(s).unwrap();
+        table.finish(&id("s-1"));
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "a free slot without a free uid is no room");
+        table.release_uid(&id("s-1"));
         assert_eq!(waiter.await.unwrap(), 1);
+    }
+
+    #[test]
+    fn a_uid_is_held_until_released_after_finish_and_never_handed_out_twice() {
+        let range = crate::process::UidRange::parse("100-101").unwrap();
+        let table = SessionTable::new(Some(UidPool::new(range)));
+        assert_eq!(admit(&table, "s-1", 1), "admitted s-1 as 100");
+        assert_eq!(admit(&table, "s-2", 1), "admitted s-2 as 101");
+        let id = |s: &str| SessionId::parse(s).unwrap();
+        table.finish(&id("s-1"));
+        // The slot is free, but processes of uid 100 may still run: no uid to hand out.
+        assert_eq!(admit(&table, "s-3", 1), "busy 1");
+        table.release_uid(&id("s-1"));
+        table.release_uid(&id("s-1"));
+        assert_eq!(admit(&table, "s-3", 1), "admitted s-3 as 100");
+        // A session that never ran gives its uid back at once.
+        table.finish(&id("s-2"));
+        table.forget(&id("s-3"));
+        assert_eq!(table.free_uids(), Some(1), "101 is still held by s-2");
+        assert_eq!(admit(&table, "s-4", 1), "admitted s-4 as 100");
     }
 
     /// Above the kernel's largest `pid_max` (2^22): no process group can have this number.

@@ -1,8 +1,8 @@
 //! A session's directories and the skills and files of its request, written with path safety.
 //!
-//! Paths are checked twice: lexically when the request is parsed (`check_relative_path`: no absolute
-//! path, no `..`, no NUL, bounded lengths), and structurally when written: every component is opened
-//! relative to its parent with `O_NOFOLLOW`, so a symlink already in the workspace cannot lead outside.
+//! Paths are checked twice: lexically when the request is parsed (`protocol::validate::check_relative_path`:
+//! no absolute path, no `..`, no NUL, bounded lengths), and structurally when written: every component is
+//! opened relative to its parent with `O_NOFOLLOW`, so a symlink already in the workspace cannot lead outside.
 
 use std::fs;
 use std::io::{self, Write};
@@ -16,46 +16,6 @@ use nix::sys::stat::{Mode, mkdirat};
 use nix::unistd::fchown;
 
 use crate::process::RunAs;
-
-pub(crate) const MAX_PATH_LEN: usize = 1024;
-pub(crate) const MAX_COMPONENT_LEN: usize = 255;
-pub(crate) const MAX_FILES: usize = 1000;
-
-/// Checks a caller-given relative path and returns its components.
-pub(crate) fn check_relative_path(path: &str) -> Result<Vec<&str>, String> {
-    if path.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if path.contains('\0') {
-        return Err("must not contain a NUL byte".into());
-    }
-    if path.len() > MAX_PATH_LEN {
-        return Err(format!("is {} bytes long, more than {MAX_PATH_LEN}", path.len()));
-    }
-    if path.starts_with('/') {
-        return Err(format!(
-            "{path:?} is absolute: paths are relative to the session workspace"
-        ));
-    }
-    let components: Vec<&str> = path.split('/').collect();
-    for component in &components {
-        match *component {
-            ".." => {
-                return Err(format!(
-                    "{path:?} contains `..`: paths must stay inside the workspace"
-                ));
-            }
-            "" | "." => return Err(format!("{path:?} has an empty or `.` component")),
-            c if c.len() > MAX_COMPONENT_LEN => {
-                return Err(format!(
-                    "{path:?} has a component longer than {MAX_COMPONENT_LEN} bytes"
-                ));
-            }
-            _ => {}
-        }
-    }
-    Ok(components)
-}
 
 /// The directories of one session.
 #[derive(Debug, Clone)]
@@ -139,6 +99,24 @@ impl SessionDirs {
             };
             let fd = open_dir_nofollow(dir).map_err(|e| io_err(e.into()))?;
             chown(&fd, run_as).map_err(|e| io_err(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// Takes both directories back from the session's uid once none of its processes is left: the uid goes
+    /// to another session later, which must not enter what this one left (root, the owner now, still can).
+    /// The parents belong to the supervisor, so the paths cannot have been swapped for symlinks.
+    pub(crate) fn seal(&self) -> Result<(), Errno> {
+        for dir in [&self.cwd, &self.home] {
+            match open_dir_nofollow(dir) {
+                Ok(fd) => fchown(
+                    fd.as_fd(),
+                    Some(nix::unistd::Uid::effective()),
+                    Some(nix::unistd::Gid::effective()),
+                )?,
+                Err(Errno::ENOENT) => {}
+                Err(err) => return Err(err),
+            }
         }
         Ok(())
     }
@@ -254,28 +232,6 @@ fn chown(fd: &OwnedFd, run_as: Option<RunAs>) -> Result<(), Errno> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn relative_paths_are_checked() {
-        assert_eq!(
-            check_relative_path("input/data.csv").unwrap(),
-            vec!["input", "data.csv"]
-        );
-        assert!(
-            check_relative_path("/etc/passwd")
-                .unwrap_err()
-                .contains("absolute")
-        );
-        assert!(check_relative_path("a/../../x").unwrap_err().contains(".."));
-        assert!(check_relative_path("a//b").is_err());
-        assert!(check_relative_path("a\0b").unwrap_err().contains("NUL"));
-        assert!(
-            check_relative_path(&"x".repeat(256))
-                .unwrap_err()
-                .contains("longer")
-        );
-        assert!(check_relative_path("").is_err());
-    }
 
     #[test]
     fn a_session_directory_is_created_fresh_or_not_at_all() {

@@ -36,7 +36,7 @@ async fn context_model() -> FakeModel {
     FakeModel::scenario_file("context.json").await
 }
 
-/// A supervisor running the real runner as `nobody` against `model`.
+/// A supervisor running the real runner (as a uid of its own, without a passwd entry) against `model`.
 fn sdk_supervisor(model: &FakeModel) -> Sup {
     Options::default().real_sdk().model(model).start()
 }
@@ -283,10 +283,67 @@ async fn a_stdio_mcp_server_from_the_request_is_started_and_its_tool_is_called()
     // The tool's answer went back to the model in the next request.
     let after = turn(&model, "mcp", 1)["body"]["messages"].to_string();
     assert!(after.contains("echo: ping-from-the-model"), "{after}");
-    // The server's answer (with its pid and uid: it ran as the agent's user) came back and was echoed.
+    // The server's answer (with its pid and uid: it ran as the session's own uid) came back and was echoed.
     let answer = last_assistant_text(&events);
     assert!(answer.contains("echo: ping-from-the-model (pid "), "{answer}");
-    assert!(answer.contains("uid 65534)"), "{answer}");
+    assert!(answer.contains(&format!("uid {})", sup.first_uid())), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_mcp_servers_env_never_reaches_a_command_line_other_users_can_read() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let model = context_model().await;
+    let sup = sdk_supervisor(&model);
+    let secret = format!("mcp-env-secret-{}", uuid_like());
+    let server = repo().join("supervisor/tests/fixtures/mcp-echo.mjs");
+    // `/proc/<pid>/cmdline` is world-readable: what this (root) reader sees, any uid sees.
+    let stop = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (stop, secret) = (stop.clone(), secret.clone());
+        std::thread::spawn(move || {
+            let (mut saw_server, mut saw_secret) = (false, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                    let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                        continue;
+                    };
+                    let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                    saw_server |= cmdline.contains("mcp-echo.mjs");
+                    if cmdline.contains(&secret) {
+                        saw_secret.push(cmdline);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (saw_server, saw_secret)
+        })
+    };
+    let (session, events) = run(
+        &sup,
+        "s-mcp-secret",
+        json!({
+            "prompt": "scenario:mcp call the echo server",
+            "options": {"mcpServers": {"echo": {"type": "stdio", "command": "node", "args": [server],
+                                                 "env": {"ECHO_TOKEN": secret}}}},
+        }),
+    )
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    let (saw_server, saw_secret) = reader.join().unwrap();
+    assert_eq!(session["status"], "succeeded", "{session}\n{events:#?}");
+    assert!(
+        last_assistant_text(&events).contains("echo: ping-from-the-model"),
+        "the server with the env ran and answered"
+    );
+    assert!(
+        saw_server,
+        "the reader never saw the MCP server run: it proves nothing"
+    );
+    assert!(
+        saw_secret.is_empty(),
+        "the MCP server's env is on a command line: {saw_secret:?}"
+    );
 }
 
 /// Every file below `dir`, with its bytes.
@@ -343,7 +400,10 @@ async fn an_agent_printing_its_api_key_leaks_it_nowhere_and_cannot_read_the_supe
     // What it printed came back redacted, and the agent's user could read neither secret of the supervisor.
     let output = last_assistant_text(&events);
     assert!(output.contains("key=[redacted:ANTHROPIC_API_KEY]"), "{output}");
-    assert!(output.contains("\n65534\n"), "the agent ran as nobody: {output}");
+    assert!(
+        output.contains(&format!("\n{}\n", sup.first_uid())),
+        "the agent ran as the first uid of the range: {output}"
+    );
     assert!(
         output.contains("token-refused") && !output.contains("TOKEN-READABLE"),
         "{output}"

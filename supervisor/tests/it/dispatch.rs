@@ -79,7 +79,6 @@ fn started_on(events: &[Value]) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the control plane's claim route (the agents branch); enabled when it is merged"]
 async fn three_supervisors_on_two_replicas_run_300_queued_sessions_each_exactly_once() {
     let Some(admin) = admin_url() else { return };
     let db = PgDb::create(&admin);
@@ -127,7 +126,6 @@ async fn three_supervisors_on_two_replicas_run_300_queued_sessions_each_exactly_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the control plane's claim route (the agents branch); enabled when it is merged"]
 async fn a_job_claimed_by_a_supervisor_killed_before_starting_it_runs_elsewhere() {
     let Some(admin) = admin_url() else { return };
     let db = PgDb::create(&admin);
@@ -156,7 +154,6 @@ async fn a_job_claimed_by_a_supervisor_killed_before_starting_it_runs_elsewhere(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the control plane's claim route (the agents branch); enabled when it is merged"]
 async fn a_supervisor_killed_while_running_a_pulled_session_leaves_it_lost() {
     let Some(admin) = admin_url() else { return };
     let db = PgDb::create(&admin);
@@ -180,7 +177,6 @@ async fn a_supervisor_killed_while_running_a_pulled_session_leaves_it_lost() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the control plane's claim route (the agents branch); enabled when it is merged"]
 async fn a_job_for_pool_gpu_waits_for_such_a_runtime_and_runs_only_there() {
     let Some(admin) = admin_url() else { return };
     let db = PgDb::create(&admin);
@@ -208,7 +204,6 @@ async fn a_job_for_pool_gpu_waits_for_such_a_runtime_and_runs_only_there() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the control plane's claim route (the agents branch); enabled when it is merged"]
 async fn a_draining_supervisor_finishes_its_session_while_another_takes_the_queue() {
     let Some(admin) = admin_url() else { return };
     let db = PgDb::create(&admin);

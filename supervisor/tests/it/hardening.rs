@@ -345,3 +345,57 @@ async fn execute_refuses_trailing_garbage_and_oversized_env_names() {
     let (_, listed) = sup.get("/sessions").await;
     assert_eq!(listed["sessions"], json!([]), "nothing was started");
 }
+
+/// Sends `bytes` and never more, then reads until the server closes; `None` if it is still open after
+/// `within`.
+async fn read_until_closed(addr: std::net::SocketAddr, bytes: &[u8], within: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(within, stream.read_to_end(&mut answer)).await;
+    read.ok().map(|_| String::from_utf8_lossy(&answer).into_owned())
+}
+
+const TRICKLE: &[u8] =
+    b"POST /execute HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"agentId\"";
+
+#[tokio::test]
+async fn a_request_body_that_trickles_in_is_answered_and_closed_after_the_body_read_timeout() {
+    let sup = Options::default().arg("--body-read-timeout").arg("1s").start();
+    let answer = read_until_closed(sup.addr, TRICKLE, Duration::from_secs(15)).await;
+    let answer = answer.expect("the connection is still open 15 s after the body stopped");
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+}
+
+#[tokio::test]
+async fn the_credential_proxy_bounds_slow_heads_and_trickling_bodies() {
+    let sup = Options::default()
+        .env("ANTHROPIC_API_KEY", "sk-ant-held-for-the-proxy-test")
+        .arg("--anthropic-upstream")
+        .arg("http://127.0.0.1:9")
+        .arg("--header-read-timeout")
+        .arg("1s")
+        .arg("--body-read-timeout")
+        .arg("1s")
+        .start();
+    sup.run_cmd("s-proxy-url", r#"echo "$ANTHROPIC_BASE_URL""#).await;
+    sup.wait_finished("s-proxy-url", Duration::from_secs(30)).await;
+    let texts = agent_texts(&sup.events("s-proxy-url").await);
+    let proxy: std::net::SocketAddr = texts[0].strip_prefix("http://").unwrap().parse().unwrap();
+
+    let slow_head = read_until_closed(
+        proxy,
+        b"POST /v1/messages HTTP/1.1\r\nHost: x\r\n",
+        Duration::from_secs(15),
+    )
+    .await;
+    assert!(
+        slow_head.is_some(),
+        "a head that never ends is held open by the proxy"
+    );
+    let trickle = b"POST /v1/messages HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"model\"";
+    let answer = read_until_closed(proxy, trickle, Duration::from_secs(15)).await;
+    let answer = answer.expect("a body that stopped coming is held open by the proxy");
+    assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+}

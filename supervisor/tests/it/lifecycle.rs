@@ -288,9 +288,9 @@ async fn files_skills_and_environment_reach_the_agent() {
         "---".to_owned(),
         "Write reports.".to_owned(),
         "exec-ok".to_owned(),
-        "65534 700".to_owned(),
-        "65534 644".to_owned(),
-        "65534 700".to_owned(),
+        format!("{} 700", sup.first_uid()),
+        format!("{} 644", sup.first_uid()),
+        format!("{} 700", sup.first_uid()),
         format!(
             "pwd={} home={}",
             ws.join("sessions/s-files").display(),

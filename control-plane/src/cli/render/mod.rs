@@ -44,7 +44,7 @@ impl Style {
 
 pub(crate) fn status_symbol(status: SessionStatus) -> &'static str {
     match status {
-        SessionStatus::Pending => "○",
+        SessionStatus::Queued | SessionStatus::Pending => "○",
         SessionStatus::Running => "●",
         SessionStatus::Succeeded => "✓",
         SessionStatus::Failed | SessionStatus::TimedOut | SessionStatus::Lost => "✗",
@@ -58,7 +58,7 @@ pub(crate) fn status_word(style: Style, status: SessionStatus) -> String {
         SessionStatus::Succeeded => style.green(&text),
         SessionStatus::Failed | SessionStatus::TimedOut | SessionStatus::Lost => style.red(&text),
         SessionStatus::Cancelled => style.yellow(&text),
-        SessionStatus::Pending | SessionStatus::Running => text,
+        SessionStatus::Queued | SessionStatus::Pending | SessionStatus::Running => text,
     }
 }
 

@@ -1,5 +1,5 @@
-//! What an agent starts with: no blocked or ignored signal, no leaked fd, its own session and group as
-//! `nobody`, none of the supervisor's environment, its job spec on stdin.
+//! What an agent starts with: no blocked or ignored signal, no leaked fd, its own session and group as a
+//! uid of its own (with `nobody`'s group), none of the supervisor's environment, its job spec on stdin.
 
 use std::collections::HashSet;
 use std::os::fd::AsRawFd;
@@ -113,7 +113,7 @@ async fn the_agent_inherits_no_fd_beyond_stdin_stdout_and_stderr() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_agent_leads_its_own_session_and_group_as_nobody() {
+async fn the_agent_leads_its_own_session_and_group_as_a_uid_of_its_own() {
     let sup = pid1_sup().start();
     sup.run_cmd(
         "ids",
@@ -132,11 +132,11 @@ async fn the_agent_leads_its_own_session_and_group_as_nobody() {
     let nobody = nix::unistd::User::from_name("nobody")
         .unwrap()
         .expect("user nobody exists");
-    let (uid, gid) = (nobody.uid.as_raw(), nobody.gid.as_raw());
+    let (uid, gid) = (sup.first_uid(), nobody.gid.as_raw());
     assert_eq!(
         ids[1],
         format!("ids={uid} {gid} {gid}"),
-        "nobody, without root's supplementary groups"
+        "the first uid of the range with nobody's group, without root's supplementary groups"
     );
 }
 

@@ -111,6 +111,8 @@ impl ControlPlane {
                 disabled: false,
             },
             heartbeat_timeout,
+            secrets_key: Default::default(),
+            claim_lease: Duration::from_secs(30),
         };
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<Stop>();

@@ -87,6 +87,17 @@ impl Options {
     }
 }
 
+/// Uids per supervisor of this test run: more than any test's `--max-sessions`.
+pub(crate) const UIDS_PER_SUPERVISOR: u32 = 100;
+
+/// A `--uid-range` no other supervisor of this test process (nor, most likely, of another one) uses.
+pub(crate) fn next_uid_range() -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let start = 1_000_000 + (std::process::id() % 1000) * 1_000_000 + n * UIDS_PER_SUPERVISOR;
+    format!("{start}-{}", start + UIDS_PER_SUPERVISOR - 1)
+}
+
 /// A running supervisor.
 pub(crate) struct Sup {
     child: Child,
@@ -163,7 +174,12 @@ impl Sup {
         Self::launch(options, false, Some(dir))
     }
 
-    fn launch(options: Options, no_auth_flag: bool, dir: Option<tempfile::TempDir>) -> Self {
+    fn launch(mut options: Options, no_auth_flag: bool, dir: Option<tempfile::TempDir>) -> Self {
+        if !options.args.iter().any(|a| a == "--uid-range") {
+            // Each supervisor kills every process of the uids it hands out: two of them must never share
+            // one. A restart (`kill_and_restart`) keeps its range, as the same container would.
+            options = options.arg("--uid-range").arg(&next_uid_range());
+        }
         let relaunch = options.clone();
         let dir = dir.unwrap_or_else(|| tempfile::tempdir().expect("temp dir"));
         // The agent's user must be able to reach its working directory below this one.
@@ -267,6 +283,18 @@ impl Sup {
 
     pub(crate) fn workspace(&self) -> PathBuf {
         self.dir.path().join("workspace")
+    }
+
+    /// The first uid of its `--uid-range`.
+    pub(crate) fn first_uid(&self) -> u32 {
+        let at = self
+            .options
+            .args
+            .iter()
+            .position(|a| a == "--uid-range")
+            .expect("a uid range");
+        let range = &self.options.args[at + 1];
+        range.split('-').next().unwrap().parse().unwrap()
     }
 
     pub(crate) fn stderr(&self) -> String {

@@ -1,0 +1,14 @@
+//! Agents kept in the control plane (DESIGN.md §9), as pure decisions; the store runs them inside its
+//! transactions and the routes wire them up.
+//!
+//! - `definition`: a PUT body checked (the checks of `POST /execute`, from `protocol::validate`, plus
+//!   DESIGN §9's) and turned into the version to store; a stored version turned into an answer.
+//! - `secrets`: the PUT semantics of `secrets` (omitted keeps all; `{"set": true}` keeps one).
+//! - `job`: a claimed session as the `ExecuteRequest` a runtime runs.
+
+pub mod definition;
+pub mod job;
+pub mod secrets;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,167 @@
+use expect_test::{Expect, expect};
+use serde_json::json;
+
+use super::*;
+use crate::SkillSpec;
+
+#[track_caller]
+fn check_skill(skill: serde_json::Value, expect: Expect) {
+    let skill: SkillSpec = serde_json::from_value(skill).expect("a skill spec");
+    let got = match check_agent_skills(&[skill]) {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    expect.assert_eq(&got);
+}
+
+fn skill_md(front: &str) -> serde_json::Value {
+    json!({ "SKILL.md": format!("---\n{front}\n---\nBody.\n") })
+}
+
+#[test]
+fn agent_skills_need_a_lowercase_name_and_a_matching_front_matter() {
+    check_skill(
+        json!({"name": "refunds", "files": skill_md("name: refunds\ndescription: Handles refunds")}),
+        expect!["ok"],
+    );
+    check_skill(
+        json!({"name": "refunds", "files": skill_md("name: \"refunds\"\ndescription: >\n  Folded\n  text")}),
+        expect!["ok"],
+    );
+    check_skill(
+        json!({"name": "Refunds", "files": skill_md("name: Refunds\ndescription: x")}),
+        expect![[r#"skills[0].name: "Refunds" must match [a-z0-9-]{1,64}"#]],
+    );
+    check_skill(
+        json!({"name": "a_b", "files": skill_md("name: a_b\ndescription: x")}),
+        expect![[r#"skills[0].name: "a_b" must match [a-z0-9-]{1,64}"#]],
+    );
+    check_skill(
+        json!({"name": "x".repeat(65), "files": skill_md("name: x\ndescription: x")}),
+        expect![[
+            r#"skills[0].name: "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" must match [a-z0-9-]{1,64}"#
+        ]],
+    );
+    check_skill(
+        json!({"name": "refunds", "files": {"README.md": "x"}}),
+        expect!["skills[0].files: must hold SKILL.md"],
+    );
+    check_skill(
+        json!({"name": "refunds", "files": {"SKILL.md": "no front matter"}}),
+        expect![[
+            r#"skills[0].files["SKILL.md"]: must open with a front matter: a `---` line, `name:` and `description:`, a `---` line"#
+        ]],
+    );
+    check_skill(
+        json!({"name": "refunds", "files": skill_md("name: returns\ndescription: x")}),
+        expect![[
+            r#"skills[0].files["SKILL.md"]: front matter name "returns" is not the skill's name "refunds""#
+        ]],
+    );
+    check_skill(
+        json!({"name": "refunds", "files": skill_md("description: x")}),
+        expect![[r#"skills[0].files["SKILL.md"]: front matter has no `name`"#]],
+    );
+    check_skill(
+        json!({"name": "refunds", "files": skill_md("name: refunds")}),
+        expect![[r#"skills[0].files["SKILL.md"]: front matter has no `description`"#]],
+    );
+    check_skill(
+        json!({"name": "refunds", "files": skill_md(&format!("name: refunds\ndescription: {}", "é".repeat(1025)))}),
+        expect![[
+            r#"skills[0].files["SKILL.md"]: front matter `description` has 1025 characters, more than 1024"#
+        ]],
+    );
+    check_skill(
+        json!({"name": "refunds", "files": skill_md(&format!("name: refunds\ndescription: {}", "é".repeat(1024)))}),
+        expect!["ok"],
+    );
+}
+
+#[track_caller]
+fn check_path(path: &str, expect: Expect) {
+    let got = match check_relative_path(path) {
+        Ok(components) => format!("{components:?}"),
+        Err(e) => e,
+    };
+    expect.assert_eq(&got);
+}
+
+#[test]
+fn relative_paths_stay_inside_the_workspace() {
+    check_path("input/data.csv", expect![[r#"["input", "data.csv"]"#]]);
+    check_path(
+        "/etc/passwd",
+        expect![[r#""/etc/passwd" is absolute: paths are relative to the session workspace"#]],
+    );
+    check_path(
+        "a/../../x",
+        expect![[r#""a/../../x" contains `..`: paths must stay inside the workspace"#]],
+    );
+    check_path("a//b", expect![[r#""a//b" has an empty or `.` component"#]]);
+    check_path("a\0b", expect!["must not contain a NUL byte"]);
+    check_path(
+        &"x".repeat(256),
+        expect![[
+            r#""xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" has a component longer than 255 bytes"#
+        ]],
+    );
+    check_path("", expect!["must not be empty"]);
+}
+
+#[track_caller]
+fn check_name(name: &str, expect: Expect) {
+    let got = match check_env_name(name) {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => e,
+    };
+    expect.assert_eq(&got);
+}
+
+#[test]
+fn env_names_that_take_over_a_process_are_refused() {
+    check_name("ANTHROPIC_API_KEY", expect!["ok"]);
+    check_name("_x1", expect!["ok"]);
+    check_name(
+        "1X",
+        expect![[r#"invalid name "1X": must match [A-Za-z_][A-Za-z0-9_]*"#]],
+    );
+    check_name(
+        "A-B",
+        expect![[r#"invalid name "A-B": must match [A-Za-z_][A-Za-z0-9_]*"#]],
+    );
+    check_name(
+        "",
+        expect![[r#"invalid name "": must match [A-Za-z_][A-Za-z0-9_]*"#]],
+    );
+    check_name(
+        "LD_PRELOAD",
+        expect!["LD_PRELOAD may not be set: it would let the caller take over the agent process"],
+    );
+    check_name(
+        "HOME",
+        expect!["HOME may not be set: it would let the caller take over the agent process"],
+    );
+    check_name(
+        "NODE_TLS_REJECT_UNAUTHORIZED",
+        expect![
+            "NODE_TLS_REJECT_UNAUTHORIZED may not be set: it would let the caller take over the agent process"
+        ],
+    );
+    check_name(&"A".repeat(256), expect!["ok"]);
+    check_name(
+        &"A".repeat(5000),
+        expect!["a name of 5000 characters is longer than 256"],
+    );
+}
+
+#[test]
+fn options_are_named_with_the_prefix_of_their_body() {
+    let options = crate::AgentOptions {
+        max_turns: Some(0),
+        ..Default::default()
+    };
+    expect!["options.maxTurns: must be at least 1"]
+        .assert_eq(&check_options(&options, "options.").unwrap_err().to_string());
+    expect!["maxTurns: must be at least 1"].assert_eq(&check_options(&options, "").unwrap_err().to_string());
+}
