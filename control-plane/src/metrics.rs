@@ -23,6 +23,8 @@ pub struct Metrics {
     pub claim_wait: Histogram,
     /// From queuing a session to handing it to a runtime.
     pub queue_to_claim: Histogram,
+    /// From queuing a session to its `session.started` (seen by the lease sweep, so up to a second late).
+    pub queue_to_start: Histogram,
 }
 
 /// Upper bounds of the latency buckets, in milliseconds.
@@ -78,6 +80,10 @@ impl Metrics {
 
     pub fn observe_queue_to_claim(&self, ms: i64) {
         self.queue_to_claim.observe_ms(u64::try_from(ms).unwrap_or(0));
+    }
+
+    pub fn observe_queue_to_start(&self, ms: i64) {
+        self.queue_to_start.observe_ms(u64::try_from(ms).unwrap_or(0));
     }
 
     pub fn render(&self) -> String {
@@ -160,6 +166,11 @@ impl Metrics {
             &mut out,
             "agentctl_queue_to_claim_seconds",
             "from queuing a session to a runtime claiming it",
+        );
+        self.queue_to_start.render(
+            &mut out,
+            "agentctl_queue_to_start_seconds",
+            "from queuing a session to its session.started event",
         );
         out
     }

@@ -58,7 +58,7 @@ pub struct ServeFlags {
     #[arg(long)]
     pub secrets_key_file: Option<PathBuf>,
     /// Refused: a key on the command line is readable by every user in /proc/*/cmdline.
-    #[arg(long, hide = true, value_parser = refuse_secret_on_command_line)]
+    #[arg(long, hide = true, value_parser = RefuseSecretOnCommandLine)]
     pub secrets_key: Option<String>,
     /// A claimed session whose `session.started` has not arrived this long after the claim goes back to the
     /// queue.
@@ -85,12 +85,26 @@ pub struct ServeFlags {
     pub max_connections: usize,
 }
 
-fn refuse_secret_on_command_line(_: &str) -> Result<String, String> {
-    Err(
-        "secrets are never taken from the command line (every user can read it): use \
-         --secrets-key-file PATH or AGENTCTL_SECRETS_KEY"
-            .into(),
-    )
+/// Refuses any value of `--secrets-key`, without repeating it: clap's own "invalid value" error would
+/// print the key it refuses.
+#[derive(Debug, Clone, Copy)]
+pub struct RefuseSecretOnCommandLine;
+
+impl clap::builder::TypedValueParser for RefuseSecretOnCommandLine {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        _value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        Err(clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            "--secrets-key: secrets are never taken from the command line (every user can read it): use \
+             --secrets-key-file PATH or AGENTCTL_SECRETS_KEY\n",
+        ))
+    }
 }
 
 /// Where each secret flag's value came from, as clap saw it.

@@ -1,6 +1,7 @@
 //! The claim lease: a claimed session whose `session.started` has not arrived within the lease goes back
 //! to the queue in its place (its row keeps its creation order), one attempt more; after
-//! [`super::MAX_ATTEMPTS`] it is `failed` with the reason in `error`.
+//! [`super::MAX_ATTEMPTS`] it is `failed` with the reason in `error`. The same sweep ends the lease of a
+//! claimed session that started, observing its queue-to-start latency.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -46,6 +47,16 @@ pub async fn sweep(
             }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "expire claim leases"),
+        }
+        match store.started_claims().await {
+            Ok(started) => {
+                for (_, waited) in started {
+                    if let Some(ms) = waited {
+                        metrics.observe_queue_to_start(ms);
+                    }
+                }
+            }
+            Err(error) => tracing::warn!(%error, "observe started claims"),
         }
     }
 }

@@ -55,10 +55,10 @@ pub struct AppState {
     pub dispatch: Arc<Dispatch>,
     /// Cancelled when the server stops: live followers end their streams so the drain can finish.
     pub shutdown: tokio_util::sync::CancellationToken,
-    /// `--heartbeat-timeout`: a runtime silent for longer is listed `lost`.
-    pub heartbeat_timeout: std::time::Duration,
     /// How often a live follow sends a keep-alive comment (more often than the idle timeout).
     pub sse_keep_alive: std::time::Duration,
+    /// `--heartbeat-timeout`: a runtime silent for longer is listed `lost`.
+    pub heartbeat_timeout: std::time::Duration,
 }
 
 pub fn router(state: AppState) -> Router {

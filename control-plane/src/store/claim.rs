@@ -189,6 +189,50 @@ impl Store {
         Ok(expired)
     }
 
+    /// Claimed sessions that started since the last call (their lease is done): session id and the
+    /// milliseconds from queuing to `session.started` (by the event's timestamp; `None` when it does not
+    /// parse). Each is answered once, by whichever replica clears its lease.
+    pub async fn started_claims(&self) -> Result<Vec<(String, Option<i64>)>> {
+        let mut tx = self.begin().await?;
+        let rows = with_conn!(&mut tx, |c| {
+            sqlx::query_as::<_, (String, i64, Option<String>)>(
+                "SELECT j.session_id, j.queued_ms, s.started_at FROM session_jobs j \
+                 JOIN sessions s ON s.session_id = j.session_id \
+                 WHERE j.lease_expires_ms IS NOT NULL AND s.status <> 'pending'",
+            )
+            .fetch_all(c)
+            .await?
+        });
+        if rows.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+        let list = json_list(&ids)?;
+        let sql = format!(
+            "UPDATE session_jobs SET lease_expires_ms = NULL \
+             WHERE lease_expires_ms IS NOT NULL AND session_id IN ({}) RETURNING session_id",
+            tx.json_texts("$1")
+        );
+        let cleared: Vec<String> = with_conn!(&mut tx, |c| {
+            sqlx::query_scalar::<_, String>(&sql)
+                .bind(&list)
+                .fetch_all(c)
+                .await?
+        });
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .filter(|(id, _, _)| cleared.contains(id))
+            .map(|(id, queued_ms, started_at)| {
+                let waited = started_at
+                    .as_deref()
+                    .and_then(crate::time::parse_rfc3339_ms)
+                    .map(|started| started - queued_ms);
+                (id, waited)
+            })
+            .collect())
+    }
+
     /// Queued sessions per agent, for the gauge.
     pub async fn queued_per_agent(&self) -> Result<Vec<(String, i64)>> {
         let rows = super::backend::with_pool!(self, |p| {

@@ -159,7 +159,43 @@ async fn a_deleted_agent_takes_no_sessions_and_its_history_stays_readable(db: Te
     app.stop().await;
 }
 
+/// Without a configured key: SQLite generates one beside the database file (0600); PostgreSQL refuses
+/// agents with secrets, naming the flag, since its replicas must share one key.
+async fn without_a_configured_key_sqlite_keeps_one_and_postgres_refuses_secrets(db: TestDb) {
+    let options = crate::helpers::Options {
+        secrets_key: control_plane::secrets::KeySource::Default,
+        ..Default::default()
+    };
+    let app = crate::helpers::spawn_app_with_options(&db, options).await;
+    let (status, answer) = put(&app, "support-bot", &definition()).await;
+    if let Some(path) = db.url.strip_prefix("sqlite://") {
+        assert_eq!(status, StatusCode::CREATED, "{answer}");
+        let key = std::fs::metadata(format!("{path}.secrets-key")).expect("a generated key");
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&key.permissions()) & 0o777,
+            0o600
+        );
+    } else {
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        let message = answer["error"]["message"].as_str().expect("message");
+        assert!(
+            message.contains("secrets.CRM_TOKEN") && message.contains("--secrets-key-file"),
+            "{message}"
+        );
+        let mut plain = definition();
+        plain["secrets"] = json!({});
+        let (status, answer) = put(&app, "support-bot", &plain).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "an agent without secrets needs no key: {answer}"
+        );
+    }
+    app.stop().await;
+}
+
 on_both_backends!(
+    without_a_configured_key_sqlite_keeps_one_and_postgres_refuses_secrets,
     versions_are_immutable_and_an_unchanged_put_keeps_the_version,
     bad_definitions_are_refused_naming_the_field_and_change_nothing,
     a_deleted_agent_takes_no_sessions_and_its_history_stays_readable,

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::agents::{SECRET, definition, put};
-use crate::helpers::{TestApp, TestDb, eventually, spawn_app, spawn_app_leased, sup};
+use crate::helpers::{Options, TestApp, TestDb, eventually, spawn_app, spawn_app_with_options, sup};
 use crate::on_both_backends;
 
 async fn queue(app: &TestApp, body: Value) -> (StatusCode, Value) {
@@ -178,6 +178,14 @@ async fn a_claim_hands_the_resolved_job_to_one_runtime(db: TestDb) {
     finish(&app, "rt-1", "s-1").await;
     let (_, session) = app.get("/api/v1/sessions/s-1").await;
     assert_eq!(session["status"], "succeeded");
+    // The lease sweep sees it started: one queue-to-start observation, one claim.
+    eventually(Duration::from_secs(10), || async {
+        let text = metrics(&app).await;
+        text.contains("agentctl_queue_to_start_seconds_count 1")
+            .then_some(())
+    })
+    .await;
+    assert!(metrics(&app).await.contains("agentctl_claims_total 1"));
     app.stop().await;
 }
 
@@ -246,7 +254,11 @@ async fn sessions_of_a_conversation_run_one_at_a_time_in_order(db: TestDb) {
 }
 
 async fn an_unstarted_claim_is_requeued_in_its_place_and_fails_after_three(db: TestDb) {
-    let app = spawn_app_leased(&db, Duration::from_secs(1)).await;
+    let options = Options {
+        claim_lease: Duration::from_secs(1),
+        ..Options::default()
+    };
+    let app = spawn_app_with_options(&db, options).await;
     put(&app, "support-bot", &definition()).await;
     queue(&app, json!({"prompt": "1", "sessionId": "s-1"})).await;
     queue(&app, json!({"prompt": "2", "sessionId": "s-2"})).await;
@@ -277,6 +289,91 @@ async fn an_unstarted_claim_is_requeued_in_its_place_and_fails_after_three(db: T
     assert_eq!(ids(&claim(&app, "rt-9", pool(), 5, 0).await), ["s-2"]);
     let (_, metrics) = (StatusCode::OK, metrics(&app).await);
     assert!(metrics.contains("agentctl_lease_expiries_total 3"), "{metrics}");
+    app.stop().await;
+}
+
+async fn the_claim_route_refuses_bad_input(db: TestDb) {
+    let app = with_agent(&db).await;
+    let (status, answer) = app
+        .post_internal(
+            "/api/internal/v1/claim",
+            &json!({"runtimeId": "rt-1", "free": 1, "waitSeconds": 31}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("waitSeconds"),
+        "{answer}"
+    );
+    let (status, answer) = app
+        .post_internal("/api/internal/v1/claim", &json!({"runtimeId": "rt-1"}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("free"),
+        "{answer}"
+    );
+    let (status, answer) = app
+        .post_internal("/api/internal/v1/claim", &json!({"runtimeId": " ", "free": 1}))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    let response = app
+        .http
+        .post(app.url("/api/internal/v1/claim"))
+        .bearer_auth(crate::helpers::TOKEN)
+        .json(&json!({"runtimeId": "rt-1", "free": 1}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "the public token is not an internal key"
+    );
+    queue(&app, json!({"prompt": "p", "sessionId": "s-1"})).await;
+    assert!(
+        claim(&app, "rt-1", pool(), 0, 0).await.is_empty(),
+        "free 0 claims nothing"
+    );
+    let (_, session) = app.get("/api/v1/sessions/s-1").await;
+    assert_eq!(session["status"], "queued", "nothing changed");
+    app.stop().await;
+}
+
+async fn a_claimed_session_of_a_silent_runtime_is_requeued_not_lost(db: TestDb) {
+    let options = Options {
+        heartbeat_timeout: Duration::from_secs(1),
+        claim_lease: Duration::from_secs(3),
+        ..Options::default()
+    };
+    let app = spawn_app_with_options(&db, options).await;
+    put(&app, "support-bot", &definition()).await;
+    queue(&app, json!({"prompt": "p", "sessionId": "s-1"})).await;
+    assert_eq!(ids(&claim(&app, "rt-dead", pool(), 1, 0).await), ["s-1"]);
+    // rt-dead never heartbeats again: the lease, not the heartbeat sweeper, decides.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = BTreeSet::new();
+    loop {
+        let (_, session) = app.get("/api/v1/sessions/s-1").await;
+        let status = session["status"].as_str().expect("status").to_owned();
+        if status == "queued" {
+            break;
+        }
+        seen.insert(status);
+        assert!(
+            Instant::now() < deadline,
+            "not requeued within 15 s; statuses seen: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(!seen.contains("lost"), "statuses seen: {seen:?}");
+    assert_eq!(ids(&claim(&app, "rt-alive", pool(), 1, 0).await), ["s-1"]);
     app.stop().await;
 }
 
@@ -353,6 +450,8 @@ on_both_backends!(
     sessions_of_a_conversation_run_one_at_a_time_in_order,
     an_unstarted_claim_is_requeued_in_its_place_and_fails_after_three,
     concurrent_claimers_get_each_session_exactly_once,
+    the_claim_route_refuses_bad_input,
+    a_claimed_session_of_a_silent_runtime_is_requeued_not_lost,
 );
 
 /// Two replicas on one PostgreSQL: 50 sessions claimed by 4 claimers, each exactly once, and a claimer

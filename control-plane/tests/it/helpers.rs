@@ -229,15 +229,14 @@ pub async fn try_spawn_app(db: &TestDb) -> anyhow::Result<TestApp> {
 
 /// Like [`spawn_app`], with the accept loop's limits given.
 pub async fn spawn_app_limited(db: &TestDb, limits: Limits) -> TestApp {
-    try_spawn_app_with(
+    spawn_app_with_options(
         db,
-        "127.0.0.1:0".parse().expect("an address"),
-        Duration::from_secs(30),
-        Duration::from_secs(30),
-        limits,
+        Options {
+            limits,
+            ..Options::default()
+        },
     )
     .await
-    .expect("build app")
 }
 
 async fn try_spawn_app_on(
@@ -245,37 +244,54 @@ async fn try_spawn_app_on(
     listen: SocketAddr,
     heartbeat_timeout: Duration,
 ) -> anyhow::Result<TestApp> {
-    try_spawn_app_with(
-        db,
-        listen,
+    let options = Options {
         heartbeat_timeout,
-        Duration::from_secs(30),
-        Limits::default(),
-    )
-    .await
+        ..Options::default()
+    };
+    try_spawn_app_with_options(db, listen, options).await
 }
 
-/// A server whose claim lease is `claim_lease` (`--claim-lease`).
-pub async fn spawn_app_leased(db: &TestDb, claim_lease: Duration) -> TestApp {
+/// What a test server may be started with besides its database.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub heartbeat_timeout: Duration,
+    /// `--claim-lease`.
+    pub claim_lease: Duration,
+    /// [`SECRETS_KEY`] unless a test wants the server without one.
+    pub secrets_key: control_plane::secrets::KeySource,
+    /// The accept loop's limits.
+    pub limits: Limits,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            heartbeat_timeout: Duration::from_secs(30),
+            claim_lease: Duration::from_secs(30),
+            secrets_key: control_plane::secrets::KeySource::Env(SECRETS_KEY.into()),
+            limits: Limits::default(),
+        }
+    }
+}
+
+pub async fn spawn_app_with_options(db: &TestDb, options: Options) -> TestApp {
     let listen = "127.0.0.1:0".parse().expect("an address");
-    try_spawn_app_with(
-        db,
-        listen,
-        Duration::from_secs(30),
-        claim_lease,
-        Limits::default(),
-    )
-    .await
-    .expect("build app")
+    try_spawn_app_with_options(db, listen, options)
+        .await
+        .expect("build app")
 }
 
-async fn try_spawn_app_with(
+async fn try_spawn_app_with_options(
     db: &TestDb,
     listen: SocketAddr,
-    heartbeat_timeout: Duration,
-    claim_lease: Duration,
-    limits: Limits,
+    options: Options,
 ) -> anyhow::Result<TestApp> {
+    let Options {
+        heartbeat_timeout,
+        claim_lease,
+        secrets_key,
+        limits,
+    } = options;
     let config = ServerConfig {
         listen,
         database_url: db.url.clone(),
@@ -285,7 +301,7 @@ async fn try_spawn_app_with(
             disabled: false,
         },
         heartbeat_timeout,
-        secrets_key: control_plane::secrets::KeySource::Env(SECRETS_KEY.into()),
+        secrets_key,
         claim_lease,
     };
     let app = Application::build(config).await?.limit_connections(limits);

@@ -4,6 +4,7 @@
 mod agents;
 mod api;
 mod cli;
+mod cli_agents;
 mod cli_hardening;
 mod cli_logging;
 mod cli_transcript;

@@ -170,3 +170,20 @@ async fn database_text(db: &TestDb) -> String {
 }
 
 on_both_backends!(no_answer_log_line_metric_or_column_holds_a_secret);
+
+#[test]
+fn a_secrets_key_on_the_command_line_is_refused() {
+    let output = Command::new(BIN)
+        .args(["serve", "--secrets-key", SECRETS_KEY])
+        .env_remove("DATABASE_URL")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run agentctl");
+    assert_eq!(output.status.code(), Some(2), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("never taken from the command line"), "{stderr}");
+    assert!(
+        !stderr.contains(SECRETS_KEY),
+        "the refusal does not echo the key: {stderr}"
+    );
+}

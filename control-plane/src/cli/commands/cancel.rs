@@ -2,6 +2,8 @@
 
 use std::io::IsTerminal;
 
+use protocol::SessionStatus;
+
 use crate::cli::args::CancelArgs;
 use crate::cli::client::Client;
 use crate::cli::error::CliError;
@@ -28,9 +30,14 @@ pub(super) async fn cancel(client: &Client, args: &CancelArgs) -> Result<Exit, C
             return Ok(Exit::Error);
         }
     }
+    // A queued session is cancelled at once and answers 200 like a finished one; only a look before tells
+    // the two apart.
+    let was_queued = client.session(&id).await?.session.status == SessionStatus::Queued;
     let (queued, answer) = client.cancel(&id).await?;
     if queued {
         out(&format!("{}: cancelling\n", answer.session_id))?;
+    } else if was_queued {
+        out(&format!("{}: {}\n", answer.session_id, answer.status))?;
     } else {
         eprintln!("agentctl: session {} already finished", answer.session_id);
         out(&format!("{}: {}\n", answer.session_id, answer.status))?;

@@ -1,9 +1,12 @@
 //! One file per subcommand; each returns how agentctl exits.
 
+mod agents;
 mod cancel;
 mod completion;
+mod conversations;
 mod logs;
 mod run;
+mod runtimes;
 mod serve;
 mod sessions;
 mod show;
@@ -29,6 +32,9 @@ pub(crate) async fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Wait(args) => wait::wait(&client()?, args).await,
         Command::Cancel(args) => cancel::cancel(&client()?, args).await,
         Command::Run(args) => run::run(&client()?, args, term).await,
+        Command::Agents(command) => agents::agents(&client()?, command, term).await,
+        Command::Conversations(command) => conversations::conversations(&client()?, command, term).await,
+        Command::Runtimes(args) => runtimes::runtimes(&client()?, args, term).await,
         Command::Completion { shell } => completion::completion(*shell),
     }
 }

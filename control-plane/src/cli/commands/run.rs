@@ -1,9 +1,10 @@
-//! `agentctl run`: starts a session with a supervisor's `POST /execute`; `-f` follows it like `docker run`,
-//! and the exit code then tells how the session ended.
+//! `agentctl run`: queues a session of an agent in the control plane (`POST /api/v1/agents/{id}/sessions`),
+//! or with `--runtime` starts it with that supervisor's `POST /execute`; `-f` follows it like `docker run`
+//! (also while it waits in the queue), and the exit code then tells how the session ended.
 
 use std::io::Read;
 
-use protocol::{AgentOptions, ExecuteRequest, ExecuteResponse};
+use protocol::{AgentId, AgentOptions, ExecuteRequest, ExecuteResponse, QueueSessionRequest, SessionId};
 
 use super::logs::{Lookup, follow, print_event, until_known};
 use crate::cli::args::{LogsFormat, RunArgs};
@@ -15,17 +16,71 @@ use crate::cli::render::transcript::Transcript;
 use crate::cli::terminal::{Term, out};
 
 pub(super) async fn run(client: &Client, args: &RunArgs, term: Term) -> Result<Exit, CliError> {
-    let runtime = endpoint::base("--runtime", &args.runtime).map_err(CliError::Usage)?;
+    let id = match &args.runtime {
+        Some(runtime) => execute(runtime, args).await?,
+        None => queue(client, args).await?,
+    };
+    if !args.follow {
+        out(&format!("{id}\n"))?;
+        eprintln!("follow with: agentctl logs -f {id}");
+        return Ok(Exit::Ok);
+    }
+    if args.runtime.is_some() {
+        eprintln!("session {id} started; following (Ctrl-C detaches, the session keeps running)");
+        // The runtime ships its first events within moments; until then the control plane does not know the id.
+        until_known(client, &id, Lookup::Exact).await?;
+    }
+    let mut transcript = Transcript::new(term.style, false);
+    let detail = follow(client, &id, None, |e| {
+        print_event(e, LogsFormat::Text, &mut transcript)
+    })
+    .await?;
+    Ok(Exit::of_session(detail.session.status))
+}
+
+/// Queues the session in the control plane (`POST /api/v1/agents/{id}/sessions`); its id.
+async fn queue(client: &Client, args: &RunArgs) -> Result<String, CliError> {
+    let agent = agent_id(args)?;
+    let request = QueueSessionRequest {
+        prompt: prompt(args)?,
+        session_id: session_id(args.session_id.as_deref(), "--session-id")?,
+        conversation_id: session_id(args.conversation.as_deref(), "--conversation")?,
+        env: args.env.iter().cloned().collect(),
+    };
+    let queued = client.queue_session(agent.as_str(), &request).await?;
+    let id = queued.session_id.to_string();
+    let continues = if queued.conversation_id == queued.session_id {
+        String::new()
+    } else {
+        format!(", continuing conversation {}", queued.conversation_id)
+    };
+    // The session exists from here on, so following can start at once; while it waits for a runtime the
+    // stream is quiet, which stderr says.
+    eprintln!(
+        "session {id} {} (agent {agent} version {}{continues}){}",
+        queued.status,
+        queued.agent_version,
+        if args.follow {
+            "; following (Ctrl-C detaches, the session keeps its place)"
+        } else {
+            ""
+        }
+    );
+    Ok(id)
+}
+
+/// Starts the session on one runtime with its `POST /execute`; its id.
+async fn execute(runtime: &str, args: &RunArgs) -> Result<String, CliError> {
+    let base = endpoint::base("--runtime", runtime).map_err(CliError::Usage)?;
     let request = request(args)?;
     let http = reqwest::Client::new();
-    let mut post = http.post(format!("{runtime}/execute")).json(&request);
+    let mut post = http.post(format!("{base}/execute")).json(&request);
     if let Some(token) = std::env::var("SUPERVISOR_TOKEN").ok().filter(|t| !t.is_empty()) {
         post = post.bearer_auth(token);
     }
     let response = post.send().await.map_err(|e| {
         CliError::Other(anyhow::anyhow!(
-            "connect to runtime {}: {}",
-            args.runtime,
+            "connect to runtime {runtime}: {}",
             client::error_chain(&e)
         ))
     })?;
@@ -36,52 +91,16 @@ pub(super) async fn run(client: &Client, args: &RunArgs, term: Term) -> Result<E
         .json()
         .await
         .map_err(|e| CliError::Other(anyhow::anyhow!("read answer of runtime: {e}")))?;
-    let id = started.session_id.to_string();
-    if !args.follow {
-        out(&format!("{id}\n"))?;
-        eprintln!("follow with: agentctl logs -f {id}");
-        return Ok(Exit::Ok);
-    }
-    eprintln!("session {id} started; following (Ctrl-C detaches, the session keeps running)");
-    // The runtime ships its first events within moments; until then the control plane does not know the id.
-    until_known(client, &id, Lookup::Exact).await?;
-    let mut transcript = Transcript::new(term.style, false);
-    let detail = follow(client, &id, None, |e| {
-        print_event(e, LogsFormat::Text, &mut transcript)
-    })
-    .await?;
-    Ok(Exit::of_session(detail.session.status))
+    Ok(started.session_id.to_string())
 }
 
 /// The execute request the flags describe.
 fn request(args: &RunArgs) -> Result<ExecuteRequest, CliError> {
-    let prompt = match (&args.prompt, &args.prompt_file) {
-        (Some(p), _) => p.clone(),
-        (None, Some(path)) if path.as_os_str() == "-" => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| CliError::Usage(format!("read prompt from stdin: {e}")))?;
-            text
-        }
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|e| CliError::Usage(format!("read prompt file {}: {e}", path.display())))?,
-        (None, None) => return Err(CliError::Usage("--prompt or --prompt-file is required".into())),
-    };
-    let agent_id =
-        protocol::AgentId::parse(args.agent.clone()).map_err(|e| CliError::Usage(format!("--agent: {e}")))?;
-    let session_id = match &args.session_id {
-        Some(s) => Some(
-            protocol::SessionId::parse(s.clone())
-                .map_err(|e| CliError::Usage(format!("--session-id: {e}")))?,
-        ),
-        None => None,
-    };
     Ok(ExecuteRequest {
-        agent_id,
-        session_id,
-        prompt,
-        env: Default::default(),
+        agent_id: agent_id(args)?,
+        session_id: session_id(args.session_id.as_deref(), "--session-id")?,
+        prompt: prompt(args)?,
+        env: args.env.iter().cloned().collect(),
         storage: None,
         options: AgentOptions {
             max_turns: args.max_turns,
@@ -93,4 +112,29 @@ fn request(args: &RunArgs) -> Result<ExecuteRequest, CliError> {
         conversation_id: None,
         agent_version: None,
     })
+}
+
+fn prompt(args: &RunArgs) -> Result<String, CliError> {
+    match (&args.prompt, &args.prompt_file) {
+        (Some(p), _) => Ok(p.clone()),
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| CliError::Usage(format!("read prompt from stdin: {e}")))?;
+            Ok(text)
+        }
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| CliError::Usage(format!("read prompt file {}: {e}", path.display()))),
+        (None, None) => Err(CliError::Usage("--prompt or --prompt-file is required".into())),
+    }
+}
+
+fn agent_id(args: &RunArgs) -> Result<AgentId, CliError> {
+    AgentId::parse(args.agent.clone()).map_err(|e| CliError::Usage(format!("--agent: {e}")))
+}
+
+fn session_id(raw: Option<&str>, flag: &str) -> Result<Option<SessionId>, CliError> {
+    raw.map(|s| SessionId::parse(s.to_owned()).map_err(|e| CliError::Usage(format!("{flag}: {e}"))))
+        .transpose()
 }

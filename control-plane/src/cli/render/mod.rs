@@ -2,14 +2,22 @@
 //!
 //! `sessions`: the session list and `show`'s describe block; `transcript`: a session's events as Claude Code
 //! shows them; `escape`: every text either shows from an event or a session row, made harmless to a terminal.
+//! `agents`, `conversations`, `runtimes`: what the commands of those names print, in the layouts of `table`.
 //! This file holds what both use: the style, status words, durations and costs.
 
+mod agents;
+mod conversations;
 pub(crate) mod escape;
+mod runtimes;
 mod sessions;
+mod table;
 pub mod transcript;
 
 use protocol::SessionStatus;
 
+pub use agents::{Applied, agent, agents_plain, agents_table, applied, versions};
+pub use conversations::conversation;
+pub use runtimes::runtimes;
 pub use sessions::{sessions_plain, sessions_table, show};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use protocol::SessionDetail;
 use super::{Style, cost, duration, escape, status_symbol, status_word};
 use crate::time;
 
-fn session_duration(s: &SessionDetail, now_ms: i64) -> Option<i64> {
+pub(super) fn session_duration(s: &SessionDetail, now_ms: i64) -> Option<i64> {
     let start = s.session.started_at.as_deref().and_then(time::parse_rfc3339_ms)?;
     let end = s
         .session

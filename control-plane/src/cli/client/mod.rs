@@ -1,4 +1,5 @@
-//! The CLI's HTTP client of the public API, with its SSE reader.
+//! The CLI's HTTP client of the public API, with its SSE reader; `agents`: the routes of agents,
+//! conversations and runtimes (DESIGN.md §9).
 
 use std::time::Duration;
 
@@ -10,6 +11,8 @@ use serde::de::DeserializeOwned;
 use crate::cli::endpoint;
 use crate::cli::error::CliError;
 use crate::cli::render::escape;
+
+mod agents;
 
 #[derive(Debug, Clone)]
 pub struct Client {
