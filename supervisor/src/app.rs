@@ -100,6 +100,13 @@ async fn build(
     config: Config,
     proxy_stop: CancellationToken,
 ) -> anyhow::Result<(Arc<AppState>, TcpListener)> {
+    let labels = crate::labels::collect(&config.labels).map_err(startup::Refused)?;
+    if config.pull && config.control_plane_url.is_none() {
+        return Err(startup::Refused(
+            "--pull: there is no control plane to claim work from (set --control-plane-url)".into(),
+        )
+        .into());
+    }
     let token = startup::token(&config)?;
     let runner = startup::runner(&config.runner)?;
     let run_as = startup::run_as(&config.run_as)?;
@@ -142,10 +149,14 @@ async fn build(
 
     let metrics = Arc::new(Metrics::default());
     let sessions = Arc::new(SessionTable::new(uid_pool));
+    let drain = CancellationToken::new();
     let shippers = Shippers::new(ShipContext {
         runtime_id: runtime_id.clone(),
         metrics: metrics.clone(),
         dead_letter_dir: config.state_dir.join("dead-letter"),
+        labels: labels.clone(),
+        capacity: config.max_sessions,
+        drain: drain.clone(),
     });
     let control_plane = Destination::control_plane(
         config.control_plane_url.as_deref(),
@@ -163,6 +174,8 @@ async fn build(
         anthropic_proxy,
         secrets,
         control_plane,
+        labels,
+        drain,
         shutdown: CancellationToken::new(),
         kill_now: CancellationToken::new(),
         tasks: TaskTracker::new(),
@@ -243,10 +256,30 @@ async fn run(state: Arc<AppState>, listener: TcpListener, signals: Signals) -> a
         limits,
         server_stop.clone(),
     ));
+    if let Some(control_plane) = state.control_plane.clone() {
+        // Started now rather than with the first session: the control plane hears of this runtime (its
+        // labels, its capacity) before it has run anything, and claims go through this shipper.
+        let shipper = state.shippers.for_destination(control_plane);
+        if state.config.pulls() {
+            tokio::spawn(crate::dispatch::pull::run(state.clone(), shipper));
+        }
+    }
     tracing::info!(runtime_id = %state.runtime_id, pid1 = is_pid1(), "supervisor ready");
 
-    let signal = stop.next().await;
-    tracing::info!(signal, "shutting down");
+    // A stop signal shuts down at once, unless `--drain-timeout` asks for a drain first; `POST /drain`
+    // always drains first.
+    tokio::select! {
+        signal = stop.next() => {
+            if state.config.drain_timeout.is_zero() {
+                tracing::info!(signal, "shutting down");
+            } else {
+                crate::drain::begin(&state, signal);
+                crate::drain::wait(&state, &mut stop).await;
+            }
+        }
+        () = state.drain.cancelled() => crate::drain::wait(&state, &mut stop).await,
+    }
+    tracing::info!("shutting down");
     crate::shutdown::shut_down(&state, stop).await;
 
     server_stop.cancel();

@@ -170,6 +170,53 @@ pub(crate) struct Config {
     /// An agent still alive this long after its `result` message is stopped.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub(crate) after_result_grace: Duration,
+
+    /// A label of this runtime, `KEY=VALUE` (repeatable; the environment variable takes `k=v,k=v`): a
+    /// claimed job's `runtimeSelector` must match them.
+    #[arg(
+        long = "label",
+        value_name = "KEY=VALUE",
+        env = "SUPERVISOR_LABELS",
+        value_delimiter = ',',
+        value_parser = crate::labels::parse_label
+    )]
+    pub(crate) labels: Vec<(String, String)>,
+
+    /// Claim work from the control plane (the default when `--control-plane-url` is set).
+    #[arg(long, overrides_with = "no_pull")]
+    pub(crate) pull: bool,
+
+    /// Claim nothing: only `POST /execute` starts sessions.
+    #[arg(long, overrides_with = "pull")]
+    pub(crate) no_pull: bool,
+
+    /// On `POST /drain`, or on SIGTERM when above 0: how long running sessions get to finish (while
+    /// nothing new is claimed or admitted) before the shutdown.
+    #[arg(long, env = "SUPERVISOR_DRAIN_TIMEOUT", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub(crate) drain_timeout: Duration,
+
+    /// How long one claim waits at the control plane for a job to fit (1s to 30s).
+    #[arg(long, default_value = "30s", value_parser = parse_claim_wait)]
+    pub(crate) claim_wait: Duration,
+}
+
+impl Config {
+    /// Whether this runtime claims work: `--pull`/`--no-pull`, else whenever a control plane is set.
+    pub(crate) fn pulls(&self) -> bool {
+        if self.no_pull {
+            false
+        } else {
+            self.pull || self.control_plane_url.is_some()
+        }
+    }
+}
+
+fn parse_claim_wait(value: &str) -> Result<Duration, String> {
+    let wait = humantime::parse_duration(value).map_err(|e| e.to_string())?;
+    if wait < Duration::from_secs(1) || wait > Duration::from_secs(30) {
+        return Err(format!("{value:?}: must be from 1s to 30s"));
+    }
+    Ok(wait)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

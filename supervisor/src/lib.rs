@@ -5,20 +5,24 @@
 //! log, and shuts down without losing a line.
 //!
 //! Layers (a module names only modules of its own layer or below):
-//! - values: `secret`, `random`, `redact`, `metrics`, `eventlog`, `process`, and the value modules of
+//! - values: `secret`, `random`, `redact`, `metrics`, `labels`, `eventlog`, `process`, and the value modules of
 //!   `session` (`request`, `workspace`, `env`, `lines`, `log`, `outcome`);
 //! - config: `config` (flags and environment), `startup` (what is decided once before serving);
 //! - state: `session::entry`, `session::table`, `ship::destination`, `ship::shippers`, `state`;
-//! - behaviour: `session::{launch, supervise, pump}`, the shippers' tasks, `proxy`, `recover`, `http`,
-//!   `signals`, `shutdown`, `healthcheck`, and `app`, the composition that `main` calls.
+//! - behaviour: `session::{launch, supervise, pump, refused}`, the shippers' tasks, `dispatch` (the one
+//!   way a session starts, and the pull loop), `proxy`, `recover`, `http`, `signals`, `drain`, `shutdown`,
+//!   `healthcheck`, and `app`, the composition that `main` calls.
 
 #![warn(unreachable_pub)]
 
 pub mod app;
 mod config;
+mod dispatch;
+mod drain;
 mod eventlog;
 mod healthcheck;
 mod http;
+mod labels;
 mod metrics;
 mod process;
 mod proxy;

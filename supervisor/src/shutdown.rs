@@ -20,6 +20,8 @@ use crate::state::AppState;
 /// Runs the shutdown sequence after the first stop signal; returns once every session finished and the
 /// shippers delivered what they could within `--delivery-deadline`.
 pub(crate) async fn shut_down(state: &AppState, mut stop: StopSignals) {
+    // Shutting down drains too: nothing more is claimed, and heartbeats say so.
+    state.drain.cancel();
     state.shutdown.cancel();
     if is_pid1() {
         broadcast(Signal::SIGTERM);

@@ -5,6 +5,7 @@
 //! process is PID 1 of. `AppState` is what axum's `with_state` carries. Tasks that need less get less:
 //! shippers get a `ShipContext`, output pumps the metrics and the table.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -39,6 +40,11 @@ pub(crate) struct AppState {
     pub(crate) secrets: Vec<Secret>,
     /// The configured control plane, where sessions without `storage` are shipped.
     pub(crate) control_plane: Option<Destination>,
+    /// This runtime's `--label`s, validated.
+    pub(crate) labels: BTreeMap<String, String>,
+    /// Cancelled when the runtime begins to drain (`POST /drain`, SIGTERM with `--drain-timeout`, and at
+    /// shutdown): claim nothing more, admit nothing new, heartbeat `draining`.
+    pub(crate) drain: CancellationToken,
     /// Cancelled at the first SIGTERM/SIGINT: stop admitting, stop every session.
     pub(crate) shutdown: CancellationToken,
     /// Cancelled at the second signal: skip the grace period, SIGKILL now.

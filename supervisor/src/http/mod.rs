@@ -2,6 +2,7 @@
 
 mod auth;
 pub(crate) mod deadline;
+mod drain;
 mod error;
 mod events;
 pub(crate) mod server;
@@ -23,10 +24,10 @@ use protocol::{
 
 pub(crate) use error::ApiError;
 
+use crate::dispatch::submit::{Refusal, submit};
 use crate::metrics::Gauges;
 use crate::session::entry::SessionEntry;
-use crate::session::launch::{Launch, LaunchError, launch};
-use crate::session::request::prepare;
+use crate::session::launch::{Launch, LaunchError};
 use crate::session::workspace::WriteFilesError;
 use crate::state::AppState;
 
@@ -42,6 +43,7 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
         .route("/sessions/{id}/events", get(events::events))
         .route("/sessions/{id}/cancel", post(cancel))
         .route("/metrics", get(metrics))
+        .route("/drain", post(drain::drain))
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_token));
     Router::new()
         .route("/health", get(health))
@@ -56,9 +58,21 @@ pub(crate) fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn health(State(state): State<Arc<AppState>>) -> Response {
-    let shutting_down = state.shutdown.is_cancelled();
+    let (status, body) = health_body(&state);
+    (status, Json(body)).into_response()
+}
+
+/// `/health`'s answer: 200 `ok`, or 503 `draining` (DESIGN.md §9) and then `shutting_down`.
+pub(super) fn health_body(state: &AppState) -> (StatusCode, Health) {
+    let status = if state.shutdown.is_cancelled() {
+        "shutting_down"
+    } else if state.drain.is_cancelled() {
+        "draining"
+    } else {
+        "ok"
+    };
     let body = Health {
-        status: if shutting_down { "shutting_down" } else { "ok" }.to_owned(),
+        status: status.to_owned(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
         runtime_id: state.runtime_id.clone(),
         uptime_seconds: state.started.elapsed().as_secs(),
@@ -67,12 +81,12 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
             max: state.config.max_sessions,
         },
     };
-    let status = if shutting_down {
-        StatusCode::SERVICE_UNAVAILABLE
-    } else {
+    let code = if status == "ok" {
         StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
     };
-    (status, Json(body)).into_response()
+    (code, body)
 }
 
 async fn execute(
@@ -81,20 +95,16 @@ async fn execute(
 ) -> Result<Response, ApiError> {
     let body = body.map_err(error::from_rejection)?;
     let request: ExecuteRequest = parse_json(&body)?;
-    let prepared = prepare(request, state.config.session_timeout)
-        .map_err(|e| reject(&state, ApiError::bad_request(e.to_string())))?;
-    let agent_id = prepared.request.agent_id.clone();
-    // Admission and start run in a task of their own: hyper drops this handler when the client hangs up,
-    // and a launch cut short at an await would leave a pending session holding a slot forever.
-    let task_state = state.clone();
-    let launched = state
-        .tasks
-        .spawn(async move { launch(&task_state, prepared).await })
-        .await
-        .expect("launching a session does not panic");
-    let launched = launched.map_err(|err| {
+    let launched = submit(&state, request).await.map_err(|refusal| {
         use LaunchError as E;
-        let message = err.to_string();
+        let message = refusal.to_string();
+        let err = match refusal {
+            Refusal::Invalid(_) => return reject(&state, ApiError::bad_request(message)),
+            Refusal::Draining => {
+                return ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "draining", message);
+            }
+            Refusal::Launch(err) => err,
+        };
         match err {
             E::ShuttingDown => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", message),
             E::Conflict(_) => reject(&state, ApiError::new(StatusCode::CONFLICT, "conflict", message)),
@@ -126,7 +136,7 @@ async fn execute(
     };
     let body = ExecuteResponse {
         success: true,
-        agent_id,
+        agent_id: entry.agent_id.clone(),
         session_id: entry.id.clone(),
         status: label,
     };

@@ -211,7 +211,7 @@ fn admit(state: &Arc<AppState>, prepared: &Prepared) -> Result<Launch, LaunchErr
 }
 
 /// A pending session holding `uid`: its log created (`O_EXCL`) and its redactor built.
-fn new_entry(
+pub(super) fn new_entry(
     state: &AppState,
     prepared: &Prepared,
     uid: Option<u32>,

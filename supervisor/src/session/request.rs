@@ -36,12 +36,7 @@ pub(crate) fn prepare(request: ExecuteRequest, default_timeout: Duration) -> Res
     let timeout =
         validate::check_timeout(request.timeout_seconds)?.map_or(default_timeout, Duration::from_secs);
     let files = validate::plan_files(&request.skills, &request.files)?;
-
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_vec(&request)
-        .expect("a request always serialises")
-        .hash(&mut hasher);
-    let request_hash = hasher.finish();
+    let request_hash = request_hash(&request);
     let session_id = match &request.session_id {
         Some(id) => id.clone(),
         None => SessionId::parse(crate::random::uuid_v4().to_string()).expect("a UUID is a valid session id"),
@@ -53,6 +48,15 @@ pub(crate) fn prepare(request: ExecuteRequest, default_timeout: Duration) -> Res
         timeout,
         request_hash,
     })
+}
+
+/// Identifies a request: a retry with the same body is answered, not run again.
+pub(crate) fn request_hash(request: &ExecuteRequest) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(request)
+        .expect("a request always serialises")
+        .hash(&mut hasher);
+    hasher.finish()
 }
 
 #[cfg(test)]

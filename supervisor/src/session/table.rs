@@ -16,6 +16,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use nix::sys::signal::Signal;
 use protocol::SessionId;
+use tokio::sync::Notify;
 
 use super::entry::SessionEntry;
 use crate::process::{UidPool, signal_group};
@@ -23,6 +24,9 @@ use crate::process::{UidPool, signal_group};
 #[derive(Debug, Default)]
 pub(crate) struct SessionTable {
     inner: Mutex<Inner>,
+    /// Woken whenever a slot or a uid is freed (`finish`, `forget`, `release_uid`): the pull loop and the
+    /// drain wait on it.
+    freed: Notify,
 }
 
 #[derive(Debug, Default)]
@@ -63,6 +67,7 @@ impl SessionTable {
                 uids,
                 ..Inner::default()
             }),
+            freed: Notify::new(),
         }
     }
 
@@ -130,11 +135,14 @@ impl SessionTable {
         table.order.retain(|known| known != id);
         table.admitted.remove(id);
         table.give_back_uid(id);
+        drop(table);
+        self.freed.notify_waiters();
     }
 
     /// Gives the session's uid back to the pool. Only once no process of it is left.
     pub(crate) fn release_uid(&self, id: &SessionId) {
         self.lock().give_back_uid(id);
+        self.freed.notify_waiters();
     }
 
     /// Takes `uid` out of the pool for good: processes hold it that could not be ended.
@@ -152,6 +160,30 @@ impl SessionTable {
     /// Frees the slot of a session that finished; it stays listed.
     pub(crate) fn finish(&self, id: &SessionId) {
         self.lock().admitted.remove(id);
+        self.freed.notify_waiters();
+    }
+
+    /// Waits until `check(self)` answers something, and answers it; at once when it does now. Woken by
+    /// the slots and uids freed, never by polling.
+    pub(crate) async fn until<T>(&self, check: impl Fn(&Self) -> Option<T>) -> T {
+        loop {
+            // Registered before the table is read: a slot freed between the two still wakes us.
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            if let Some(answer) = check(self) {
+                return answer;
+            }
+            freed.await;
+        }
+    }
+
+    /// How many sessions `admit` would take now under `max`: the free slots, and no more than the free
+    /// uids when there is a pool (a finished session's uid comes back only once its processes are gone).
+    pub(crate) fn room(&self, max: usize) -> usize {
+        let table = self.lock();
+        let slots = max.saturating_sub(table.admitted.len());
+        table.uids.as_ref().map_or(slots, |pool| slots.min(pool.free()))
     }
 
     /// Records that `pgid` is the process group of a live agent: from now on it may be signalled.
@@ -269,6 +301,27 @@ mod tests {
             ["s-1"],
             "a finished session stays listed, a forgotten one does not"
         );
+    }
+
+    #[tokio::test]
+    async fn a_wait_for_room_ends_when_a_slot_and_a_uid_are_free() {
+        let range = crate::process::UidRange::parse("100-101").unwrap();
+        let table = Arc::new(SessionTable::new(Some(UidPool::new(range))));
+        let room = |t: &SessionTable| (t.room(2) > 0).then(|| t.room(2));
+        assert_eq!(table.until(room).await, 2, "at once when there is room");
+        assert_eq!(admit(&table, "s-1", 1), "admitted s-1 as 100");
+        assert_eq!(admit(&table, "s-2", 1), "admitted s-2 as 101");
+        let waiter = tokio::spawn({
+            let table = table.clone();
+            async move { table.until(room).await }
+        });
+        tokio::task::yield_now().await;
+        let id = |s: &str| SessionId::parse(s).unwrap();
+        table.finish(&id("s-1"));
+        tokio::task::yield_now().await;
+        assert!(!waiter.is_finished(), "a free slot without a free uid is no room");
+        table.release_uid(&id("s-1"));
+        assert_eq!(waiter.await.unwrap(), 1);
     }
 
     #[test]

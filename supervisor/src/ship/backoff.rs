@@ -10,12 +10,12 @@ const INITIAL: Duration = Duration::from_millis(500);
 const CAP: Duration = Duration::from_secs(5);
 /// The cap while the destination is misconfigured (404, 401, …): an operator has to act first, so asking
 /// every few seconds would only fill its logs; half a minute still delivers soon after the fix.
-pub(super) const MISCONFIGURED_CAP: Duration = Duration::from_secs(30);
+pub(crate) const MISCONFIGURED_CAP: Duration = Duration::from_secs(30);
 /// A server's `Retry-After` is honoured up to this long.
 const RETRY_AFTER_CAP: Duration = Duration::from_secs(60);
 
 #[derive(Debug)]
-pub(super) struct Backoff {
+pub(crate) struct Backoff {
     attempt: u32,
     cap: Duration,
 }
@@ -27,13 +27,13 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    pub(super) fn capped_at(cap: Duration) -> Self {
+    pub(crate) fn capped_at(cap: Duration) -> Self {
         Self { attempt: 0, cap }
     }
 
     /// The wait before the next attempt: uniform in `[0, min(cap, initial × 2^attempt)]`, or what the
     /// server asked for with `Retry-After` (up to a minute).
-    pub(super) fn next(&mut self, retry_after: Option<Duration>) -> Duration {
+    pub(crate) fn next(&mut self, retry_after: Option<Duration>) -> Duration {
         let ceiling = INITIAL.saturating_mul(1u32 << self.attempt.min(16)).min(self.cap);
         self.attempt = self.attempt.saturating_add(1);
         if let Some(wait) = retry_after {

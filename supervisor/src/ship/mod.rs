@@ -19,10 +19,10 @@
 //!
 //! Layout: `destination` (where, with which key), `shippers` (one shipper per destination, started on
 //! first use), `shipper` (the delivery loop), `batch` (reading logs into batches), `transport` (the HTTP
-//! requests and what an answer's status means), `backoff`, `cursor`, `dead_letter`, `rejection`, `heartbeat`, `commands` (what
+//! requests and what an answer's status means; the claims of `dispatch` go through it too), `backoff`, `cursor`, `dead_letter`, `rejection`, `heartbeat`, `commands` (what
 //! answers ask for), `context` (what shippers use of the supervisor).
 
-mod backoff;
+pub(crate) mod backoff;
 mod batch;
 mod commands;
 pub(crate) mod context;
@@ -31,9 +31,9 @@ mod dead_letter;
 pub(crate) mod destination;
 mod heartbeat;
 mod rejection;
-mod shipper;
+pub(crate) mod shipper;
 pub(crate) mod shippers;
-mod transport;
+pub(crate) mod transport;
 
 use std::time::Duration;
 

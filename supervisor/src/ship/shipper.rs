@@ -28,7 +28,7 @@ const MISCONFIGURED_LOG_EVERY: Duration = Duration::from_secs(60);
 /// Ships the events of the sessions tracked for one destination.
 #[derive(Debug)]
 pub(crate) struct Shipper {
-    pub(super) transport: Transport,
+    pub(crate) transport: Transport,
     pub(super) context: Arc<ShipContext>,
     tracked: Mutex<Vec<Tracked>>,
     /// The sessions shipped here that have not finished: the only ones this destination's heartbeats

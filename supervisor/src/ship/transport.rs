@@ -12,7 +12,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// What an answer's status says about the batch that was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Verdict {
+pub(crate) enum Verdict {
     /// 2xx: stored.
     Accepted,
     /// A passing problem (408, 429, 5xx): send it again, after `Retry-After` when given.
@@ -31,7 +31,7 @@ pub(super) enum Verdict {
 /// Only 400 and 422 say that *this batch* is invalid; every other refusal (401, 403, 404, 405, 409, 410,
 /// a redirect, …) says the destination is not the one it should be, and an operator can fix that: a
 /// control-plane URL with a wrong path must not move every event to the dead-letter directory.
-pub(super) fn classify(status: u16) -> Verdict {
+pub(crate) fn classify(status: u16) -> Verdict {
     match status {
         200..=299 => Verdict::Accepted,
         413 => Verdict::TooLarge,
@@ -56,7 +56,7 @@ pub(super) enum SendError {
 
 /// The client for one destination.
 #[derive(Debug)]
-pub(super) struct Transport {
+pub(crate) struct Transport {
     dest: Destination,
     client: reqwest::Client,
 }
@@ -72,11 +72,12 @@ impl Transport {
         }
     }
 
-    pub(super) fn dest(&self) -> &Destination {
+    pub(crate) fn dest(&self) -> &Destination {
         &self.dest
     }
 
-    fn post(&self, path: &str) -> reqwest::RequestBuilder {
+    /// A POST to `<destination>/<path>` with its key: every request to a destination is built here.
+    pub(crate) fn post(&self, path: &str) -> reqwest::RequestBuilder {
         let request = self.client.post(self.dest.endpoint(path));
         match self.dest.key() {
             Some(key) => request.bearer_auth(key.expose()),
@@ -150,7 +151,7 @@ fn gzip(body: &[u8]) -> Vec<u8> {
     encoder.finish().expect("writing to a Vec cannot fail")
 }
 
-fn error_chain(err: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -16,7 +16,7 @@
 //! (`support::ControlPlane`).
 
 mod cases;
-mod fixtures;
+pub(crate) mod fixtures;
 mod oracle;
 
 /// Whether the long variants run (`FAULTS_FULL=1`, `scripts/faults.sh --full`).

@@ -75,9 +75,18 @@ impl ControlPlane {
     /// On `addr` with the database at `database_url`, retrying while the address or the database is still
     /// held by a control plane killed a moment ago.
     pub(crate) async fn start_on(addr: SocketAddr, database_url: &str) -> Self {
+        Self::start_with(addr, database_url, Duration::from_secs(60)).await
+    }
+
+    /// Like `start_on`, with this `--heartbeat-timeout`.
+    pub(crate) async fn start_with(
+        addr: SocketAddr,
+        database_url: &str,
+        heartbeat_timeout: Duration,
+    ) -> Self {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match Self::try_start(addr, database_url).await {
+            match Self::try_start(addr, database_url, heartbeat_timeout).await {
                 Ok(cp) => return cp,
                 Err(err) if Instant::now() < deadline => {
                     eprintln!("control plane did not start yet: {err}");
@@ -88,7 +97,11 @@ impl ControlPlane {
         }
     }
 
-    async fn try_start(addr: SocketAddr, database_url: &str) -> Result<Self, String> {
+    async fn try_start(
+        addr: SocketAddr,
+        database_url: &str,
+        heartbeat_timeout: Duration,
+    ) -> Result<Self, String> {
         let config = ServerConfig {
             listen: addr,
             database_url: database_url.to_owned(),
@@ -97,7 +110,7 @@ impl ControlPlane {
                 api_tokens: vec![Secret::new(CP_TOKEN)],
                 disabled: false,
             },
-            heartbeat_timeout: Duration::from_secs(60),
+            heartbeat_timeout,
             secrets_key: Default::default(),
             claim_lease: Duration::from_secs(30),
         };

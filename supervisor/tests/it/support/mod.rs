@@ -3,17 +3,21 @@
 //! runner, the processes below a supervisor, and one way to wait for a condition.
 
 mod control_plane;
+mod dispatcher;
 mod events;
 mod model;
 mod process;
 mod refusal;
+mod relay;
 mod supervisor;
 mod wait;
 
 pub(crate) use control_plane::*;
+pub(crate) use dispatcher::*;
 pub(crate) use events::*;
 pub(crate) use model::*;
 pub(crate) use process::*;
 pub(crate) use refusal::*;
+pub(crate) use relay::*;
 pub(crate) use supervisor::*;
 pub(crate) use wait::*;

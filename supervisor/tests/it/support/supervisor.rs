@@ -27,6 +27,8 @@ pub(crate) struct Options {
     pub(crate) auth: bool,
     /// The supervisor's file-descriptor limit (`RLIMIT_NOFILE`), when the test sets one.
     pub(crate) nofile: Option<u64>,
+    /// `--runtime-id` (`rt-test` unless a test runs several supervisors against one control plane).
+    pub(crate) runtime_id: String,
 }
 
 impl Default for Options {
@@ -38,6 +40,7 @@ impl Default for Options {
             env: Vec::new(),
             auth: false,
             nofile: None,
+            runtime_id: "rt-test".to_owned(),
         }
     }
 }
@@ -66,6 +69,11 @@ impl Options {
     /// Runs the supervisor with this many file descriptors at most (through `prlimit`).
     pub(crate) fn nofile(mut self, limit: u64) -> Self {
         self.nofile = Some(limit);
+        self
+    }
+
+    pub(crate) fn runtime_id(mut self, id: &str) -> Self {
+        self.runtime_id = id.to_owned();
         self
     }
 
@@ -118,6 +126,13 @@ impl Sup {
         let options = self.options.clone();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().expect("temp dir"));
         Self::launch(options, true, Some(dir))
+    }
+
+    /// `kill -9`: the supervisor and every process below it, as a crash of the container leaves them.
+    pub(crate) fn kill(&mut self) {
+        self.kill_everything();
+        let _ = self.child.wait();
+        self.exited = Some(std::process::ExitStatus::default());
     }
 
     /// Kills the supervisor and every process below it the way a crash of a container's PID 1 does: the
@@ -181,7 +196,7 @@ impl Sup {
             "--run-as".into(),
             "nobody".into(),
             "--runtime-id".into(),
-            "rt-test".into(),
+            options.runtime_id.clone(),
         ];
         let token = options.auth.then(|| "test-token-0123456789".to_owned());
         if !options.auth && no_auth_flag {

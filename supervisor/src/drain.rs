@@ -1,0 +1,43 @@
+//! The drain for scale-in (DESIGN.md §9): `POST /drain`, or SIGTERM when `--drain-timeout` is above 0.
+//!
+//! Draining stops claiming and admitting (`POST /execute` answers 503 `draining`, `/health` 503
+//! `draining`, heartbeats say `draining`) and gives the running sessions up to `--drain-timeout` to
+//! finish; then the shutdown of DESIGN.md §3 runs (it stops what is still running and delivers every
+//! event) and the supervisor exits 0. A stop signal during the drain cuts it short: the shutdown starts.
+
+use crate::signals::StopSignals;
+use crate::state::AppState;
+
+/// Begins the drain; answers whether this call began it (a second `POST /drain` changes nothing).
+pub(crate) fn begin(state: &AppState, why: &'static str) -> bool {
+    if state.drain.is_cancelled() {
+        return false;
+    }
+    state.drain.cancel();
+    tracing::info!(
+        why,
+        running = state.sessions.running(),
+        drain_timeout = ?state.config.drain_timeout,
+        "draining: no new sessions; running ones get the drain timeout to finish"
+    );
+    true
+}
+
+/// Once the drain began: returns when no session holds a slot, when `--drain-timeout` has passed, or at
+/// a stop signal, whichever comes first.
+pub(crate) async fn wait(state: &AppState, stop: &mut StopSignals) {
+    let timeout = state.config.drain_timeout;
+    tokio::select! {
+        () = state.sessions.until(|table| (table.running() == 0).then_some(())) => {
+            tracing::info!("drained: every session finished");
+        }
+        () = tokio::time::sleep(timeout) => {
+            tracing::info!(
+                running = state.sessions.running(),
+                ?timeout,
+                "drain timeout: stopping the sessions still running"
+            );
+        }
+        signal = stop.next() => tracing::info!(signal, "signal during the drain: shutting down now"),
+    }
+}
