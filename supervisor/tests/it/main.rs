@@ -9,6 +9,7 @@ mod support;
 
 mod api;
 mod context;
+mod conversation;
 mod delivery;
 mod destinations;
 mod faults;

@@ -92,5 +92,6 @@ fn request(args: &RunArgs) -> Result<ExecuteRequest, CliError> {
         timeout_seconds: None,
         conversation_id: None,
         agent_version: None,
+        conversation: None,
     })
 }
