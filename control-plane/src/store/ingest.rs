@@ -26,6 +26,7 @@ use protocol::{Event, SessionId};
 use super::backend::Tx;
 use super::error::is_insert_race;
 use super::{Result, SessionRow, Store, StoreError, projection};
+use crate::conversation::StatePiece;
 
 /// Tries of one group commit that lose an insert race before its error goes to the senders (who retry).
 const INSERT_RACE_ATTEMPTS: u32 = 3;
@@ -35,6 +36,9 @@ const INSERT_RACE_ATTEMPTS: u32 = 3;
 pub struct IngestBatch {
     pub runtime_id: String,
     pub events: Vec<Event>,
+    /// The `conversation.state` pieces taken out of `events` (crate::conversation::divert), stored with
+    /// them for the sessions accepted.
+    pub states: Vec<StatePiece>,
 }
 
 /// Why the store refused a session of a batch: none of its events was stored.
@@ -286,6 +290,21 @@ async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64, mode: M
         insert(tx, &new_events).await?;
     }
     new_events.retain(|_, events| !events.is_empty());
+    // The state pieces of accepted sessions, in the same transaction as their markers: a session's
+    // `session.finished` never commits before its state.
+    let pieces: Vec<&StatePiece> = batches
+        .iter()
+        .enumerate()
+        .flat_map(|(i, b)| {
+            let conflicts = &conflicts[i];
+            b.states
+                .iter()
+                .filter(move |p| !conflicts.keys().any(|s| s.as_str() == p.session_id))
+        })
+        .collect();
+    if !pieces.is_empty() {
+        tx.insert_state_pieces(&pieces).await?;
+    }
 
     // Each new event counts for the batch whose copy was stored.
     let inserted_per_batch: Vec<usize> = batches

@@ -27,6 +27,10 @@ pub(super) const POSTGRES: Files = &[
         "0003_agents_and_queue.sql",
         include_str!("../../../migrations/postgres/0003_agents_and_queue.sql"),
     ),
+    (
+        "0005_conversation_state.sql",
+        include_str!("../../../migrations/postgres/0005_conversation_state.sql"),
+    ),
 ];
 
 pub(super) const SQLITE: Files = &[
@@ -41,6 +45,10 @@ pub(super) const SQLITE: Files = &[
     (
         "0003_agents_and_queue.sql",
         include_str!("../../../migrations/sqlite/0003_agents_and_queue.sql"),
+    ),
+    (
+        "0005_conversation_state.sql",
+        include_str!("../../../migrations/sqlite/0005_conversation_state.sql"),
     ),
 ];
 
