@@ -1,10 +1,12 @@
 //! The statements on `conversation_state` (crate::conversation): pieces stored in the ingest transaction,
 //! read back when a later session of the conversation is claimed.
 
-use protocol::FileEncoding;
+use std::collections::BTreeMap;
+
+use protocol::{FileEncoding, SessionId};
 
 use super::backend::{Tx, with_conn, with_pool};
-use super::{Result, Store};
+use super::{IngestBatch, Refusal, Result, Store};
 use crate::conversation::StatePiece;
 
 type PieceRow = (String, i64, String, String, String, String, i64, i64, String);
@@ -17,8 +19,27 @@ fn encoding_text(encoding: FileEncoding) -> &'static str {
 }
 
 impl Tx {
+    /// Stores the state pieces of each batch's sessions that were not refused.
+    pub(super) async fn insert_accepted_pieces(
+        &mut self,
+        batches: &[IngestBatch],
+        refused: &[BTreeMap<SessionId, Refusal>],
+    ) -> Result<()> {
+        let pieces: Vec<&StatePiece> = batches
+            .iter()
+            .zip(refused)
+            .flat_map(|(batch, refused)| {
+                batch
+                    .states
+                    .iter()
+                    .filter(move |p| !refused.keys().any(|s| s.as_str() == p.session_id))
+            })
+            .collect();
+        self.insert_state_pieces(&pieces).await
+    }
+
     /// Stores pieces; one already stored (a resent event) is left as it is.
-    pub(super) async fn insert_state_pieces(&mut self, pieces: &[&StatePiece]) -> Result<()> {
+    async fn insert_state_pieces(&mut self, pieces: &[&StatePiece]) -> Result<()> {
         for p in pieces {
             with_conn!(&mut *self, |c| {
                 sqlx::query(

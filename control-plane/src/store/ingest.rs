@@ -290,21 +290,8 @@ async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64, mode: M
         insert(tx, &new_events).await?;
     }
     new_events.retain(|_, events| !events.is_empty());
-    // The state pieces of accepted sessions, in the same transaction as their markers: a session's
-    // `session.finished` never commits before its state.
-    let pieces: Vec<&StatePiece> = batches
-        .iter()
-        .enumerate()
-        .flat_map(|(i, b)| {
-            let conflicts = &conflicts[i];
-            b.states
-                .iter()
-                .filter(move |p| !conflicts.keys().any(|s| s.as_str() == p.session_id))
-        })
-        .collect();
-    if !pieces.is_empty() {
-        tx.insert_state_pieces(&pieces).await?;
-    }
+    // In the same transaction as their markers: a session's `session.finished` never commits before its state.
+    tx.insert_accepted_pieces(batches, &conflicts).await?;
 
     // Each new event counts for the batch whose copy was stored.
     let inserted_per_batch: Vec<usize> = batches
