@@ -10,6 +10,7 @@ mod support;
 mod api;
 mod context;
 mod conversation;
+mod conversation_cp;
 mod delivery;
 mod destinations;
 mod faults;
