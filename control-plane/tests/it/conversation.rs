@@ -172,9 +172,55 @@ async fn a_follow_up_of_a_conversation_without_any_state_starts_fresh(db: TestDb
     assert_eq!(jobs[0]["conversation"], Value::Null);
 }
 
+async fn a_follow_up_whose_state_is_over_the_bound_fails_with_the_reason(db: TestDb) {
+    let app = spawn_app(&db).await;
+    put(&app, "support-bot", &definition()).await;
+    queue(&app, json!({"prompt": "one", "sessionId": "b-1"})).await;
+    claim(&app, "rt-a").await;
+    // 33 MiB of transcript in pieces of 256 KiB, sent in batches below the ingest body limit.
+    let chunk = "x".repeat(256 * 1024);
+    let n: u64 = 132;
+    let started = sup(
+        "b-1",
+        0,
+        "session.started",
+        json!({"agentId": "support-bot", "pid": 7, "runtimeId": "rt-a", "runner": "x"}),
+    );
+    assert_eq!(app.ingest("rt-a", &[started]).await.0, StatusCode::OK);
+    for batch in (0..n).collect::<Vec<_>>().chunks(24) {
+        let events: Vec<Value> = batch
+            .iter()
+            .map(|&i| piece("b-1", i + 1, i, &transcript("b-1"), &chunk, i == n - 1))
+            .collect();
+        let (status, answer) = app.ingest("rt-a", &events).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+    }
+    let finished = sup(
+        "b-1",
+        n + 1,
+        "session.finished",
+        json!({"status": "succeeded", "exitCode": 0}),
+    );
+    assert_eq!(app.ingest("rt-a", &[finished]).await.0, StatusCode::OK);
+
+    queue(
+        &app,
+        json!({"prompt": "two", "sessionId": "b-2", "conversationId": "b-1"}),
+    )
+    .await;
+    assert!(
+        claim(&app, "rt-b").await.is_empty(),
+        "no job that could not carry its state"
+    );
+    let (_, b2) = app.get("/api/v1/sessions/b-2").await;
+    assert_eq!(b2["status"], "failed", "{b2}");
+    expect_test::expect!["the conversation cannot continue: the conversation state is 33816576 bytes, more than the 33554432 a job may carry"].assert_eq(b2["error"].as_str().expect("an error"));
+}
+
 on_both_backends!(
     a_follow_up_claim_carries_the_latest_complete_state_and_the_log_only_a_marker,
     a_follow_up_of_a_conversation_without_any_state_starts_fresh,
+    a_follow_up_whose_state_is_over_the_bound_fails_with_the_reason,
 );
 
 #[test]
