@@ -4,6 +4,9 @@
 // The job spec (protocol `RunnerJob`) arrives as one JSON document on stdin. The supervisor parses stdout
 // line by line, so stdout carries nothing but SDK messages; diagnostics go to stderr.
 //
+// A job with `conversation` continues an earlier SDK session (conversation.mjs); after every turn whose CLI
+// wrote a transcript, `conversation.state` lines carry the session's files for the next turn.
+//
 // Exit status: 0 only after a `result` with subtype "success" and is_error false; 1 for any other ending;
 // 2 for a missing or malformed job spec; 128+N when stopped by signal N (SIGTERM → 143, SIGINT → 130).
 
@@ -11,12 +14,16 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { query } from '@anthropic-ai/claude-agent-sdk';
 
+import { BadConversation, capture, configDir, parseConversation, restore, stateLines } from './conversation.mjs';
+
 const EXIT_FAILED = 1;
 const EXIT_BAD_JOB = 2;
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 };
 // After a signal the CLI gets this long to stop its tools and exit before it is killed; well within the
 // supervisor's grace period, so we still exit with our own status.
 const SIGNAL_DEADLINE_MS = 1500;
+// The CLI appends the turn's last records as it exits; the state is read only after that, or after this long.
+const CLI_EXIT_DEADLINE_MS = 10_000;
 
 // The job options, passed to the SDK under the same names. Anything else in `options` is refused: a misspelt
 // option must stop the run, not let the agent run without the limit its caller asked for (as in the protocol crate).
@@ -60,7 +67,14 @@ function parseJob(text) {
   for (const name of Object.keys(options)) {
     if (!OPTION_NAMES.includes(name)) throw new BadJob(`job spec has unknown option \`options.${name}\``);
   }
-  return { ...job, options };
+  let conversation;
+  try {
+    conversation = parseConversation(job.conversation);
+  } catch (err) {
+    if (err instanceof BadConversation) throw new BadJob(err.message);
+    throw err;
+  }
+  return { ...job, options, conversation };
 }
 
 // Null means "not set" in the job spec; the SDK wants such options absent rather than null.
@@ -72,6 +86,8 @@ function sdkOptions(job, abortController, spawnClaude) {
   }
   options.permissionMode ??= 'bypassPermissions';
   if (options.permissionMode === 'bypassPermissions') options.allowDangerouslySkipPermissions = true;
+  // The same session id: the CLI appends this turn to the restored transcript instead of forking a new one.
+  if (job.conversation !== null) options.resume = job.conversation.sdkSessionId;
   return {
     ...options,
     cwd: job.cwd,
@@ -95,6 +111,18 @@ async function writeLine(message) {
 // The write callback fires once everything queued before it reached the pipe, so nothing is lost on exit.
 function flushStdout() {
   return new Promise((resolve) => process.stdout.write('', () => resolve()));
+}
+
+// Resolves once the CLI has exited (at once if it has), or after `ms`.
+function cliExited(cli, ms) {
+  if (cli === null || cli.exitCode !== null || cli.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    cli.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 async function exit(code) {
@@ -150,10 +178,22 @@ async function main() {
     return cli;
   };
 
+  const claudeDir = configDir(process.env);
+  if (job.conversation !== null) {
+    try {
+      await restore(job.conversation, claudeDir);
+    } catch (err) {
+      process.stderr.write(`agent-runner: restore the conversation: ${err.message}\n`);
+      return exit(EXIT_FAILED);
+    }
+  }
+
   let lastResult = null;
+  let sdkSessionId = null;
   try {
     for await (const message of query({ prompt: job.prompt, options: sdkOptions(job, abortController, spawnClaude) })) {
       await writeLine(message);
+      if (message.type === 'system' && message.subtype === 'init') sdkSessionId ??= message.session_id;
       if (message.type === 'result') lastResult = message;
     }
   } catch (err) {
@@ -161,6 +201,17 @@ async function main() {
   }
 
   if (stoppedBy !== null) return exit(SIGNAL_EXIT[stoppedBy]);
+  // After a failed turn too: its transcript holds what the agent did, and the next turn continues from there.
+  if (sdkSessionId !== null) {
+    await cliExited(cli, CLI_EXIT_DEADLINE_MS);
+    try {
+      const state = await capture(claudeDir, sdkSessionId);
+      if (state !== null) for (const line of stateLines(state)) await writeLine(line);
+    } catch (err) {
+      process.stderr.write(`agent-runner: read the conversation state: ${err.message}\n`);
+      return exit(EXIT_FAILED);
+    }
+  }
   if (lastResult === null) {
     process.stderr.write('agent-runner: the query ended without a result message\n');
     return exit(EXIT_FAILED);

@@ -23,6 +23,9 @@ if ! cmp -s agent-runner/package-lock.json agent-runner/node_modules/.package-lo
     cp agent-runner/package-lock.json agent-runner/node_modules/.package-lock.json.ci
 fi
 
+step "agent-runner: npm test"
+(cd agent-runner && npm test --silent)
+
 if [[ -f Dockerfile.runtime ]]; then
     step "hadolint"
     if ! command -v hadolint >/dev/null; then

@@ -103,6 +103,7 @@ fn check_batch(mut batch: EventBatch, now_ms: i64) -> Result<Checked, Invalid> {
         batch: IngestBatch {
             runtime_id: batch.runtime_id,
             events,
+            states: Vec::new(),
         },
         rejected,
     })

@@ -12,11 +12,14 @@
 //!   accept loop (connection cap, header-read and idle timeouts); `serve_args`: its flags, secrets never on
 //!   argv; `exclusive`: one
 //!   server per SQLite file; `credentials`: the credentials it generates.
+//! - `conversation`: `conversation.state` pieces diverted from the event log at ingest, and joined into the
+//!   next job's `conversation` at claim time.
 //! - `cli`: every other subcommand, a client of the public API.
 
 pub mod agents;
 pub mod cli;
 pub mod connections;
+pub mod conversation;
 pub mod credentials;
 pub mod dispatch;
 pub mod event_time;

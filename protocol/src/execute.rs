@@ -34,6 +34,23 @@ pub struct ExecuteRequest {
     /// The agent definition's version this job was resolved from; set by the control plane in a claimed job.
     #[serde(default)]
     pub agent_version: Option<u32>,
+    /// What the previous turn of the conversation left for the SDK to resume; set by the control plane in a
+    /// claimed job, absent for a conversation's first turn.
+    #[serde(default)]
+    pub conversation: Option<ConversationState>,
+}
+
+/// The bundled CLI's own session files of a conversation's latest turn (DESIGN.md §9, agent-runner/README.md).
+///
+/// The runner writes `files` under its config dir at the same relative paths, moves absolute paths into
+/// `config_dir` (the previous turn's) to its own, and resumes `sdk_session_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConversationState {
+    pub sdk_session_id: String,
+    pub config_dir: String,
+    /// Paths relative to the config dir: `projects/<dir>/<id>.jsonl` and files below `projects/<dir>/<id>/`.
+    pub files: Vec<FileSpec>,
 }
 
 /// Where this session's events go instead of the configured control plane (the seed's field).
@@ -117,4 +134,7 @@ pub struct RunnerJob {
     /// The session's working directory; the runner passes it to `query()` as `cwd`.
     pub cwd: String,
     pub options: AgentOptions,
+    /// The conversation to resume, copied from the request; null for a first turn.
+    #[serde(default)]
+    pub conversation: Option<ConversationState>,
 }

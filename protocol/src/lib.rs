@@ -37,7 +37,8 @@ pub use event::{
     SessionFinished, SessionStarted, event_type_problem,
 };
 pub use execute::{
-    AgentOptions, ExecuteRequest, ExecuteResponse, FileEncoding, FileSpec, RunnerJob, SkillSpec, StorageSpec,
+    AgentOptions, ConversationState, ExecuteRequest, ExecuteResponse, FileEncoding, FileSpec, RunnerJob,
+    SkillSpec, StorageSpec,
 };
 pub use ids::{AgentId, InvalidId, SessionId};
 pub use session::{Session, SessionDetail, SessionStatus};

@@ -233,7 +233,8 @@ fn execute_request_reads_the_design_example() {
               ],
               "timeoutSeconds": 3600,
               "conversationId": null,
-              "agentVersion": null
+              "agentVersion": null,
+              "conversation": null
             }"#]],
     );
 }
@@ -415,5 +416,66 @@ fn an_event_type_is_one_to_128_bytes_without_control_characters() {
             "\u{9b}": must not contain control characters
             "ünïcode": valid
             " ": valid"#]],
+    );
+}
+
+#[test]
+fn a_claimed_job_carries_the_conversation_state_into_the_runner_job() {
+    let body = r#"{"agentId": "a", "prompt": "p", "conversation": {"sdkSessionId": "46a3fd50-0000-4000-8000-000000000000",
+     "configDir": "/w/homes/s-1/.claude", "files": [{"path": "projects/d/46a3fd50-0000-4000-8000-000000000000.jsonl",
+     "content": "{}\n"}, {"path": "projects/d/46a3fd50-0000-4000-8000-000000000000/tool-results/x.txt",
+     "content": "/wA=", "encoding": "base64"}]}}"#;
+    let request: ExecuteRequest = serde_json::from_str(body).unwrap();
+    let job = RunnerJob {
+        session_id: "s-2".parse().unwrap(),
+        agent_id: request.agent_id.clone(),
+        prompt: request.prompt.clone(),
+        cwd: "/w/sessions/s-2".into(),
+        options: request.options.clone(),
+        conversation: request.conversation.clone(),
+    };
+    check(
+        &job,
+        expect![[r#"
+            {
+              "sessionId": "s-2",
+              "agentId": "a",
+              "prompt": "p",
+              "cwd": "/w/sessions/s-2",
+              "options": {
+                "model": null,
+                "maxTurns": null,
+                "allowedTools": null,
+                "disallowedTools": null,
+                "systemPrompt": null,
+                "permissionMode": null,
+                "maxBudgetUsd": null,
+                "mcpServers": null
+              },
+              "conversation": {
+                "sdkSessionId": "46a3fd50-0000-4000-8000-000000000000",
+                "configDir": "/w/homes/s-1/.claude",
+                "files": [
+                  {
+                    "path": "projects/d/46a3fd50-0000-4000-8000-000000000000.jsonl",
+                    "content": "{}\n",
+                    "encoding": "utf8"
+                  },
+                  {
+                    "path": "projects/d/46a3fd50-0000-4000-8000-000000000000/tool-results/x.txt",
+                    "content": "/wA=",
+                    "encoding": "base64"
+                  }
+                ]
+              }
+            }"#]],
+    );
+    let first = serde_json::from_str::<ExecuteRequest>(r#"{"agentId":"a","prompt":"p"}"#).unwrap();
+    assert_eq!(first.conversation, None);
+    check_refused(
+        r#"{"agentId":"a","prompt":"p","conversation":{"sdkSessionId":"x","configDir":"/c","files":[],"extra":1}}"#,
+        expect![
+            "unknown field `extra`, expected one of `sdkSessionId`, `configDir`, `files` at line 1 column 98"
+        ],
     );
 }

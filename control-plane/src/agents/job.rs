@@ -32,5 +32,6 @@ pub fn job(
         timeout_seconds: agent.timeout_seconds,
         conversation_id: Some(conversation_id.clone()),
         agent_version: Some(version),
+        conversation: None,
     }
 }

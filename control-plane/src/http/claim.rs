@@ -14,6 +14,7 @@ use axum::http::HeaderMap;
 use protocol::{AgentId, ClaimRequest, ClaimResponse, ExecuteRequest, QueueSessionRequest, SessionId};
 
 use crate::agents::{definition, job};
+use crate::conversation::{self, LatestError};
 use crate::dispatch::MAX_WAIT;
 use crate::http::error::ApiError;
 use crate::http::{AppState, parse_json, read_body};
@@ -93,7 +94,24 @@ async fn claim_once(
         .await?;
     let mut jobs = Vec::with_capacity(claimed.len());
     for c in &claimed {
-        match build(state, c) {
+        let key = state.dispatch.secrets_key.as_ref();
+        let conversation =
+            match conversation::latest(&state.store, key, &c.conversation_id, &c.session_id).await {
+                Ok(found) => found,
+                Err(LatestError::Store(error)) => return Err(error.into()),
+                Err(error @ LatestError::Unusable(_)) => {
+                    let reason = error.to_string();
+                    tracing::warn!(session_id = %c.session_id, reason, "fail a claimed session");
+                    state
+                        .store
+                        .fail_claimed(&c.session_id, &reason, &time::rfc3339_ms(time::now_ms()))
+                        .await?;
+                    // The next session of its conversation may run now.
+                    state.dispatch.bell.ring().await;
+                    continue;
+                }
+            };
+        match build(state, c).map(|job| ExecuteRequest { conversation, ..job }) {
             Ok(job) => jobs.push(job),
             Err(error) => {
                 // A job that cannot be built is claimed already; its lease will requeue it, then fail it.

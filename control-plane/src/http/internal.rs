@@ -12,6 +12,7 @@ use protocol::{
 };
 use serde_json::json;
 
+use crate::conversation;
 use crate::http::error::ApiError;
 use crate::http::{AppState, parse_json, read_body};
 use crate::ingest;
@@ -43,10 +44,11 @@ pub async fn events(State(state): State<AppState>, headers: HeaderMap, body: Bod
 async fn ingest_events(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
     let body = read_body(headers, body).await?;
     let ingest::Checked {
-        batch,
+        mut batch,
         mut rejected,
         rejected_events,
     } = ingest::parse_batch(&body, time::now_ms()).map_err(|e| ApiError::bad_request(e.0))?;
+    batch.states = conversation::divert(&mut batch.events, state.dispatch.secrets_key.as_ref());
     let runtime_id = batch.runtime_id.clone();
     let total = batch.events.len();
     let BatchOutcome {

@@ -26,6 +26,7 @@ use protocol::{Event, SessionId};
 use super::backend::Tx;
 use super::error::is_insert_race;
 use super::{Result, SessionRow, Store, StoreError, projection};
+use crate::conversation::StatePiece;
 
 /// Tries of one group commit that lose an insert race before its error goes to the senders (who retry).
 const INSERT_RACE_ATTEMPTS: u32 = 3;
@@ -35,6 +36,9 @@ const INSERT_RACE_ATTEMPTS: u32 = 3;
 pub struct IngestBatch {
     pub runtime_id: String,
     pub events: Vec<Event>,
+    /// The `conversation.state` pieces taken out of `events` (crate::conversation::divert), stored with
+    /// them for the sessions accepted.
+    pub states: Vec<StatePiece>,
 }
 
 /// Why the store refused a session of a batch: none of its events was stored.
@@ -286,6 +290,8 @@ async fn commit_group(tx: &mut Tx, batches: &[IngestBatch], now_ms: i64, mode: M
         insert(tx, &new_events).await?;
     }
     new_events.retain(|_, events| !events.is_empty());
+    // In the same transaction as their markers: a session's `session.finished` never commits before its state.
+    tx.insert_accepted_pieces(batches, &conflicts).await?;
 
     // Each new event counts for the batch whose copy was stored.
     let inserted_per_batch: Vec<usize> = batches

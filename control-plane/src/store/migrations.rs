@@ -31,6 +31,10 @@ pub(super) const POSTGRES: Files = &[
         "0004_runtime_labels.sql",
         include_str!("../../../migrations/postgres/0004_runtime_labels.sql"),
     ),
+    (
+        "0005_conversation_state.sql",
+        include_str!("../../../migrations/postgres/0005_conversation_state.sql"),
+    ),
 ];
 
 pub(super) const SQLITE: Files = &[
@@ -49,6 +53,10 @@ pub(super) const SQLITE: Files = &[
     (
         "0004_runtime_labels.sql",
         include_str!("../../../migrations/sqlite/0004_runtime_labels.sql"),
+    ),
+    (
+        "0005_conversation_state.sql",
+        include_str!("../../../migrations/sqlite/0005_conversation_state.sql"),
     ),
 ];
 

@@ -22,11 +22,13 @@
 //! - `doorbell`: NOTIFY/LISTEN between replicas (PostgreSQL).
 //! - `agents`: agent definitions and their immutable versions; `queue`: queued sessions and
 //!   conversations; `claim`: claims (`FOR UPDATE SKIP LOCKED`) and their leases.
+//! - `conversation`: the pieces of sessions' conversation state (stored at ingest, read at claim time).
 //! - `credentials`: digests of the credentials `agentctl serve` generated.
 
 mod agents;
 mod backend;
 mod claim;
+mod conversation;
 mod copy;
 mod credentials;
 mod doorbell;

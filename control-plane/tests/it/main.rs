@@ -9,6 +9,7 @@ mod cli_hardening;
 mod cli_logging;
 mod cli_transcript;
 mod connections;
+mod conversation;
 mod corrupt;
 mod credentials;
 mod dispatch;

@@ -99,6 +99,7 @@ pub(crate) async fn launch(state: &Arc<AppState>, prepared: Prepared) -> Result<
         prompt: prepared.request.prompt.clone(),
         cwd: dirs.cwd.to_string_lossy().into_owned(),
         options: prepared.request.options.clone(),
+        conversation: prepared.request.conversation.clone(),
     };
     let spec = SpawnSpec {
         program: state.runner.program.clone(),

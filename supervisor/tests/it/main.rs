@@ -9,6 +9,8 @@ mod support;
 
 mod api;
 mod context;
+mod conversation;
+mod conversation_cp;
 mod delivery;
 mod destinations;
 mod dispatch;

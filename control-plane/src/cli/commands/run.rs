@@ -111,6 +111,7 @@ fn request(args: &RunArgs) -> Result<ExecuteRequest, CliError> {
         timeout_seconds: None,
         conversation_id: None,
         agent_version: None,
+        conversation: None,
     })
 }
 

@@ -85,6 +85,12 @@ impl Transcript {
                 self.result = Some(data);
                 Vec::new()
             }
+            // The stored marker of a piece of the state the next turn resumes (crate::conversation): one
+            // line per turn, at its last piece.
+            (EventSource::Agent, "conversation.state") if data["last"] == true => vec![style.dim(&format!(
+                "↺ conversation state saved ({} pieces)",
+                data["seq"].as_u64().map_or(0, |seq| seq + 1)
+            ))],
             _ => Vec::new(),
         };
         // A blank line inside a message would otherwise keep its indent: invisible, and noise in a diff.
