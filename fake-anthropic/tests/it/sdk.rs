@@ -210,11 +210,16 @@ async fn the_real_sdk_runs_the_default_scenario_to_success() {
             .starts_with("The command printed:")
     );
 
-    let result = messages.last().expect("some messages");
+    // After the SDK's messages the runner prints the turn's conversation state (DESIGN §9).
+    let result = messages
+        .iter()
+        .rev()
+        .find(|m| m["type"] != "conversation.state")
+        .expect("some messages");
     assert_eq!(
         result["type"],
         "result",
-        "the result comes last:\n{}",
+        "the result is the SDK's last message:\n{}",
         summary(messages)
     );
     assert_eq!(result["subtype"], "success");
