@@ -27,6 +27,8 @@ EMITTER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "emitter.py")
 TMP = tempfile.mkdtemp(prefix="bench-dispatch.")
 os.chmod(TMP, 0o755)
 procs = []
+serve_procs = []
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def cleanup():
@@ -85,9 +87,20 @@ def serve():
     log = open(f"{TMP}/serve-{port}.log", "w")
     procs.append(subprocess.Popen([AGENTCTL, "serve", "--listen", f"127.0.0.1:{port}"], env=env,
                                   stdout=log, stderr=log))
+    serve_procs.append(procs[-1])
     url = f"http://127.0.0.1:{port}"
     wait_healthy(url, "agentctl serve")
     return url
+
+
+def cpu_seconds(ps):
+    """User + system CPU time of these processes (not their children) so far."""
+    total = 0
+    for p in ps:
+        with open(f"/proc/{p.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / TICK
 
 
 def supervisor(i, cp):
@@ -182,15 +195,21 @@ def main():
     for i in range(SESSIONS):
         queue(replicas[i % 2], f"pull-{i:04d}")
     sups = [supervisor(i, replicas[i % 2]) for i in range(SUPS)]
+    sup_procs = procs[len(replicas):]
     for s in sups:
         wait_healthy(s, "agent-supervisor")
+    cpu0 = (cpu_seconds(serve_procs), cpu_seconds(sup_procs))
     pull_bad, pull_last = wait_batch("pull", SESSIONS)
+    cpu1 = (cpu_seconds(serve_procs), cpu_seconds(sup_procs))
     pull_first = float(sql("SELECT min(claimed_ms) FROM session_jobs WHERE session_id LIKE 'pull-%'"))
     pull_rate = SESSIONS / ((pull_last - pull_first) / 1000)
 
     # (b) direct, the same supervisors.
     t0, retried = direct(sups, SESSIONS)
     direct_bad, direct_last = wait_batch("direct", SESSIONS)
+    cpu2 = (cpu_seconds(serve_procs), cpu_seconds(sup_procs))
+    pull_cpu = [1000 * (b - a) / SESSIONS for a, b in zip(cpu0, cpu1)]
+    direct_cpu = [1000 * (b - a) / SESSIONS for a, b in zip(cpu1, cpu2)]
     direct_rate = SESSIONS / ((direct_last - t0) / 1000)
 
     # (a) latency, with every supervisor idle and long-polling.
@@ -219,6 +238,8 @@ def main():
         (f"queue -> claim p50 / p99 / max ({len(lat)} samples)", f"{p50:.0f} / {p99} / {lat[-1]} ms", "p99 <= 50 ms"),
         (f"pull: {SESSIONS} queued sessions drained", f"{pull_rate:.1f} sessions/s", ""),
         ("direct POST /execute, same supervisors", f"{direct_rate:.1f} sessions/s ({retried} 429s)", ""),
+        ("CPU per session, serve / supervisors: pull", f"{pull_cpu[0]:.1f} / {pull_cpu[1]:.1f} ms", ""),
+        ("CPU per session, serve / supervisors: direct", f"{direct_cpu[0]:.1f} / {direct_cpu[1]:.1f} ms", ""),
         ("pull / direct", f"{pull_rate / direct_rate:.2f}", ">= 0.90"),
     ]
     widths = [max(len(r[c]) for r in rows) for c in range(3)]
