@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks (speed and memory goals are measured here, never asserted in tests).
 #
-#   scripts/bench.sh                 the supervisor (static musl build), then the control plane if present
+#   scripts/bench.sh                 the supervisor (static musl build), the control plane, then dispatch
 #   scripts/bench.sh supervisor      only the supervisor
+#   scripts/bench.sh dispatch        only the dispatch benchmark (scripts/bench-dispatch.sh: pull vs POST /execute)
 #
 # Machines are shared and noisy: every goal is stated as a ratio or a bound measured in one run.
 set -euo pipefail
@@ -21,4 +22,8 @@ fi
 
 if [[ $what == all || $what == control-plane ]] && [[ -x scripts/bench-cp.sh ]]; then
     scripts/bench-cp.sh
+fi
+
+if [[ $what == all || $what == dispatch ]]; then
+    scripts/bench-dispatch.sh
 fi

@@ -4,9 +4,11 @@
 #   scripts/quickstart.sh ["prompt"]
 #
 # Starts `agentctl serve` on an embedded SQLite file, `fake-anthropic` (unless ANTHROPIC_API_KEY is set, in
-# which case the real API is used), and `agent-supervisor` shipping to the control plane; then runs a
-# real Claude Agent SDK session with `agentctl run -f` and prints its transcript. Everything lives in a
-# temporary directory and is stopped on exit. Needs cargo and node (npm); as root, agents run as `nobody`.
+# which case the real API is used), and one `agent-supervisor` that pulls its work from the control plane;
+# then defines the agent of examples/agents/quickstart.yaml (`agentctl agents apply`), queues a session of
+# it (`agentctl run --agent quickstart -f`: a real Claude Agent SDK session on whichever runtime claims it)
+# and prints its transcript. Everything lives in a temporary directory and is stopped on exit. Needs cargo
+# and node (npm); as root, agents run as `nobody`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -49,7 +51,18 @@ if [[ -n "${ANTHROPIC_API_KEY:-}" ]]; then
     log "using the real Anthropic API (ANTHROPIC_API_KEY is set; the supervisor holds it, agents never see it)"
     agent_env=()
 else
-    "$bin/fake-anthropic" --listen 127.0.0.1:0 >"$work/fake-anthropic.out" 2>"$work/fake-anthropic.log" &
+    # The fake model plays the quickstart agent: it loads the agent's skill, follows it (reads the file the
+    # agent definition places in the workspace) and answers from what the shell printed.
+    cat >"$work/model.json" <<'JSON'
+{"turns": [
+  {"text": "I'll load the house rules first.", "toolUse": {"name": "Skill", "input": {"skill": "house-rules"}}},
+  {"text": "The rules say to read notes/welcome.md first, so I'll look around.",
+   "toolUse": {"name": "Bash", "input": {"command": "pwd && ls && cat notes/welcome.md && date", "description": "Where am I, and what is this workspace for"}}},
+  {"text": "Here is what I found:\n{{tool_result}}"}
+ ],
+ "finalText": "You are in a session workspace of the Agent Studio quickstart (fake-anthropic's scripted answer)."}
+JSON
+    "$bin/fake-anthropic" --listen 127.0.0.1:0 --scenario "$work/model.json" >"$work/fake-anthropic.out" 2>"$work/fake-anthropic.log" &
     pids+=($!)
     for _ in $(seq 100); do [[ -s $work/fake-anthropic.out ]] && break; sleep 0.05; done
     api=$(head -n1 "$work/fake-anthropic.out")
@@ -68,17 +81,21 @@ wait_http "http://127.0.0.1:$cp_port/health"
 log "control plane on 127.0.0.1:$cp_port (SQLite $work/agentctl.db)"
 
 sup_port=$(free_port)
-INTERNAL_API_KEY=$key "$bin/agent-supervisor" --listen "127.0.0.1:$sup_port" \
+# The supervisor pulls its work from the control plane (the default with --control-plane-url): nothing dials it.
+INTERNAL_API_KEY=$key "$bin/agent-supervisor" --listen "127.0.0.1:$sup_port" --runtime-id quickstart-runtime \
     --workspace "$work/workspace" --state-dir "$work/state" \
     --runner "node $repo/agent-runner/run.mjs" --run-as nobody --no-auth \
     --control-plane-url "http://127.0.0.1:$cp_port" ${agent_env[@]+"${agent_env[@]}"} 2>"$work/supervisor.log" &
 pids+=($!)
 wait_http "http://127.0.0.1:$sup_port/health"
-log "supervisor on 127.0.0.1:$sup_port"
+log "supervisor on 127.0.0.1:$sup_port, pulling from the control plane"
 
 export AGENTCTL_URL=http://127.0.0.1:$cp_port AGENTCTL_TOKEN=$token
-log "agentctl run -f --prompt \"$prompt\""
+log "agentctl agents apply -f examples/agents/quickstart.yaml"
+"$bin/agentctl" agents apply -f examples/agents/quickstart.yaml
+log "agentctl run --agent quickstart -f --prompt \"$prompt\""
 echo
-"$bin/agentctl" run --runtime "http://127.0.0.1:$sup_port" --agent quickstart --prompt "$prompt" -f
+"$bin/agentctl" run --agent quickstart --prompt "$prompt" -f
 echo
 "$bin/agentctl" sessions
+"$bin/agentctl" runtimes

@@ -7,6 +7,7 @@
 #[allow(dead_code)] // Not every helper is used by every test module.
 mod support;
 
+mod agents_e2e;
 mod api;
 mod context;
 mod conversation;
