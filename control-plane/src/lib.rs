@@ -10,8 +10,8 @@
 //! - `http`: the internal (supervisor) and public APIs, auth and error bodies.
 //! - `server`: `agentctl serve`: configuration, startup, background tasks, shutdown; `connections`: its
 //!   accept loop (connection cap, header-read and idle timeouts); `serve_args`: its flags, secrets never on
-//!   argv; `exclusive`: one
-//!   server per SQLite file; `credentials`: the credentials it generates.
+//!   argv; `database_url`: whether a database URL holds a password, and the URL with it hidden; `exclusive`:
+//!   one server per SQLite file; `credentials`: the credentials it generates.
 //! - `conversation`: `conversation.state` pieces diverted from the event log at ingest, and joined into the
 //!   next job's `conversation` at claim time.
 //! - `cli`: every other subcommand, a client of the public API.
@@ -21,6 +21,7 @@ pub mod cli;
 pub mod connections;
 pub mod conversation;
 pub mod credentials;
+pub mod database_url;
 pub mod dispatch;
 pub mod event_time;
 pub mod exclusive;

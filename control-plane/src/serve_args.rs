@@ -133,7 +133,7 @@ pub struct Secrets {
 impl std::fmt::Debug for Secrets {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Secrets")
-            .field("database_url", &crate::server::redact_url(&self.database_url))
+            .field("database_url", &crate::database_url::redacted(&self.database_url))
             .field("internal_api_keys", &self.internal_api_keys.len())
             .field("api_tokens", &self.api_tokens.len())
             .finish()
@@ -154,7 +154,7 @@ impl ServeArgs {
     /// message naming where to put it instead (and never the secret).
     pub fn secrets(&self) -> Result<Secrets, String> {
         let f = &self.flags;
-        let refused = argv_refusals(self.sources, has_password(&f.database_url));
+        let refused = argv_refusals(self.sources, crate::database_url::has_password(&f.database_url));
         if !refused.is_empty() {
             return Err(refused.join("; "));
         }
@@ -211,17 +211,6 @@ pub fn argv_refusals(sources: Sources, database_url_has_password: bool) -> Vec<&
     refused
 }
 
-/// Whether a URL carries a password (`scheme://user:password@host…`).
-pub fn has_password(url: &str) -> bool {
-    let Some((_, rest)) = url.split_once("://") else {
-        return false;
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    authority
-        .rsplit_once('@')
-        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
-}
-
 fn clean(values: &[String]) -> Vec<String> {
     values
         .iter()
@@ -275,7 +264,7 @@ mod tests {
     use clap::parser::ValueSource::{CommandLine, DefaultValue, EnvVariable};
     use expect_test::{Expect, expect};
 
-    use super::{Sources, argv_refusals, has_password};
+    use super::{Sources, argv_refusals};
 
     #[track_caller]
     fn check(sources: Sources, password: bool, expect: Expect) {
@@ -327,25 +316,5 @@ mod tests {
             true,
             expect!["[]"],
         );
-    }
-
-    #[test]
-    fn a_password_is_found_in_the_userinfo_only() {
-        let shown: Vec<bool> = [
-            "postgres://agentctl:secret@db:5432/agentctl",
-            "postgresql://u:p@db/x?sslmode=require",
-            "postgres://agentctl@db:5432/agentctl",
-            "postgres://db:5432/agentctl",
-            "postgres://db/x?password=secret",
-            "postgres://db/x?note=a:b@c",
-            "sqlite://agentctl.db",
-            "sqlite:///var/lib/a:b@c.db",
-            "no scheme",
-        ]
-        .iter()
-        .map(|u| has_password(u))
-        .collect();
-        expect!["[true, true, false, false, false, false, false, false, false]"]
-            .assert_eq(&format!("{shown:?}"));
     }
 }

@@ -89,9 +89,12 @@ impl Application {
     /// Connects to the database, runs the migrations and binds the listener (port 0 picks a free one).
     pub async fn build(config: ServerConfig) -> anyhow::Result<Self> {
         let lock = exclusive::lock_database(&config.database_url)?;
-        let store = Store::connect(&config.database_url)
-            .await
-            .with_context(|| format!("open database {}", redact_url(&config.database_url)))?;
+        let store = Store::connect(&config.database_url).await.with_context(|| {
+            format!(
+                "open database {}",
+                crate::database_url::redacted(&config.database_url)
+            )
+        })?;
         let keyring = credentials::keyring(&store, &config.auth)
             .await
             .context("load the generated credentials")?;
@@ -221,24 +224,5 @@ async fn sweep_lost(state: AppState, timeout: Duration, shutdown: CancellationTo
             Ok(_) => {}
             Err(error) => tracing::warn!(error = %error, "mark lost sessions"),
         }
-    }
-}
-
-/// The URL without its password, for messages.
-pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:[redacted]{}",
-                    &url[..scheme + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }
