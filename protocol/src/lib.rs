@@ -6,6 +6,7 @@
 //! empty, so an answer without refusals reads as it did before the field existed).
 //!
 //! Layout:
+//! - `auth`: the token of an `Authorization: Bearer` header, read alike by both servers.
 //! - `ids`: `AgentId` and `SessionId`, parsed (not merely validated) from strings.
 //! - `event`: the numbered `Event`, the rule for a valid event `type`, and the data of the supervisor's own
 //!   lifecycle events.
@@ -17,6 +18,7 @@
 
 mod agent;
 mod api;
+mod auth;
 mod event;
 mod execute;
 mod ids;
@@ -32,6 +34,7 @@ pub use api::{
     Health, HealthSessions, Heartbeat, HeartbeatResponse, IngestResponse, LegacyLogEntry,
     LegacySessionStatus, RuntimeInfo, RuntimeList, RuntimeState, SessionList, SessionsResponse,
 };
+pub use auth::bearer_token;
 pub use event::{
     Event, EventSource, INVALID_EVENT_TYPE, MAX_EVENT_TYPE_BYTES, OutputStream, OutputTruncated,
     SessionFinished, SessionStarted, event_type_problem,

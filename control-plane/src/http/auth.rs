@@ -111,16 +111,12 @@ impl Keyring {
                 "missing Authorization header: expected `Bearer <token>`",
             ));
         };
-        let Some(token) = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        else {
+        let Some(token) = value.to_str().ok().and_then(protocol::bearer_token) else {
             return Err(ApiError::unauthorized(
                 "malformed Authorization header: expected `Bearer <token>`",
             ));
         };
-        let presented = CredentialDigest::of(token.trim());
+        let presented = CredentialDigest::of(token);
         let (own, other, own_name, other_name) = match api {
             Api::Internal => (
                 &self.internal_keys,

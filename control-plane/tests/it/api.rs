@@ -20,6 +20,7 @@ crate::on_both_backends!(
     seed_routes_store_logs_as_events_and_set_status,
     bad_input_on_every_route_is_refused_with_a_message_naming_it,
     credentials_are_checked_per_api,
+    the_bearer_scheme_is_taken_in_any_case,
     bodies_over_8_mib_are_refused_with_413,
     health_needs_no_credentials_and_metrics_count,
 );
@@ -616,6 +617,31 @@ async fn credentials_are_checked_per_api(db: TestDb) {
         unauthorized,
         "internal API key",
     );
+    app.stop().await;
+}
+
+/// RFC 9110 §11.1: the scheme is case-insensitive, as the supervisor takes it too.
+async fn the_bearer_scheme_is_taken_in_any_case(db: TestDb) {
+    let app = spawn_app(&db).await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
+        let internal = app
+            .http
+            .post(app.url("/api/internal/v1/heartbeat"))
+            .header("authorization", format!("{scheme} {KEY}"))
+            .json(&json!({"runtimeId": "rt-1", "version": "1", "sessions": []}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(internal.status(), StatusCode::OK, "{scheme} on the internal API");
+        let public = app
+            .http
+            .get(app.url("/api/v1/sessions"))
+            .header("authorization", format!("{scheme} {TOKEN}"))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(public.status(), StatusCode::OK, "{scheme} on the public API");
+    }
     app.stop().await;
 }
 

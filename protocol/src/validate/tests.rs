@@ -143,6 +143,22 @@ fn env_names_that_take_over_a_process_are_refused() {
         expect!["HOME may not be set: it would let the caller take over the agent process"],
     );
     check_name(
+        "PYTHONPATH",
+        expect!["PYTHONPATH may not be set: it would let the caller take over the agent process"],
+    );
+    check_name(
+        "PYTHONSTARTUP",
+        expect!["PYTHONSTARTUP may not be set: it would let the caller take over the agent process"],
+    );
+    check_name(
+        "PERL5OPT",
+        expect!["PERL5OPT may not be set: it would let the caller take over the agent process"],
+    );
+    check_name(
+        "NODE_EXTRA_CA_CERTS",
+        expect!["NODE_EXTRA_CA_CERTS may not be set: it would let the caller take over the agent process"],
+    );
+    check_name(
         "NODE_TLS_REJECT_UNAUTHORIZED",
         expect![
             "NODE_TLS_REJECT_UNAUTHORIZED may not be set: it would let the caller take over the agent process"

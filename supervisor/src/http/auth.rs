@@ -9,7 +9,8 @@ use subtle::ConstantTimeEq;
 use super::ApiError;
 use crate::state::AppState;
 
-/// Requires `Authorization: Bearer <token>` unless auth is off (`--no-auth`).
+/// Requires `Authorization: Bearer <token>` unless auth is off (`--no-auth`); the scheme in any case, read
+/// by `protocol::bearer_token` as the control plane reads it.
 pub(crate) async fn require_token(
     State(state): State<Arc<AppState>>,
     request: Request,
@@ -22,7 +23,7 @@ pub(crate) async fn require_token(
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(bearer);
+        .and_then(protocol::bearer_token);
     match given {
         // Constant time: the comparison must not tell an attacker how much of a guess was right.
         Some(given) if bool::from(given.as_bytes().ct_eq(expected.expose().as_bytes())) => {
@@ -31,13 +32,6 @@ pub(crate) async fn require_token(
         Some(_) => unauthorized("the bearer token is not valid"),
         None => unauthorized("missing Authorization: Bearer <token> header"),
     }
-}
-
-/// The credentials of `Bearer <token>`: the scheme is case-insensitive (RFC 9110 §11.1), as the control
-/// plane takes it.
-fn bearer(value: &str) -> Option<&str> {
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim_start())
 }
 
 fn unauthorized(message: &str) -> Response {

@@ -1,7 +1,8 @@
-//! A conversation through the control plane (DESIGN §9) with the real SDK: the test claims each job over
-//! plain HTTP as a runtime's pull loop would and hands it to a supervisor's `POST /execute`; the supervisor
-//! ships the turn's events, `conversation.state` included, back to the control plane, whose next claim
-//! carries the state. Turn 1's supervisor is gone with its directories before turn 2.
+//! A conversation through the control plane (DESIGN §9) with the real SDK, as issue 11 asks for it: a real
+//! `agentctl serve`, and supervisors that pull. Runtime `rt-a` claims and runs turn 1 and ships its events,
+//! `conversation.state` included; then it is stopped and its state dir and workspace are deleted. Turns 2
+//! and 3, queued at once, are claimed by runtime `rt-b` one after the other, each job carrying the state
+//! the turn before left; fake-anthropic's recording shows what the model was sent.
 
 use std::time::Duration;
 
@@ -26,12 +27,10 @@ fn scenarios() -> Value {
     }})
 }
 
-/// Every harness supervisor is runtime `rt-test` (its `--runtime-id`): a claim must name the runtime
-/// whose events will follow.
-const RUNTIME: &str = "rt-test";
-
-async fn supervisor(cp: &ControlPlane, model: &FakeModel) -> Sup {
+/// A supervisor pulling from `cp` as runtime `runtime`, running the real SDK against `model`.
+fn puller(cp: &ControlPlane, model: &FakeModel, runtime: &str) -> Sup {
     shipping_to(cp.addr)
+        .runtime_id(runtime)
         .real_sdk()
         .model(model)
         .agent_env("ANTHROPIC_API_KEY=sk-fake-key-for-tests")
@@ -46,28 +45,9 @@ async fn public(cp: &ControlPlane, method: reqwest::Method, path: &str, body: &V
     answer
 }
 
-async fn claim(cp: &ControlPlane, runtime: &str) -> Vec<Value> {
-    let answer: Value = reqwest::Client::new()
-        .post(format!("http://{}/api/internal/v1/claim", cp.addr))
-        .bearer_auth(CP_KEY)
-        .json(&json!({"runtimeId": runtime, "labels": {}, "free": 10, "waitSeconds": 0}))
-        .send()
-        .await
-        .expect("claim")
-        .json()
-        .await
-        .expect("a claim answer");
-    answer["jobs"].as_array().expect("jobs").clone()
-}
-
-/// Claims the one job there is for `runtime`, runs it on `sup` and waits until the control plane has it
-/// finished; answers the session as the control plane shows it.
-async fn run_claimed(cp: &ControlPlane, sup: &Sup, runtime: &str, id: &str) -> Value {
-    let jobs = claim(cp, runtime).await;
-    assert_eq!(jobs.len(), 1, "{jobs:#?}");
-    assert_eq!(jobs[0]["sessionId"], id);
-    let (status, answer) = sup.post("/execute", &jobs[0]).await;
-    assert_eq!(status, 202, "{answer}");
+/// Waits until the control plane has `id` finished; answers the session as it shows it, which must have
+/// succeeded on `runtime`.
+async fn finished_on(cp: &ControlPlane, sup: &Sup, runtime: &str, id: &str) -> Value {
     let mut session = Value::Null;
     let finished = eventually(WAIT, async || {
         session = cp.session(id).await;
@@ -76,6 +56,14 @@ async fn run_claimed(cp: &ControlPlane, sup: &Sup, runtime: &str, id: &str) -> V
     .await;
     assert!(finished, "{id} did not finish: {session}\n{}", sup.stderr());
     assert_eq!(session["status"], "succeeded", "{session}\n{}", sup.stderr());
+    let started: Vec<Value> = cp
+        .events(id)
+        .await
+        .into_iter()
+        .filter(|e| e["type"] == "session.started")
+        .map(|e| e["data"]["runtimeId"].clone())
+        .collect();
+    assert_eq!(started, [json!(runtime)], "{id} ran once, on {runtime}");
     session
 }
 
@@ -94,8 +82,8 @@ async fn a_conversation_continues_through_the_control_plane_on_other_runtimes_in
         async |body: Value| public(&cp, reqwest::Method::POST, "/api/v1/agents/conv/sessions", &body).await;
 
     queue(json!({"prompt": "scenario:conv Please remember the word PINEAPPLE-1.", "sessionId": "t-1"})).await;
-    let first = supervisor(&cp, &model).await;
-    let one = run_claimed(&cp, &first, RUNTIME, "t-1").await;
+    let first = puller(&cp, &model, "rt-a");
+    let one = finished_on(&cp, &first, "rt-a", "t-1").await;
     assert!(
         one["resultText"]
             .as_str()
@@ -110,8 +98,8 @@ async fn a_conversation_continues_through_the_control_plane_on_other_runtimes_in
     // Two follow-ups queued at once.
     queue(json!({"prompt": "Second prompt: what word?", "sessionId": "t-2", "conversationId": "t-1"})).await;
     queue(json!({"prompt": "Third prompt.", "sessionId": "t-3", "conversationId": "t-1"})).await;
-    let second = supervisor(&cp, &model).await;
-    let two = run_claimed(&cp, &second, RUNTIME, "t-2").await;
+    let second = puller(&cp, &model, "rt-b");
+    let two = finished_on(&cp, &second, "rt-b", "t-2").await;
     assert!(
         two["resultText"]
             .as_str()
@@ -119,7 +107,7 @@ async fn a_conversation_continues_through_the_control_plane_on_other_runtimes_in
             .starts_with("ANSWER-TWO saw: tool-output-TWO"),
         "{two}"
     );
-    let three = run_claimed(&cp, &second, RUNTIME, "t-3").await;
+    let three = finished_on(&cp, &second, "rt-b", "t-3").await;
     assert!(
         three["resultText"].as_str().unwrap().starts_with("ANSWER-THREE"),
         "{three}"

@@ -8,9 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::faults::fixtures::{PgDb, admin_url};
-use crate::support::{
-    CP_KEY, ClaimSwallower, ControlPlane, Options, Sup, eventually, free_addr, shipping_to,
-};
+use crate::support::{CP_KEY, ControlPlane, Options, Relay, Sup, eventually, free_addr, shipping_to};
 
 const SUCCESS: &str =
     r#"{"type":"result","subtype":"success","is_error":false,"num_turns":1,"result":"done"}"#;
@@ -131,7 +129,7 @@ async fn a_job_claimed_by_a_supervisor_killed_before_starting_it_runs_elsewhere(
     let db = PgDb::create(&admin);
     let cp = ControlPlane::start_on(free_addr(), &db.url).await;
     apply_agent(&cp, "emitter", &emitter(), json!({})).await;
-    let relay = ClaimSwallower::start(&cp.url()).await;
+    let relay = Relay::swallowing_jobs(&cp.url()).await;
     let mut doomed = puller(&relay.url(), "rt-doomed", &[]);
     queue(&cp, "emitter", "s-orphan").await;
     assert!(

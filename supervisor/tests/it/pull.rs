@@ -1,27 +1,127 @@
-//! The pull loop (DESIGN.md §9) against a stand-in control plane (`support::Dispatcher`): a claimed job
-//! runs like a `POST /execute`, claims ask only for free slots, a job that cannot start still ends as a
-//! session, a job handed out twice runs once, and cancels reach pulled sessions.
+//! The pull loop (DESIGN.md §9) against the real control plane (`agentctl serve` in this process, through
+//! a relay that records the claims where a test checks them): a claimed job runs like a `POST /execute`,
+//! labels and capacity reach claims and heartbeats, a job that cannot start still ends as a session,
+//! claims ask only for free slots, and cancels reach pulled sessions.
+//!
+//! Three tests use the stand-in control plane (`support::Dispatcher`) for what the real one never does:
+//! hand out jobs it would have refused at `PUT`/queue (invalid, from a newer or older protocol), hand out
+//! a job again while it runs, and answer every claim at once instead of long-polling.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Dispatcher, eventually};
+use crate::support::{ControlPlane, Dispatcher, Relay, Sup, eventually, shipping_to};
 
 const SUCCESS: &str =
     r#"{"type":"result","subtype":"success","is_error":false,"num_turns":1,"result":"done"}"#;
+/// A secret of an agent, which must show nowhere.
+const SECRET: &str = "sk-pulled-secret-0123456789";
 
-/// A job for the shell runner that prints a successful result after `cmd`.
-fn job(session: &str, cmd: &str) -> Value {
-    json!({"agentId": "puller", "sessionId": session, "prompt": "run the command",
-           "env": {"CMD": format!("{cmd}; echo '{SUCCESS}'")}, "agentVersion": 2, "conversationId": session})
+/// A shell-runner command that runs `cmd`, then prints a successful result.
+fn succeeding(cmd: &str) -> String {
+    format!("{cmd}; echo '{SUCCESS}'")
+}
+
+/// A command that waits for a file `release` in its working directory.
+const UNTIL_RELEASED: &str = "while [ ! -e release ]; do sleep 0.02; done";
+
+/// Defines agent `id` (the shell runner runs its `CMD`) with `extra` fields of the definition.
+async fn define(cp: &ControlPlane, id: &str, cmd: &str, extra: Value) {
+    let mut body = json!({"id": id, "env": {"CMD": succeeding(cmd)}});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    let response = cp
+        .public(reqwest::Method::PUT, &format!("/api/v1/agents/{id}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    assert!(
+        status.is_success(),
+        "PUT agent {id}: {status} {}",
+        response.text().await.unwrap()
+    );
+}
+
+/// Queues session `session` of agent `agent`.
+async fn queue(cp: &ControlPlane, agent: &str, session: &str) {
+    let response = cp
+        .public(reqwest::Method::POST, &format!("/api/v1/agents/{agent}/sessions"))
+        .json(&json!({"prompt": "run the command", "sessionId": session}))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    assert_eq!(status, 202, "queue {session}: {}", response.text().await.unwrap());
+}
+
+/// Waits until the control plane has `session` finished; answers it as the public API shows it.
+async fn finished(cp: &ControlPlane, sup: &Sup, session: &str) -> Value {
+    let mut shown = Value::Null;
+    let done = eventually(Duration::from_secs(30), async || {
+        shown = cp.session(session).await;
+        shown["finishedAt"].is_string()
+    })
+    .await;
+    assert!(done, "{session} did not finish: {shown}\n{}", sup.stderr());
+    shown
+}
+
+async fn types(cp: &ControlPlane, session: &str) -> Vec<String> {
+    cp.events(session)
+        .await
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+/// The runtime `id` as `GET /api/v1/runtimes` lists it, once it has sent a heartbeat.
+async fn listed_runtime(cp: &ControlPlane, id: &str) -> Value {
+    let mut runtime = Value::Null;
+    let listed = eventually(Duration::from_secs(15), async || {
+        let list: Value = cp
+            .public(reqwest::Method::GET, "/api/v1/runtimes")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        runtime = list["runtimes"]
+            .as_array()
+            .and_then(|r| r.iter().find(|r| r["runtimeId"] == id).cloned())
+            .unwrap_or(Value::Null);
+        !runtime.is_null()
+    })
+    .await;
+    assert!(listed, "{id} is not listed");
+    runtime
+}
+
+async fn running_on(sup: &Sup, session: &str) -> bool {
+    eventually(Duration::from_secs(15), async || {
+        sup.get(&format!("/sessions/{session}")).await.1["status"] == "running"
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_claimed_job_runs_like_an_execute_and_is_shipped_with_labels_and_capacity_in_every_claim() {
-    let cp = Dispatcher::start().await;
-    let sup = cp
-        .supervisor()
+    let cp = ControlPlane::start().await;
+    // Only a runtime whose claims carry both labels may take it.
+    define(
+        &cp,
+        "puller",
+        "echo hello",
+        json!({"runtimeSelector": {"pool": "gpu", "zone": "eu-1"}}),
+    )
+    .await;
+    let relay = Relay::start(&cp.url()).await;
+    let sup = shipping_to(relay.addr)
+        .runtime_id("rt-labelled")
         .arg("--label")
         .arg("pool=gpu")
         .arg("--label")
@@ -29,11 +129,11 @@ async fn a_claimed_job_runs_like_an_execute_and_is_shipped_with_labels_and_capac
         .arg("--max-sessions")
         .arg("3")
         .start();
-    cp.queue(job("s-pulled", "echo hello"));
-    let finished = cp.finished("s-pulled").await;
-    assert_eq!(finished["status"], "succeeded", "{finished}\n{}", sup.stderr());
+    queue(&cp, "puller", "s-pulled").await;
+    let shown = finished(&cp, &sup, "s-pulled").await;
+    assert_eq!(shown["status"], "succeeded", "{shown}\n{}", sup.stderr());
     assert_eq!(
-        cp.types("s-pulled"),
+        types(&cp, "s-pulled").await,
         ["session.started", "text", "result", "session.finished"]
     );
     let session = sup.session("s-pulled").await;
@@ -41,56 +141,186 @@ async fn a_claimed_job_runs_like_an_execute_and_is_shipped_with_labels_and_capac
         (&session["agentId"], &session["status"]),
         (&json!("puller"), &json!("succeeded"))
     );
-    let (_, first) = &cp.claims()[0];
+    let (_, first) = &relay.claims()[0];
     assert_eq!(
         first,
-        &json!({"runtimeId": "rt-test", "labels": {"pool": "gpu", "zone": "eu-1"}, "free": 3, "waitSeconds": 30})
+        &json!({"runtimeId": "rt-labelled", "labels": {"pool": "gpu", "zone": "eu-1"}, "free": 3, "waitSeconds": 30})
     );
-    let mut beat = Value::Null;
-    assert!(
-        eventually(Duration::from_secs(15), async || {
-            beat = cp.heartbeats().last().cloned().unwrap_or(Value::Null);
-            !beat.is_null()
-        })
-        .await
-    );
+    // The heartbeats, as the control plane lists the runtime.
+    let runtime = listed_runtime(&cp, "rt-labelled").await;
     assert_eq!(
-        (&beat["labels"], &beat["capacity"], &beat["state"]),
+        (&runtime["labels"], &runtime["capacity"], &runtime["state"]),
         (
             &json!({"pool": "gpu", "zone": "eu-1"}),
             &json!(3),
             &json!("active")
         ),
-        "{beat}"
+        "{runtime}"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn labels_come_from_the_environment_as_a_comma_separated_list() {
-    let cp = Dispatcher::start().await;
-    let sup = cp
-        .supervisor()
+    let cp = ControlPlane::start().await;
+    define(
+        &cp,
+        "picky",
+        "true",
+        json!({"runtimeSelector": {"pool": "gpu", "zone": "eu-1"}}),
+    )
+    .await;
+    let sup = shipping_to(cp.addr)
+        .runtime_id("rt-env")
         .env("SUPERVISOR_LABELS", "pool=gpu,zone=eu-1")
         .start();
-    assert!(
-        eventually(Duration::from_secs(10), async || !cp.claims().is_empty()).await,
-        "{}",
-        sup.stderr()
+    queue(&cp, "picky", "s-picky").await;
+    assert_eq!(finished(&cp, &sup, "s-picky").await["status"], "succeeded");
+    let runtime = listed_runtime(&cp, "rt-env").await;
+    assert_eq!(
+        runtime["labels"],
+        json!({"pool": "gpu", "zone": "eu-1"}),
+        "{runtime}"
     );
-    assert_eq!(cp.claims()[0].1["labels"], json!({"pool": "gpu", "zone": "eu-1"}));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn claimed_jobs_that_cannot_start_end_failed_with_the_reason_in_their_events() {
+async fn a_claimed_job_that_cannot_start_ends_failed_with_the_reason_and_its_secret_shows_nowhere() {
+    let cp = ControlPlane::start().await;
+    define(&cp, "keeper", "true", json!({"secrets": {"API_TOKEN": SECRET}})).await;
+    let sup = shipping_to(cp.addr).runtime_id("rt-refusing").start();
+    // A session directory left behind on this runtime: the job's files cannot be written fresh.
+    std::fs::create_dir_all(sup.workspace().join("sessions/s-leftover")).unwrap();
+    queue(&cp, "keeper", "s-leftover").await;
+    let shown = finished(&cp, &sup, "s-leftover").await;
+    assert_eq!(shown["status"], "failed", "{shown}");
+    let error = shown["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("the claimed job was refused") && error.contains("workspace of session s-leftover"),
+        "{error}"
+    );
+    assert_eq!(
+        types(&cp, "s-leftover").await,
+        ["session.finished"],
+        "nothing ran"
+    );
+    assert_eq!(sup.session("s-leftover").await["status"], "failed");
+    let stored = serde_json::to_string(&cp.events("s-leftover").await).unwrap();
+    assert!(
+        !stored.contains(SECRET) && !shown.to_string().contains(SECRET),
+        "{stored}"
+    );
+    assert!(!sup.stderr().contains(SECRET));
+    // The runtime goes on claiming.
+    queue(&cp, "keeper", "s-fine").await;
+    assert_eq!(finished(&cp, &sup, "s-fine").await["status"], "succeeded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_ask_only_for_free_slots_and_wait_for_a_session_to_finish() {
+    let cp = ControlPlane::start().await;
+    define(&cp, "waiter", UNTIL_RELEASED, json!({})).await;
+    define(&cp, "quick", "true", json!({})).await;
+    // Both queued before the runtime asks: a claim for more than its one free slot would take both.
+    queue(&cp, "waiter", "s-first").await;
+    queue(&cp, "quick", "s-second").await;
+    let relay = Relay::start(&cp.url()).await;
+    let sup = shipping_to(relay.addr)
+        .runtime_id("rt-one-slot")
+        .arg("--max-sessions")
+        .arg("1")
+        .start();
+    assert!(running_on(&sup, "s-first").await, "{}", sup.stderr());
+    let claims_while_full = relay.claims().len();
+    let second = cp.session("s-second").await;
+    assert_eq!(
+        (&second["status"], &second["runtimeId"]),
+        (&json!("queued"), &Value::Null),
+        "one free slot, one job claimed: {second}"
+    );
+    std::fs::write(sup.workspace().join("sessions/s-first/release"), "").unwrap();
+    assert_eq!(finished(&cp, &sup, "s-second").await["status"], "succeeded");
+    let first = sup.session("s-first").await;
+    let second = sup.session("s-second").await;
+    assert!(
+        first["finishedAt"].as_str() <= second["createdAt"].as_str(),
+        "the second started only after the first finished: {first} {second}"
+    );
+    let claims = relay.claims();
+    assert!(claims.iter().all(|(_, c)| c["free"] == 1), "{claims:?}");
+    // While the only slot was held, no claim was sent (the claim that got the second job came after).
+    assert_eq!(claims_while_full, 1, "{claims:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancel_from_the_control_plane_stops_a_pulled_session() {
+    let cp = ControlPlane::start().await;
+    define(&cp, "sleeper", "sleep 60", json!({})).await;
+    let sup = shipping_to(cp.addr).runtime_id("rt-cancel").start();
+    queue(&cp, "sleeper", "s-cancel").await;
+    assert!(running_on(&sup, "s-cancel").await, "{}", sup.stderr());
+    let response = cp
+        .public(reqwest::Method::POST, "/api/v1/sessions/s-cancel/cancel")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202, "{}", response.text().await.unwrap());
+    let shown = finished(&cp, &sup, "s-cancel").await;
+    assert_eq!(shown["status"], "cancelled", "{shown}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_labels_and_pull_without_a_control_plane_are_refused_at_start() {
+    for (args, message) in [
+        (vec!["--label", "pool"], "expected KEY=VALUE"),
+        (vec!["--label", "pool=a b"], "the value may hold only"),
+        (vec!["--label", "pool=a", "--label", "pool=b"], "given twice"),
+        (vec!["--pull"], "no control plane to claim work from"),
+        (vec!["--claim-wait", "60s"], "must be from 1s to 30s"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let out = std::process::Command::new(crate::support::BIN)
+            .args([
+                "--listen",
+                "127.0.0.1:0",
+                "--no-auth",
+                "--runner",
+                "/bin/true",
+                "--run-as",
+                "nobody",
+            ])
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .arg("--workspace")
+            .arg(dir.path().join("ws"))
+            .args(&args)
+            .env_remove("SUPERVISOR_LABELS")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(message), "{args:?}: {stderr}");
+    }
+}
+
+/// A job for the shell runner, as the stand-in hands it out.
+fn job(session: &str, cmd: &str) -> Value {
+    json!({"agentId": "puller", "sessionId": session, "prompt": "run the command",
+           "env": {"CMD": succeeding(cmd)}, "agentVersion": 2, "conversationId": session})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_the_real_control_plane_would_refuse_end_failed_with_the_reason_and_secrets_redacted() {
     let cp = Dispatcher::start().await;
     let sup = cp.supervisor().start();
     let mut empty_prompt = job("s-empty", "true");
     empty_prompt["prompt"] = json!("  ");
+    // The reason quotes the path, and so the secret: only its redacted form may be stored.
     let mut escape = job("s-escape", "true");
-    escape["files"] = json!([{"path": "../outside.txt", "content": "x"}]);
+    escape["files"] = json!([{"path": format!("../{SECRET}"), "content": "x"}]);
+    escape["env"]["API_TOKEN"] = json!(SECRET);
     let mut unknown = job("s-unknown", "true");
     unknown["colour"] = json!("blue");
-    unknown["env"]["API_TOKEN"] = json!("sk-pulled-secret-0123456789");
+    unknown["env"]["API_TOKEN"] = json!(SECRET);
     let mut preload = job("s-preload", "true");
     preload["env"]["LD_PRELOAD"] = json!("/tmp/evil.so");
     for job in [empty_prompt, escape, unknown, preload] {
@@ -98,7 +328,10 @@ async fn claimed_jobs_that_cannot_start_end_failed_with_the_reason_in_their_even
     }
     for (session, reason) in [
         ("s-empty", "prompt"),
-        ("s-escape", "files[0].path"),
+        (
+            "s-escape",
+            "files[0].path: \"../[redacted:API_TOKEN]\" contains `..`",
+        ),
         ("s-unknown", "colour: unknown field"),
         ("s-preload", "env.LD_PRELOAD"),
     ] {
@@ -109,10 +342,10 @@ async fn claimed_jobs_that_cannot_start_end_failed_with_the_reason_in_their_even
         assert_eq!(cp.types(session), ["session.finished"], "{session}: nothing ran");
         let listed = sup.session(session).await;
         assert_eq!(listed["status"], "failed", "{session}: {listed}");
+        let stored = serde_json::to_string(&cp.events(session)).unwrap();
+        assert!(!stored.contains(SECRET), "{stored}");
     }
-    let stored = serde_json::to_string(&cp.events("s-unknown")).unwrap();
-    assert!(!stored.contains("sk-pulled-secret"), "{stored}");
-    assert!(!sup.stderr().contains("sk-pulled-secret"));
+    assert!(!sup.stderr().contains(SECRET));
     // The runtime goes on claiming.
     cp.queue(job("s-fine", "true"));
     assert_eq!(cp.finished("s-fine").await["status"], "succeeded");
@@ -150,89 +383,6 @@ async fn a_job_handed_out_again_runs_once() {
         sup.stderr()
             .contains("claimed a session this runtime already has")
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn claims_ask_only_for_free_slots_and_wait_for_a_session_to_finish() {
-    let cp = Dispatcher::start().await;
-    let sup = cp.supervisor().arg("--max-sessions").arg("1").start();
-    let waits = "while [ ! -e release ]; do sleep 0.02; done";
-    cp.queue(job("s-first", waits));
-    cp.queue(job("s-second", "true"));
-    assert!(
-        eventually(Duration::from_secs(10), async || sup
-            .get("/sessions/s-first")
-            .await
-            .1["status"]
-            == "running")
-        .await
-    );
-    let claims_while_full = cp.claims().len();
-    assert_eq!(cp.queued(), 1, "one free slot, one job claimed");
-    std::fs::write(sup.workspace().join("sessions/s-first/release"), "").unwrap();
-    assert_eq!(cp.finished("s-second").await["status"], "succeeded");
-    let first = sup.session("s-first").await;
-    let second = sup.session("s-second").await;
-    assert!(
-        first["finishedAt"].as_str() <= second["createdAt"].as_str(),
-        "the second started only after the first finished: {first} {second}"
-    );
-    let claims = cp.claims();
-    assert!(claims.iter().all(|(_, c)| c["free"] == 1), "{claims:?}");
-    // While the only slot was held, no claim was sent (the claim that got the second job came after).
-    assert_eq!(claims_while_full, 1, "{claims:?}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_cancel_from_the_control_plane_stops_a_pulled_session() {
-    let cp = Dispatcher::start().await;
-    let sup = cp.supervisor().start();
-    cp.queue(job("s-cancel", "sleep 60"));
-    assert!(
-        eventually(Duration::from_secs(10), async || sup
-            .get("/sessions/s-cancel")
-            .await
-            .1["status"]
-            == "running")
-        .await
-    );
-    cp.command(json!({"type": "cancel", "sessionId": "s-cancel"}));
-    let finished = cp.finished("s-cancel").await;
-    assert_eq!(finished["status"], "cancelled", "{finished}");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_labels_and_pull_without_a_control_plane_are_refused_at_start() {
-    for (args, message) in [
-        (vec!["--label", "pool"], "expected KEY=VALUE"),
-        (vec!["--label", "pool=a b"], "the value may hold only"),
-        (vec!["--label", "pool=a", "--label", "pool=b"], "given twice"),
-        (vec!["--pull"], "no control plane to claim work from"),
-        (vec!["--claim-wait", "60s"], "must be from 1s to 30s"),
-    ] {
-        let dir = tempfile::tempdir().unwrap();
-        let out = std::process::Command::new(crate::support::BIN)
-            .args([
-                "--listen",
-                "127.0.0.1:0",
-                "--no-auth",
-                "--runner",
-                "/bin/true",
-                "--run-as",
-                "nobody",
-            ])
-            .arg("--state-dir")
-            .arg(dir.path().join("state"))
-            .arg("--workspace")
-            .arg(dir.path().join("ws"))
-            .args(&args)
-            .env_remove("SUPERVISOR_LABELS")
-            .output()
-            .unwrap();
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
-        assert!(stderr.contains(message), "{args:?}: {stderr}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

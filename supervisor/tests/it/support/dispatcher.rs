@@ -1,7 +1,9 @@
-//! A stand-in control plane for the pull loop, until the real one has the claim route: it hands out the
-//! jobs a test queues (`POST /api/internal/v1/claim`, long-polled, at most `free` per answer), stores and
-//! acks the events it is sent, records every claim and heartbeat, and answers heartbeats with the
-//! commands a test queues.
+//! A stand-in control plane, for what the real `agentctl serve` never does: hand out jobs it would have
+//! refused at `PUT` or queue time (invalid, or of a newer or older protocol), hand out a job again while it
+//! runs, and answer every claim at once instead of long-polling (`drain.rs`'s first test also counts the
+//! claims and heartbeats it got). Everything else runs against the real one (`support::ControlPlane`).
+//! It hands out the jobs a test queues (`POST /api/internal/v1/claim`, long-polled, at most `free` per
+//! answer), stores and acks the events it is sent, and answers heartbeats with no command.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Read;
@@ -25,7 +27,6 @@ struct Inner {
     claims: Vec<(Instant, Value)>,
     heartbeats: Vec<Value>,
     events: BTreeMap<String, Vec<Value>>,
-    commands: Vec<Value>,
 }
 
 #[derive(Default)]
@@ -96,11 +97,6 @@ impl Dispatcher {
 
     pub(crate) fn heartbeats(&self) -> Vec<Value> {
         self.lock().heartbeats.clone()
-    }
-
-    /// A command for the answer of the next heartbeat.
-    pub(crate) fn command(&self, command: Value) {
-        self.lock().commands.push(command);
     }
 
     /// The events received of a session, in seq order.
@@ -198,8 +194,6 @@ async fn events(State(shared): State<Arc<Shared>>, body: Bytes) -> Json<Value> {
 }
 
 async fn heartbeat(State(shared): State<Arc<Shared>>, Json(beat): Json<Value>) -> Json<Value> {
-    let mut inner = shared.inner.lock().unwrap();
-    inner.heartbeats.push(beat);
-    let commands = std::mem::take(&mut inner.commands);
-    Json(json!({ "commands": commands }))
+    shared.inner.lock().unwrap().heartbeats.push(beat);
+    Json(json!({ "commands": [] }))
 }

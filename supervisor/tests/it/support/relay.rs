@@ -1,10 +1,14 @@
-//! A relay between a supervisor and its control plane that passes every request through, except that it
-//! never hands the supervisor a claim answer holding jobs: the control plane has given the jobs to that
-//! runtime, which never learns of them. That is a supervisor that dies after its claim and before the
-//! start, made exact: the test kills it once the relay has swallowed a job.
+//! A relay between a supervisor and its real control plane: it passes every request through and records
+//! each claim the supervisor sends, with when it arrived (what a test of the pull loop checks that the
+//! control plane does not show).
+//!
+//! Made to swallow claimed jobs, it never hands the supervisor a claim answer holding jobs: the control
+//! plane has given the jobs to that runtime, which never learns of them. That is a supervisor that dies
+//! after its claim and before the start, made exact: the test kills it once the relay has swallowed a job.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -12,25 +16,43 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+const CLAIM: &str = "/api/internal/v1/claim";
+
 struct Shared {
     upstream: String,
     client: reqwest::Client,
+    /// Keep every claim answer holding jobs from the supervisor.
+    swallow: bool,
     /// The jobs of the claim answers kept from the supervisor.
     swallowed: Mutex<Vec<Value>>,
+    /// Every claim request, with when it arrived.
+    claims: Mutex<Vec<(Instant, Value)>>,
 }
 
-pub(crate) struct ClaimSwallower {
+pub(crate) struct Relay {
     pub(crate) addr: SocketAddr,
     shared: Arc<Shared>,
     server: tokio::task::JoinHandle<()>,
 }
 
-impl ClaimSwallower {
+impl Relay {
+    /// Passes everything through to `upstream`, recording the claims.
     pub(crate) async fn start(upstream: &str) -> Self {
+        Self::serve(upstream, false).await
+    }
+
+    /// Like `start`, keeping every claim answer that holds jobs from the supervisor.
+    pub(crate) async fn swallowing_jobs(upstream: &str) -> Self {
+        Self::serve(upstream, true).await
+    }
+
+    async fn serve(upstream: &str, swallow: bool) -> Self {
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_owned(),
             client: reqwest::Client::builder().no_proxy().build().unwrap(),
+            swallow,
             swallowed: Mutex::default(),
+            claims: Mutex::default(),
         });
         let app = axum::Router::new().fallback(relay).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -49,9 +71,14 @@ impl ClaimSwallower {
     pub(crate) fn swallowed(&self) -> Vec<Value> {
         self.shared.swallowed.lock().unwrap().clone()
     }
+
+    /// Every claim request the supervisor sent so far, with when it arrived.
+    pub(crate) fn claims(&self) -> Vec<(Instant, Value)> {
+        self.shared.claims.lock().unwrap().clone()
+    }
 }
 
-impl Drop for ClaimSwallower {
+impl Drop for Relay {
     fn drop(&mut self) {
         self.server.abort();
     }
@@ -65,6 +92,10 @@ async fn relay(
     body: Bytes,
 ) -> Response {
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
+    if uri.path() == CLAIM {
+        let claim = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        shared.claims.lock().unwrap().push((Instant::now(), claim));
+    }
     let mut request = shared
         .client
         .request(method, format!("{}{path}", shared.upstream))
@@ -80,7 +111,7 @@ async fn relay(
     let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
     let content_type = answer.headers().get("content-type").cloned();
     let bytes = answer.bytes().await.unwrap_or_default();
-    if uri.path() == "/api/internal/v1/claim" {
+    if shared.swallow && uri.path() == CLAIM {
         let jobs = serde_json::from_slice::<Value>(&bytes)
             .ok()
             .and_then(|v| v["jobs"].as_array().cloned())
