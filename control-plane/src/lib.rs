@@ -15,6 +15,8 @@
 //! - `conversation`: `conversation.state` pieces diverted from the event log at ingest, and joined into the
 //!   next job's `conversation` at claim time.
 //! - `cli`: every other subcommand, a client of the public API.
+//! - `triggers`: inbound requests that become sessions (DESIGN §10); `triggers::verify` checks their
+//!   signatures.
 
 pub mod agents;
 pub mod cli;
@@ -34,3 +36,4 @@ pub mod serve_args;
 pub mod server;
 pub mod store;
 pub mod time;
+pub mod triggers;
