@@ -95,7 +95,7 @@ fn none_accepts_anything_but_only_when_chosen() {
 }
 
 #[test]
-fn a_refusal_never_prints_a_secret() {
+fn a_scheme_never_prints_its_secrets() {
     let scheme = Verify::Github {
         secrets: secrets(&["hunter2-secret"]),
     };
