@@ -613,6 +613,80 @@ fn twilio_accepts_the_published_example_and_refuses_what_is_wrong() {
 }
 
 #[test]
+fn twilio_accepts_the_url_signed_with_or_without_its_port() {
+    let scheme = Verify::Twilio {
+        secrets: secrets(&[TW_TOKEN]),
+    };
+    let params = [("MessageSid", "SM1"), ("Body", "hi")];
+    let signed_over = |url: &str| {
+        b64(&hmac_sha1(
+            TW_TOKEN.as_bytes(),
+            format!("{url}BodyhiMessageSidSM1").as_bytes(),
+        ))
+    };
+    let request = |called: &'static str, signed: &str| {
+        Request::new(form(&params))
+            .url(called)
+            .header("X-Twilio-Signature", signed_over(signed))
+    };
+    check(
+        &scheme,
+        &request(
+            "https://h.example.com/hooks/t-1?a=1",
+            "https://h.example.com:443/hooks/t-1?a=1",
+        ),
+        0,
+        expect![[r#"ok, provider id Some("SM1")"#]],
+    );
+    check(
+        &scheme,
+        &request(
+            "https://h.example.com:443/hooks/t-1",
+            "https://h.example.com/hooks/t-1",
+        ),
+        0,
+        expect![[r#"ok, provider id Some("SM1")"#]],
+    );
+    check(
+        &scheme,
+        &request("http://h.example.com", "http://h.example.com:80"),
+        0,
+        expect![[r#"ok, provider id Some("SM1")"#]],
+    );
+    check(
+        &scheme,
+        &request("https://u@[::1]:8443/t", "https://u@[::1]/t"),
+        0,
+        expect![[r#"ok, provider id Some("SM1")"#]],
+    );
+    check(
+        &scheme,
+        &request("https://[::1]/t", "https://[::1]:443/t"),
+        0,
+        expect![[r#"ok, provider id Some("SM1")"#]],
+    );
+    // Only the port is forgiven: another port, host or path is another URL.
+    check(
+        &scheme,
+        &request(
+            "https://h.example.com/hooks/t-1",
+            "https://h.example.com:8443/hooks/t-1",
+        ),
+        0,
+        expect!["refused: no secret of the trigger matched the signature"],
+    );
+    check(
+        &scheme,
+        &request(
+            "https://h.example.com/hooks/t-1",
+            "https://h.example.com/hooks/t-2",
+        ),
+        0,
+        expect!["refused: no secret of the trigger matched the signature"],
+    );
+}
+
+#[test]
 fn twilio_signs_only_the_url_of_a_json_body_and_checks_the_body_by_its_digest() {
     use sha2::Digest as _;
     let scheme = Verify::Twilio {

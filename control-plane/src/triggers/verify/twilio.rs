@@ -3,8 +3,10 @@
 //! notice, so whatever arrived is signed, not a known list. A JSON body is signed differently: the URL
 //! carries `bodySHA256=<hex sha256 of the body>` and only the URL is signed.
 //!
-//! Not yet: Webhooks Rules' HMAC-SHA256 (`X-Twilio-Webhooks-Signature-Settings`), and the SDKs' retry
-//! with and without an explicit `:443`/`:80` port.
+//! Twilio is not consistent about the port in the URL it signs, so, as its SDKs do, the URL is tried as
+//! called and with the port toggled (an explicit one removed, or the scheme's default added).
+//!
+//! Not yet: Webhooks Rules' HMAC-SHA256 (`X-Twilio-Webhooks-Signature-Settings`).
 
 use sha2::{Digest, Sha256};
 
@@ -18,8 +20,11 @@ pub(super) fn verify(secrets: &[SigningSecret], request: &Inbound<'_>) -> Result
     let value = mac::header(request, SIGNATURE)?;
     let signature = mac::base64(&format!("header {SIGNATURE}"), value)?;
     let keys = mac::raw_keys(secrets);
+    let urls: Vec<String> = std::iter::once(request.url.to_owned())
+        .chain(with_port_toggled(request.url))
+        .collect();
     if let Some(body_digest) = body_digest(request.url) {
-        mac::any_matches(Algorithm::Sha1, &keys, &[request.url.as_bytes()], &[signature])?;
+        signed_by_any(&keys, &urls, b"", &signature)?;
         // The URL is authentic now; the body is, when it hashes to what the URL says.
         let expected = mac::hex("URL parameter bodySHA256", &body_digest)?;
         if !mac::equal(&expected, &Sha256::digest(request.body)) {
@@ -29,12 +34,12 @@ pub(super) fn verify(secrets: &[SigningSecret], request: &Inbound<'_>) -> Result
     }
     let mut params: Vec<(String, String)> = form_urlencoded::parse(request.body).into_owned().collect();
     params.sort();
-    let mut signed = request.url.as_bytes().to_vec();
+    let mut signed_params = Vec::new();
     for (name, value) in &params {
-        signed.extend_from_slice(name.as_bytes());
-        signed.extend_from_slice(value.as_bytes());
+        signed_params.extend_from_slice(name.as_bytes());
+        signed_params.extend_from_slice(value.as_bytes());
     }
-    mac::any_matches(Algorithm::Sha1, &keys, &[&signed], &[signature])?;
+    signed_by_any(&keys, &urls, &signed_params, &signature)?;
     let provider_id = params
         .iter()
         .find(|(name, _)| name == "MessageSid")
@@ -49,4 +54,43 @@ fn body_digest(url: &str) -> Option<String> {
     form_urlencoded::parse(query.as_bytes())
         .find(|(name, _)| name == BODY_SHA256)
         .map(|(_, value)| value.into_owned())
+}
+
+/// Whether the signature is the HMAC-SHA1 of any form of the URL followed by `params`.
+fn signed_by_any(keys: &[Vec<u8>], urls: &[String], params: &[u8], signature: &[u8]) -> Result<(), Refusal> {
+    let mut result = Err(Refusal::NoMatch);
+    for url in urls {
+        result = mac::any_matches(
+            Algorithm::Sha1,
+            keys,
+            &[url.as_bytes(), params],
+            &[signature.to_vec()],
+        );
+        if result.is_ok() {
+            break;
+        }
+    }
+    result
+}
+
+/// The URL with an explicit port removed, or with the scheme's default port added; `None` for a scheme
+/// without one. Text surgery rather than the `url` crate, which drops a default port when it parses.
+fn with_port_toggled(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(end);
+    let host_start = authority.rfind('@').map_or(0, |at| at + 1);
+    let (userinfo, host) = authority.split_at(host_start);
+    // A port follows the last colon, unless that colon is inside an IPv6 literal's brackets.
+    match host.rfind(':').filter(|&colon| !host[colon..].contains(']')) {
+        Some(colon) => Some(format!("{scheme}://{userinfo}{}{path}", &host[..colon])),
+        None => {
+            let port = match scheme.to_ascii_lowercase().as_str() {
+                "https" => 443,
+                "http" => 80,
+                _ => return None,
+            };
+            Some(format!("{scheme}://{authority}:{port}{path}"))
+        }
+    }
 }
