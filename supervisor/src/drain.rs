@@ -8,10 +8,10 @@
 use crate::signals::StopSignals;
 use crate::state::AppState;
 
-/// Begins the drain; answers whether this call began it (a second `POST /drain` changes nothing).
-pub(crate) fn begin(state: &AppState, why: &'static str) -> bool {
+/// Begins the drain; a second call (another `POST /drain`, a signal) changes nothing.
+pub(crate) fn begin(state: &AppState, why: &'static str) {
     if state.drain.is_cancelled() {
-        return false;
+        return;
     }
     state.drain.cancel();
     tracing::info!(
@@ -20,7 +20,6 @@ pub(crate) fn begin(state: &AppState, why: &'static str) -> bool {
         drain_timeout = ?state.config.drain_timeout,
         "draining: no new sessions; running ones get the drain timeout to finish"
     );
-    true
 }
 
 /// Once the drain began: returns when no session holds a slot, when `--drain-timeout` has passed, or at

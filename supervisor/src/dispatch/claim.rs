@@ -11,7 +11,7 @@ use std::time::Duration;
 use protocol::{AgentId, ClaimRequest, ExecuteRequest, SessionId};
 use serde_json::{Value, json};
 
-use crate::ship::transport::{Transport, Verdict, classify, error_chain};
+use crate::ship::transport::{Transport, Verdict, classify, error_chain, retry_after};
 
 /// The HTTP timeout of a claim is its wait plus this: the control plane answers an empty list when the
 /// wait is over, and the answer must be allowed to arrive.
@@ -62,12 +62,7 @@ pub(super) async fn claim(
             after: None,
         })?;
     let status = response.status();
-    let after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let after = retry_after(&response);
     match classify(status.as_u16()) {
         Verdict::Accepted => {
             let body = response.bytes().await.map_err(|e| ClaimError::Retry {

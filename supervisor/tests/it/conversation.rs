@@ -11,19 +11,8 @@ use crate::support::*;
 
 const WAIT: Duration = Duration::from_secs(90);
 
-/// `conv` answers each turn of the conversation; a request without the earlier turns gets `fresh`.
 fn scenarios() -> Value {
-    let bash = |command: &str| json!({"name": "Bash", "input": {"command": command, "description": "tool"}});
-    json!({"default": "fresh", "scenarios": {
-        "fresh": {"turns": [{"text": "NOT RESUMED"}]},
-        "conv": {"turns": [
-            {"text": "Turn 1: running a tool.", "toolUse": bash("echo tool-output-ONE-$((6*7))")},
-            {"text": "ANSWER-ONE saw: {{tool_result}}"},
-            {"text": "Turn 2: running a tool.", "toolUse": bash("echo tool-output-TWO")},
-            {"text": "ANSWER-TWO saw: {{tool_result}}"},
-            {"text": "ANSWER-THREE"}
-        ]}
-    }})
+    conversation_scenarios("echo tool-output-ONE-$((6*7))")
 }
 
 async fn supervisor(model: &FakeModel) -> Sup {

@@ -14,17 +14,7 @@ const WAIT: Duration = Duration::from_secs(90);
 const SECRET: &str = "hunter2-value-5e3f";
 
 fn scenarios() -> Value {
-    let bash = |command: &str| json!({"name": "Bash", "input": {"command": command, "description": "tool"}});
-    json!({"default": "fresh", "scenarios": {
-        "fresh": {"turns": [{"text": "NOT RESUMED"}]},
-        "conv": {"turns": [
-            {"text": "Turn 1: running a tool.", "toolUse": bash("echo tool-output-ONE-$((6*7)) $MY_SECRET")},
-            {"text": "ANSWER-ONE saw: {{tool_result}}"},
-            {"text": "Turn 2: running a tool.", "toolUse": bash("echo tool-output-TWO")},
-            {"text": "ANSWER-TWO saw: {{tool_result}}"},
-            {"text": "ANSWER-THREE"}
-        ]}
-    }})
+    conversation_scenarios("echo tool-output-ONE-$((6*7)) $MY_SECRET")
 }
 
 /// A supervisor pulling from `cp` as runtime `runtime`, running the real SDK against `model`.

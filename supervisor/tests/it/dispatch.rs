@@ -22,30 +22,16 @@ fn emitter() -> String {
 
 /// Creates (or replaces) agent `id` running `cmd`, for runtimes matching `selector`.
 async fn apply_agent(cp: &ControlPlane, id: &str, cmd: &str, selector: Value) {
-    let response = cp
-        .public(reqwest::Method::PUT, &format!("/api/v1/agents/{id}"))
-        .json(&json!({"id": id, "env": {"CMD": cmd}, "runtimeSelector": selector}))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    assert!(
-        status.is_success(),
-        "PUT agent {id}: {status} {}",
-        response.text().await.unwrap()
-    );
+    cp.put_agent(
+        id,
+        &json!({"id": id, "env": {"CMD": cmd}, "runtimeSelector": selector}),
+    )
+    .await;
 }
 
 /// Queues a session of agent `agent`.
 async fn queue(cp: &ControlPlane, agent: &str, session: &str) {
-    let response = cp
-        .public(reqwest::Method::POST, &format!("/api/v1/agents/{agent}/sessions"))
-        .json(&json!({"prompt": "emit", "sessionId": session}))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    assert_eq!(status, 202, "queue {session}: {}", response.text().await.unwrap());
+    cp.queue(agent, session, "emit").await;
 }
 
 async fn status(cp: &ControlPlane, session: &str) -> String {

@@ -32,30 +32,12 @@ async fn define(cp: &ControlPlane, id: &str, cmd: &str, extra: Value) {
     for (k, v) in extra.as_object().unwrap() {
         body[k] = v.clone();
     }
-    let response = cp
-        .public(reqwest::Method::PUT, &format!("/api/v1/agents/{id}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    assert!(
-        status.is_success(),
-        "PUT agent {id}: {status} {}",
-        response.text().await.unwrap()
-    );
+    cp.put_agent(id, &body).await;
 }
 
 /// Queues session `session` of agent `agent`.
 async fn queue(cp: &ControlPlane, agent: &str, session: &str) {
-    let response = cp
-        .public(reqwest::Method::POST, &format!("/api/v1/agents/{agent}/sessions"))
-        .json(&json!({"prompt": "run the command", "sessionId": session}))
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    assert_eq!(status, 202, "queue {session}: {}", response.text().await.unwrap());
+    cp.queue(agent, session, "run the command").await;
 }
 
 /// Waits until the control plane has `session` finished; answers it as the public API shows it.

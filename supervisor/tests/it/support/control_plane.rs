@@ -252,6 +252,34 @@ impl ControlPlane {
             .bearer_auth(CP_TOKEN)
     }
 
+    /// Creates or replaces agent `id` from `definition`; anything but a 2xx fails the test.
+    pub(crate) async fn put_agent(&self, id: &str, definition: &Value) {
+        let response = self
+            .public(reqwest::Method::PUT, &format!("/api/v1/agents/{id}"))
+            .json(definition)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "PUT agent {id}: {status} {}",
+            response.text().await.unwrap()
+        );
+    }
+
+    /// Queues session `session` of agent `agent` with `prompt`; anything but 202 fails the test.
+    pub(crate) async fn queue(&self, agent: &str, session: &str, prompt: &str) {
+        let response = self
+            .public(reqwest::Method::POST, &format!("/api/v1/agents/{agent}/sessions"))
+            .json(&serde_json::json!({"prompt": prompt, "sessionId": session}))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert_eq!(status, 202, "queue {session}: {}", response.text().await.unwrap());
+    }
+
     /// The rows of a session in the database (the API could hide duplicate rows).
     pub(crate) async fn rows(&self, id: &str) -> i64 {
         let store = control_plane::store::Store::connect_lazy(&self.database_url)

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use fake_anthropic::{Config, Scenarios, Server};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use super::{Options, require_root};
 
@@ -102,4 +102,21 @@ impl Options {
     pub(crate) fn agent_env(self, assignment: &str) -> Self {
         self.arg("--agent-env").arg(assignment)
     }
+}
+
+/// The scenarios of a three-turn conversation: `conv` answers each turn (turn 1 runs `first_command`, turn 2
+/// another tool, each answer quoting its tool result); a request without the earlier turns gets `fresh`,
+/// which answers `NOT RESUMED`.
+pub(crate) fn conversation_scenarios(first_command: &str) -> Value {
+    let bash = |command: &str| json!({"name": "Bash", "input": {"command": command, "description": "tool"}});
+    json!({"default": "fresh", "scenarios": {
+        "fresh": {"turns": [{"text": "NOT RESUMED"}]},
+        "conv": {"turns": [
+            {"text": "Turn 1: running a tool.", "toolUse": bash(first_command)},
+            {"text": "ANSWER-ONE saw: {{tool_result}}"},
+            {"text": "Turn 2: running a tool.", "toolUse": bash("echo tool-output-TWO")},
+            {"text": "ANSWER-TWO saw: {{tool_result}}"},
+            {"text": "ANSWER-THREE"}
+        ]}
+    }})
 }
