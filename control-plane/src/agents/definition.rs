@@ -96,12 +96,7 @@ pub fn plan(
 /// The answer for a stored version: its definition, `version`, `createdAt`, `updatedAt`, and every secret
 /// as `{"set": true, "updatedAt"}`.
 pub fn answer(row: &AgentVersionRow) -> Result<Agent, StoreError> {
-    let mut agent: Agent = serde_json::from_str(&row.definition).map_err(|e| {
-        StoreError::Corrupt(format!(
-            "agent_versions ({}, {}): definition: {e}",
-            row.agent_id, row.version
-        ))
-    })?;
+    let mut agent = stored(row)?;
     agent.secrets = Some(
         row.secrets
             .iter()

@@ -67,12 +67,7 @@ pub(crate) async fn run(state: Arc<AppState>, shipper: Arc<Shipper>) {
                 early_empty += 1;
                 (early_empty >= EARLY_EMPTY_STREAK).then(|| backoff.next(None))
             }
-            Ok(jobs) if jobs.is_empty() => {
-                early_empty = 0;
-                backoff = Backoff::default();
-                slow = Backoff::capped_at(MISCONFIGURED_CAP);
-                None
-            }
+            // Jobs, or none after a full wait: the control plane is healthy.
             Ok(jobs) => {
                 early_empty = 0;
                 backoff = Backoff::default();
