@@ -127,6 +127,10 @@ pub struct QueueSessionRequest {
     pub conversation_id: Option<SessionId>,
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Files for this session's workspace, beside the agent's own (ARCHITECTURE.md "Changes to DESIGN"):
+    /// how a trigger hands a mail's attachments to its session. Left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileSpec>,
 }
 
 /// Answer of `POST /api/v1/agents/{id}/sessions`: 202 when queued, 200 for an identical retry.

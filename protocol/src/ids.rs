@@ -22,6 +22,11 @@ impl std::error::Error for InvalidId {}
 #[serde(try_from = "String", into = "String")]
 pub struct AgentId(String);
 
+/// A trigger's name (DESIGN §10): the same rule as an agent's, it is the last segment of `/hooks/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TriggerId(String);
+
 /// A session's identifier: `[A-Za-z0-9][A-Za-z0-9_-]{0,63}`. It is also used as a directory name, which is
 /// why the rule admits no dot and no slash.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -44,6 +49,23 @@ impl AgentId {
                 kind: "agentId",
                 rule: Self::RULE,
             })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TriggerId {
+    pub fn parse(value: impl Into<String>) -> Result<Self, InvalidId> {
+        let value = value.into();
+        match AgentId::parse(value) {
+            Ok(AgentId(value)) => Ok(Self(value)),
+            Err(_) => Err(InvalidId {
+                kind: "triggerId",
+                rule: AgentId::RULE,
+            }),
         }
     }
 
@@ -116,3 +138,4 @@ macro_rules! string_newtype {
 
 string_newtype!(AgentId);
 string_newtype!(SessionId);
+string_newtype!(TriggerId);

@@ -13,6 +13,7 @@
 //! - `session`: `Session`, `SessionStatus` and the control plane's `SessionDetail`.
 //! - `execute`: `POST /execute` request and answer, and the job spec the runner reads on stdin.
 //! - `agent`: agent definitions, queued sessions and conversations (DESIGN.md §9).
+//! - `trigger`: trigger definitions, previews and deliveries (DESIGN.md §10).
 //! - `validate`: the checks of a request's context, shared by the supervisor and the control plane.
 //! - `api`: error body, health, cancel, the internal ingest/heartbeat/claim messages and the runtime list.
 
@@ -23,6 +24,7 @@ mod event;
 mod execute;
 mod ids;
 mod session;
+mod trigger;
 pub mod validate;
 
 pub use agent::{
@@ -43,8 +45,13 @@ pub use execute::{
     AgentOptions, ConversationState, ExecuteRequest, ExecuteResponse, FileEncoding, FileSpec, RunnerJob,
     SkillSpec, StorageSpec,
 };
-pub use ids::{AgentId, InvalidId, SessionId};
+pub use ids::{AgentId, InvalidId, SessionId, TriggerId};
 pub use session::{Session, SessionDetail, SessionStatus};
+pub use trigger::{
+    Delivery, DeliveryList, DeliveryReply, DeliveryStatus, PreviewRequest, PreviewResponse, ReplyKind,
+    ReplyStatus, SignatureEncoding, Trigger, TriggerKind, TriggerList, TriggerReply, TriggerVerify,
+    VerifyScheme,
+};
 
 #[cfg(test)]
 mod tests;

@@ -479,3 +479,33 @@ fn a_claimed_job_carries_the_conversation_state_into_the_runner_job() {
         ],
     );
 }
+
+#[test]
+fn a_trigger_reads_as_design_writes_it_and_answers_its_secrets_as_states() {
+    let trigger: Trigger = serde_json::from_str(
+        r#"{"id": "support-mail", "agentId": "support-bot", "kind": "email",
+            "verify": {"scheme": "mailgun", "secrets": ["key-1", {"set": true}], "toleranceSeconds": 300},
+            "prompt": "New mail from {{ email.from }}", "conversation": null,
+            "reply": {"kind": "mailgun", "from": "support@example.com", "credentials": {"apiKey": "k"}},
+            "debounceSeconds": 0}"#,
+    )
+    .expect("the DESIGN example parses");
+    assert!(trigger.enabled, "a trigger is enabled unless it says otherwise");
+    assert_eq!(trigger.verify.scheme, VerifyScheme::Mailgun);
+    assert_eq!(
+        trigger.verify.secrets.as_deref().map(<[_]>::len),
+        Some(2),
+        "a value and a kept secret"
+    );
+    let scheme: VerifyScheme = serde_json::from_str(r#""hmac-sha256""#).expect("kebab-case scheme");
+    assert_eq!(scheme, VerifyScheme::HmacSha256);
+    let unknown = serde_json::from_str::<Trigger>(
+        r#"{"agentId": "a", "kind": "fax", "verify": {"scheme": "none"}, "prompt": "p"}"#,
+    )
+    .expect_err("an unknown kind is refused");
+    assert!(unknown.to_string().contains("fax"), "{unknown}");
+    for status in ["refused", "invalid", "disabled", "duplicate", "waiting", "queued"] {
+        let parsed: DeliveryStatus = status.parse().expect("a known status");
+        assert_eq!(parsed.to_string(), status);
+    }
+}

@@ -6,7 +6,8 @@ use protocol::{Agent, AgentId, ExecuteRequest, QueueSessionRequest, SessionId};
 
 /// The job of `session_id` (conversation `conversation_id`) of version `version` of `agent`.
 ///
-/// The environment is the agent's `env`, then the session's `env`, then the agent's secrets: a secret
+/// The files are the agent's, then the session's own (a trigger's attachments); a path given twice is
+/// refused by the runtime's checks. The environment is the agent's `env`, then the session's `env`, then the agent's secrets: a secret
 /// wins, so no caller who may queue a session can replace a credential the agent's owner set.
 pub fn job(
     agent_id: &AgentId,
@@ -20,6 +21,8 @@ pub fn job(
     let mut env = agent.env.clone();
     env.extend(request.env.clone());
     env.extend(secrets);
+    let mut files = agent.files.clone();
+    files.extend(request.files.iter().cloned());
     ExecuteRequest {
         agent_id: agent_id.clone(),
         session_id: Some(session_id.clone()),
@@ -28,7 +31,7 @@ pub fn job(
         storage: None,
         options: agent.options(),
         skills: agent.skills.clone(),
-        files: agent.files.clone(),
+        files,
         timeout_seconds: agent.timeout_seconds,
         conversation_id: Some(conversation_id.clone()),
         agent_version: Some(version),

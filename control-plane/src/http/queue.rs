@@ -35,6 +35,7 @@ pub async fn queue(
     let mut request: QueueSessionRequest = parse_json(&body)?;
     validate::check_prompt(&request.prompt).map_err(|e| ApiError::bad_request(e.to_string()))?;
     validate::check_env("env", &request.env).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    validate::plan_files(&[], &request.files).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let session_id = match request.session_id.take() {
         Some(id) => id,
         None => SessionId::parse(uuid::Uuid::new_v4().to_string()).expect("a UUID is a session id"),

@@ -35,6 +35,10 @@ pub(super) const POSTGRES: Files = &[
         "0005_conversation_state.sql",
         include_str!("../../../migrations/postgres/0005_conversation_state.sql"),
     ),
+    (
+        "0006_triggers.sql",
+        include_str!("../../../migrations/postgres/0006_triggers.sql"),
+    ),
 ];
 
 pub(super) const SQLITE: Files = &[
@@ -57,6 +61,10 @@ pub(super) const SQLITE: Files = &[
     (
         "0005_conversation_state.sql",
         include_str!("../../../migrations/sqlite/0005_conversation_state.sql"),
+    ),
+    (
+        "0006_triggers.sql",
+        include_str!("../../../migrations/sqlite/0006_triggers.sql"),
     ),
 ];
 

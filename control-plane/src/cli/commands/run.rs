@@ -46,6 +46,7 @@ async fn queue(client: &Client, args: &RunArgs) -> Result<String, CliError> {
         session_id: session_id(args.session_id.as_deref(), "--session-id")?,
         conversation_id: session_id(args.conversation.as_deref(), "--conversation")?,
         env: args.env.iter().cloned().collect(),
+        files: Vec::new(),
     };
     let queued = client.queue_session(agent.as_str(), &request).await?;
     let id = queued.session_id.to_string();
