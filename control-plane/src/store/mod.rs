@@ -23,6 +23,7 @@
 //! - `agents`: agent definitions and their immutable versions; `queue`: queued sessions and
 //!   conversations; `claim`: claims (`FOR UPDATE SKIP LOCKED`) and their leases.
 //! - `conversation`: the pieces of sessions' conversation state (stored at ingest, read at claim time).
+//! - `triggers`: trigger definitions and their sealed secrets (DESIGN §10).
 //! - `credentials`: digests of the credentials `agentctl serve` generated.
 
 mod agents;
@@ -42,6 +43,7 @@ mod rows;
 mod runtimes;
 mod seed;
 mod sessions;
+mod triggers;
 
 use protocol::SessionStatus;
 
@@ -54,6 +56,7 @@ pub use ingest::{BatchOutcome, CommitResult, IngestBatch, Refusal};
 pub use queue::{NewQueued, QueueOutcome, QueuedRow};
 pub use rows::SessionRow;
 pub use seed::{SeedRefusal, legal_transition};
+pub use triggers::{TriggerPlan, TriggerPut, TriggerRow};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
