@@ -249,6 +249,10 @@ fn malformed_mailgun_posts_name_what_was_wrong() {
             expect!["attachment-count is not a number"],
         ),
         (
+            mime.replace("bmFtZSxzZWF0cw", "bmFtZSx*ZWF0cw"),
+            expect!["`body-mime` attachment 1 (seats.csv) is not valid base64"],
+        ),
+        (
             mime.replace("From: =?UTF-8", "X-From: =?UTF-8"),
             expect!["`body-mime` has no From header with an address"],
         ),

@@ -185,3 +185,23 @@ fn malformed_sendgrid_posts_name_what_was_wrong() {
         expect!["attachments total more than 100 bytes"],
     );
 }
+
+#[test]
+fn sendgrid_fields_are_decoded_by_the_charsets_it_names() {
+    let multipart = Payload::fixture(MULTIPART)
+        .replace("\"text\":\"UTF-8\"", "\"text\":\"iso-8859-1\"")
+        .replace_bytes("Two logs attached.\r\n", b"Deux journaux, caf\xe9.\r\n");
+    let normalised = super::run(Kind::Email, &multipart, &Limits::default()).expect("the post is valid");
+    expect!["Deux journaux, café."].assert_eq(
+        normalised.context["email"]["strippedText"]
+            .as_str()
+            .expect("a text body"),
+    );
+    let bad = Payload::fixture(MULTIPART).replace("{\"to\":\"UTF-8\"", "[\"to\":\"UTF-8\"");
+    check_invalid(
+        Kind::Email,
+        &bad,
+        &Limits::default(),
+        expect!["charsets is not a JSON object"],
+    );
+}
