@@ -327,3 +327,15 @@ fn a_form_of_neither_provider_names_the_fields_expected() {
         expect!["Content-Type text/plain is not application/x-www-form-urlencoded or multipart/form-data"],
     );
 }
+
+#[test]
+fn an_attachment_over_the_default_bound_is_named_with_its_size() {
+    let big = "x".repeat(12 * 1024 * 1024);
+    let multipart = Payload::fixture(MULTIPART).replace("%%EOF", &big);
+    check_invalid(
+        Kind::Email,
+        &multipart,
+        &Limits::default(),
+        expect!["attachment 1 is 12 MiB, over 10 MiB"],
+    );
+}
