@@ -205,3 +205,59 @@ fn sendgrid_fields_are_decoded_by_the_charsets_it_names() {
         expect!["charsets is not a JSON object"],
     );
 }
+
+#[track_caller]
+fn check_block(block: &str, expect: expect_test::Expect) {
+    expect.assert_debug_eq(&super::super::headers::parse_block(block));
+}
+
+#[test]
+fn sendgrid_s_raw_header_block_is_read_with_folded_lines_and_stops_at_the_body() {
+    check_block(
+        "",
+        expect![[r#"
+        []
+    "#]],
+    );
+    check_block(
+        "Message-ID: <a@x>\nReferences: <r1@x>\n\t<r2@x>\n  <r3@x>\r\nAuto-Submitted: auto-replied\n",
+        expect![[r#"
+            [
+                (
+                    "Message-ID",
+                    "<a@x>",
+                ),
+                (
+                    "References",
+                    "<r1@x> <r2@x> <r3@x>",
+                ),
+                (
+                    "Auto-Submitted",
+                    "auto-replied",
+                ),
+            ]
+        "#]],
+    );
+    check_block(
+        "not a header line\nX-Ok: 1\nbroken name: 2\n\nBody: not a header\n",
+        expect![[r#"
+        [
+            (
+                "X-Ok",
+                "1",
+            ),
+        ]
+    "#]],
+    );
+    check_block(
+        "\tcontinuation before any header\nSubject: kept",
+        expect![[r#"
+        [
+            (
+                "Subject",
+                "kept",
+            ),
+        ]
+    "#]],
+    );
+}

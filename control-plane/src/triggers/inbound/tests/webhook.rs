@@ -146,3 +146,24 @@ fn a_stripe_event_gives_its_id_and_other_ids_do_not() {
     "#]],
     );
 }
+
+#[test]
+fn a_body_that_is_not_utf8_is_kept_as_lossy_text() {
+    let headers = HeaderMap::new();
+    let request = Request {
+        body: b"caf\xe9",
+        content_type: None,
+        headers: &headers,
+        query: "",
+    };
+    let normalised = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a current-thread runtime builds")
+        .block_on(super::super::normalise(
+            Kind::Webhook,
+            &request,
+            &Limits::default(),
+        ))
+        .expect("a webhook body is never invalid");
+    expect![[r#""caf�""#]].assert_eq(&normalised.context["body"].to_string());
+}
