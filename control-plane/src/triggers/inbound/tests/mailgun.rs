@@ -339,3 +339,16 @@ fn an_attachment_over_the_default_bound_is_named_with_its_size() {
         expect!["attachment 1 is 12 MiB, over 10 MiB"],
     );
 }
+
+#[test]
+fn a_multipart_body_of_countless_fields_is_refused() {
+    let part = "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n";
+    let body = format!("{}--b--\r\n", part.repeat(500));
+    let payload = Payload::new("multipart/form-data; boundary=b", body);
+    check_invalid(
+        Kind::Email,
+        &payload,
+        &Limits::default(),
+        expect!["multipart body has more than 220 fields"],
+    );
+}
