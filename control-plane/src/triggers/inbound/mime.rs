@@ -8,8 +8,9 @@ use super::attachment::Incoming;
 use super::email::Email;
 use super::headers::{self, HeaderList};
 
-/// Reads a whole mail. Its recipients are the To and Cc addresses and its return path the
-/// `Return-Path` header, until the provider's envelope says better; `field` names the form field it came in.
+/// Reads a whole mail. Its recipients are the To and Cc addresses, and its return path is left to the
+/// `Return-Path` header (the loop guard reads it), until the provider's envelope says better; `field`
+/// names the form field it came in.
 pub(crate) fn read(raw: &[u8], field: &str) -> Result<Email, Invalid> {
     let message = MessageParser::default()
         .parse(raw)
@@ -26,7 +27,7 @@ pub(crate) fn read(raw: &[u8], field: &str) -> Result<Email, Invalid> {
         .and_then(|addr| {
             let address = addr.address()?;
             Some(match addr.name() {
-                Some(name) if !name.is_empty() => format!("{name} <{address}>"),
+                Some(name) if !name.is_empty() => format!("{} <{address}>", display_name(name)),
                 _ => address.to_owned(),
             })
         })
@@ -85,6 +86,16 @@ pub(crate) fn read(raw: &[u8], field: &str) -> Result<Email, Invalid> {
     email.html = html;
     email.attachments = attachments;
     Ok(email)
+}
+
+/// A display name as a header would write it: quoted when it holds a character RFC 5322 reserves, so
+/// `Díaz, Carol` stays one name and the value can be sent back as an address.
+fn display_name(name: &str) -> String {
+    if name.contains([',', ';', ':', '<', '>', '@', '"', '(', ')', '[', ']', '\\']) {
+        format!("\"{}\"", name.replace('\\', "\\\\").replace('"', "\\\""))
+    } else {
+        name.to_owned()
+    }
 }
 
 /// Base64 as RFC 2045 writes it: lines of the alphabet, padding optional at the end, nothing else.

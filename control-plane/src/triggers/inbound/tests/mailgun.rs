@@ -352,3 +352,17 @@ fn a_multipart_body_of_countless_fields_is_refused() {
         expect!["multipart body has more than 220 fields"],
     );
 }
+
+#[test]
+fn a_decoded_sender_name_with_a_comma_keeps_its_address() {
+    let mime = Payload::fixture(MIME).replace(
+        "From: =?UTF-8?Q?Carol_D=C3=ADaz?= <carol@example.net>",
+        "From: =?UTF-8?Q?D=C3=ADaz,_Carol?= <carol@example.net>",
+    );
+    let normalised = super::run(Kind::Email, &mime, &Limits::default()).expect("the mail is valid");
+    let super::super::Thread::Email { from, .. } = &normalised.thread else {
+        panic!("a mail has an email thread");
+    };
+    expect![[r#""\"Díaz, Carol\" <carol@example.net>" / carol@example.net"#]]
+        .assert_eq(&format!("{} / {from}", normalised.context["email"]["from"]));
+}
