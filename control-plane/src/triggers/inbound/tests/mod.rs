@@ -74,10 +74,15 @@ fn run(kind: Kind, payload: &Payload, limits: &Limits) -> Result<Normalised, Inv
         headers: &headers,
         query: "",
     };
+    run_request(kind, &request, limits)
+}
+
+/// `normalise` on a runtime of its own: it is async only to read multipart bodies.
+fn run_request(kind: Kind, request: &Request<'_>, limits: &Limits) -> Result<Normalised, Invalid> {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a current-thread runtime builds")
-        .block_on(normalise(kind, &request, limits))
+        .block_on(normalise(kind, request, limits))
 }
 
 /// Everything a normalised request carries, as text for a snapshot.
