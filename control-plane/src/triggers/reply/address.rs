@@ -12,14 +12,14 @@ pub(super) struct Mailbox<'a> {
 }
 
 /// Parses `addr` or `Name <addr>` (a quoted name loses its quotes); `None` when there is no single
-/// `local@domain` with both parts non-empty and no spaces in it.
+/// `local@domain` with both parts non-empty and no space in it; a name with a control character is dropped.
 pub(super) fn mailbox(text: &str) -> Option<Mailbox<'_>> {
     let text = text.trim();
     let (name, address) = match (text.rfind('<'), text.ends_with('>')) {
         (Some(open), true) => {
             let name = text[..open].trim().trim_matches('"').trim();
             (
-                Some(name).filter(|name| !name.is_empty()),
+                Some(name).filter(|name| !name.is_empty() && !name.chars().any(char::is_control)),
                 &text[open + 1..text.len() - 1],
             )
         }
@@ -27,7 +27,14 @@ pub(super) fn mailbox(text: &str) -> Option<Mailbox<'_>> {
     };
     let address = address.trim();
     let (local, domain) = address.rsplit_once('@')?;
-    let plain = |part: &str| !part.is_empty() && !part.contains(['@', ' ', '<', '>', ',']);
+    // No whitespace or control character: the parts go into headers of the answer, where a line break
+    // would let a stranger's `From:` add headers of its own.
+    let plain = |part: &str| {
+        !part.is_empty()
+            && !part
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '@' | '<' | '>' | ',' | '"'))
+    };
     if !plain(local) || !plain(domain) {
         return None;
     }

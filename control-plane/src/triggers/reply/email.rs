@@ -45,7 +45,7 @@ pub(super) fn mail<'a>(config: &'a ReplyConfig, answer: &Answer<'a>) -> Result<M
         what: to_path.to_owned(),
         expected: "a mail address",
     })?;
-    let message_id = field(answer.context, &["email", "messageId"]).map(bracketed);
+    let message_id = field(answer.context, &["email", "messageId"]).and_then(bracketed);
     let mut references: Vec<String> = answer
         .context
         .pointer("/email/references")
@@ -53,8 +53,7 @@ pub(super) fn mail<'a>(config: &'a ReplyConfig, answer: &Answer<'a>) -> Result<M
         .into_iter()
         .flatten()
         .filter_map(Value::as_str)
-        .filter(|id| !id.trim().is_empty())
-        .map(bracketed)
+        .filter_map(bracketed)
         .collect();
     if let Some(id) = &message_id
         && references.last() != Some(id)
@@ -74,7 +73,8 @@ pub(super) fn mail<'a>(config: &'a ReplyConfig, answer: &Answer<'a>) -> Result<M
 
 /// `Re: <subject>`, once: a subject that already starts with `Re:` (any case) is kept as it is.
 pub(super) fn subject(received: Option<&str>) -> String {
-    let received = received.map(str::trim).unwrap_or_default();
+    let received = one_line(received.unwrap_or_default());
+    let received = received.trim();
     if received.is_empty() {
         return "Re: (no subject)".to_owned();
     }
@@ -88,10 +88,24 @@ pub(super) fn subject(received: Option<&str>) -> String {
     }
 }
 
-/// A message id in angle brackets, whichever way the inbound side kept it.
-fn bracketed(id: &str) -> String {
+/// A message id in angle brackets, whichever way the inbound side kept it; `None` for an empty one or
+/// one with a space or a control character in it. The ids come from a stranger's mail and go into our
+/// headers: a line break in one would let its sender add headers (a `Bcc:`) to the answer.
+fn bracketed(id: &str) -> Option<String> {
     let id = id.trim().trim_start_matches('<').trim_end_matches('>');
-    format!("<{id}>")
+    let clean = !id.is_empty()
+        && !id
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>');
+    clean.then(|| format!("<{id}>"))
+}
+
+/// Text for a header on one line: control characters (CR, LF among them) become spaces, for the same
+/// reason as in [`bracketed`].
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 /// The Message-ID of the reply: derived from the trigger, the delivery and the session rather than

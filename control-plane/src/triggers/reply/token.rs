@@ -39,6 +39,16 @@ pub fn open(key: &[u8; 32], trigger_id: &str, token: &str) -> Option<String> {
     bool::from(expected.as_slice().ct_eq(&received)).then(|| conversation_id.to_owned())
 }
 
+/// The token in a reply address `local+<token>@domain`: after the last `+` of the local part (a token
+/// never holds one, a configured `reply.from` may). `None` when there is no `+`. Whether it is a
+/// token of ours is for [`open`] to say.
+pub fn in_address(address: &str) -> Option<&str> {
+    let address = address.trim().trim_start_matches('<').trim_end_matches('>');
+    let (local, _domain) = address.rsplit_once('@')?;
+    let (_, token) = local.rsplit_once('+')?;
+    Some(token).filter(|token| !token.is_empty())
+}
+
 /// The trigger id and the conversation id, unambiguously: neither holds a NUL byte.
 fn tag(key: &[u8; 32], trigger_id: &str, conversation_id: &str) -> Vec<u8> {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes a key of any length");

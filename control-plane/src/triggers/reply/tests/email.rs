@@ -17,19 +17,25 @@ fn a_reply_subject_gets_one_re() {
     check_subject(Some("Ré"), expect!["Re: Ré"]);
     check_subject(Some(""), expect!["Re: (no subject)"]);
     check_subject(None, expect!["Re: (no subject)"]);
+    check_subject(
+        Some("Hi\r\nBcc: x@evil.example"),
+        expect!["Re: Hi  Bcc: x@evil.example"],
+    );
 }
 
 #[track_caller]
 fn check_threading(email: Value, expect: Expect) {
     let config = config(ReplyKind::Mailgun, Some("s@example.com"), &[("apiKey", "k")]);
     let context = json!({ "email": email });
-    let outgoing = compose(
+    let outgoing = match compose(
         &config,
         &Providers::default(),
         &answer(&context, "x", None),
         at(0),
-    )
-    .expect("sendable");
+    ) {
+        Ok(outgoing) => outgoing,
+        Err(unsendable) => return expect.assert_eq(&format!("unsendable: {unsendable}")),
+    };
     let super::super::OutgoingBody::Form(fields) = outgoing.body else {
         panic!("Mailgun takes a form")
     };
@@ -64,6 +70,17 @@ fn the_threading_headers_follow_the_mail_answered() {
             h:References: <m1@x>"#]],
     );
     check_threading(json!({"from": "a@example.org"}), expect!["to: a@example.org"]);
+    check_threading(
+        json!({"from": "a\r\nBcc:v@example.org"}),
+        expect!["unsendable: context email.from is not a mail address"],
+    );
+    // An id with a line break (a header injection) or a space is left out.
+    check_threading(
+        json!({"from": "a@example.org", "messageId": "<m3@x>\r\nBcc: v@x", "references": ["<m1 @x>", "<m2@x>"]}),
+        expect![[r#"
+            to: a@example.org
+            h:References: <m2@x>"#]],
+    );
     check_threading(
         json!({"from": "a@example.org", "replyTo": "\"Team A\" <team@example.org>"}),
         expect!["to: team@example.org"],

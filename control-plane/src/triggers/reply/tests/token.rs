@@ -1,4 +1,4 @@
-use super::super::token::{mint, open};
+use super::super::token::{in_address, mint, open};
 use super::*;
 
 const KEY: [u8; 32] = [3; 32];
@@ -53,4 +53,21 @@ fn a_reply_token_opens_only_for_its_trigger_and_as_minted() {
         &format!(".{}", &token[token.len() - 32..]),
         expect!["None"],
     );
+}
+
+#[track_caller]
+fn check_in_address(address: &str, expect: Expect) {
+    expect.assert_eq(&format!("{:?}", in_address(address)));
+}
+
+#[test]
+fn the_token_is_found_after_the_last_plus_of_a_reply_address() {
+    check_in_address("support+c-1.00ff@example.com", expect![[r#"Some("c-1.00ff")"#]]);
+    check_in_address(
+        "<support+inbound+c-1.00ff@example.com>",
+        expect![[r#"Some("c-1.00ff")"#]],
+    );
+    check_in_address("support@example.com", expect!["None"]);
+    check_in_address("support+@example.com", expect!["None"]);
+    check_in_address("support+c-1", expect!["None"]);
 }
