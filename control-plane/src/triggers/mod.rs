@@ -2,4 +2,5 @@
 //! inbound request's signature; routes, storage and parsing come later (issue 12).
 
 pub mod reply;
+pub mod sign;
 pub mod verify;
