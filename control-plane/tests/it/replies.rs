@@ -196,6 +196,22 @@ async fn a_provider_that_cannot_be_reached_is_retried() {
 }
 
 #[tokio::test]
+async fn a_credential_that_cannot_be_a_header_is_refused_without_being_shown() {
+    let stand_in = StandIn::start(Provider::Sendgrid, []).await;
+    let config = config(
+        ReplyKind::Sendgrid,
+        Some("support@example.com"),
+        &[("apiKey", "SG.line\nbreak-secret")],
+    );
+    let (_, result) = compose_and_send(&config, &stand_in, &mail()).await;
+    let error = result.expect_err("not a header value");
+    assert!(!error.retryable, "{error}");
+    assert!(!error.message.contains("break-secret"), "{}", error.message);
+    assert!(error.message.contains("Authorization"), "{}", error.message);
+    assert!(stand_in.received().is_empty(), "nothing was sent");
+}
+
+#[tokio::test]
 async fn a_mailgun_answer_is_threaded_and_asks_for_replies_at_its_signed_address() {
     let stand_in = StandIn::start(Provider::Mailgun, []).await;
     let config = config(

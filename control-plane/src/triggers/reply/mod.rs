@@ -166,13 +166,17 @@ pub enum Unsendable {
 }
 
 /// The request that sends `answer` back the way `config` says, at time `now` (the webhook's signed
-/// timestamp).
+/// timestamp). An empty answer is not sent: the providers refuse an empty SMS or mail body, and an empty
+/// event says nothing.
 pub fn compose(
     config: &ReplyConfig,
     providers: &Providers,
     answer: &Answer<'_>,
     now: SystemTime,
 ) -> Result<Outgoing, Unsendable> {
+    if answer.text.trim().is_empty() {
+        return Err(Unsendable::Missing("the session's result text".to_owned()));
+    }
     match config.kind {
         ReplyKind::Twilio => twilio::compose(config, &providers.twilio, answer),
         ReplyKind::Mailgun => mailgun::compose(config, &providers.mailgun, answer),

@@ -68,7 +68,17 @@ pub async fn send(client: &reqwest::Client, outgoing: &Outgoing) -> Result<Sent,
         .header(reqwest::header::CONTENT_TYPE, content_type)
         .body(body);
     for (name, value) in &outgoing.headers {
-        request = request.header(name.as_str(), value.as_str());
+        let Ok(mut value) = reqwest::header::HeaderValue::from_str(value) else {
+            // Named, not shown: the value may be a credential.
+            return Err(SendError {
+                retryable: false,
+                retry_after: None,
+                message: format!("header {name} of the reply is not a valid header value"),
+            });
+        };
+        // Kept out of HTTP/2 header compression tables and out of reqwest's Debug output.
+        value.set_sensitive(name.eq_ignore_ascii_case("authorization"));
+        request = request.header(name.as_str(), value);
     }
     let response = request.send().await.map_err(|error| SendError {
         // A request that could not even be built will not build next time either.

@@ -348,6 +348,11 @@ fn what_a_reply_cannot_do_without_is_named() {
             expect!["unsendable: context email.from is not a mail address"],
         );
     }
+    check(
+        &twilio(&[("accountSid", "AC1"), ("authToken", "t")]),
+        &answer(&sms(), " \n", None),
+        expect!["unsendable: missing the session's result text"],
+    );
     let webhook = |url: Option<&str>, credentials: &[(&str, &str)]| {
         let mut config = config(ReplyKind::Webhook, None, credentials);
         config.url = url.map(str::to_owned);
