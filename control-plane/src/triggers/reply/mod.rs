@@ -2,7 +2,9 @@
 //! was reached by. [`compose`] is pure: from the trigger's `reply`, the providers' base URLs, the answer and
 //! the inbound event it answers, it makes the one HTTP request to send ([`Outgoing`]), or says what is
 //! missing ([`Unsendable`]). [`send`] makes that request once and classifies the outcome, so the durable
-//! worker that owns the attempts decides with [`backoff`] and [`SendError::retryable`] alone.
+//! worker that owns the attempts decides with [`SendError::retryable`], [`SendError::delay`] (the
+//! [`backoff`], or the provider's `Retry-After`) and [`MAX_ATTEMPTS`] alone. Before any of it,
+//! [`automatic`] says whether a mail was sent by a machine and must not be answered (RFC 3834).
 //!
 //! One file per channel (`twilio.rs`, `mailgun.rs`, `sendgrid.rs`, `webhook.rs`); `email.rs` holds the
 //! threading both mail providers share, `address.rs` the parsing of addresses, `token.rs` the signed
