@@ -49,6 +49,8 @@ impl fmt::Debug for KeySource {
 #[derive(Clone)]
 pub struct SecretsKey {
     cipher: ChaCha20Poly1305,
+    /// The key itself, for the keys derived from it ([`SecretsKey::derive`]).
+    bytes: [u8; 32],
 }
 
 impl fmt::Debug for SecretsKey {
@@ -72,6 +74,7 @@ impl SecretsKey {
         }
         Ok(Self {
             cipher: ChaCha20Poly1305::new(Key::from_slice(bytes)),
+            bytes: bytes.try_into().expect("the length was checked above"),
         })
     }
 
@@ -81,6 +84,16 @@ impl SecretsKey {
             .decode(text.trim())
             .context("a secrets key is 32 bytes in base64")?;
         Self::from_bytes(&bytes)
+    }
+
+    /// A key for another use (`label` names it, like `trigger reply token`): HMAC-SHA256 of the secrets
+    /// key over the label, so one configured key serves every purpose and no two purposes share a key.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.bytes)
+            .expect("HMAC takes a key of any length");
+        mac.update(label.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// Seals `value` for the secret `name` of `agent_id`: base64 of nonce ‖ ciphertext ‖ tag.
@@ -229,6 +242,21 @@ mod tests {
         assert!(other.open("bot", "CRM_TOKEN", &sealed).is_err());
         // A fresh nonce per value: the same value seals differently.
         assert_ne!(sealed, key.seal("bot", "CRM_TOKEN", "hunter2-value"));
+    }
+
+    #[test]
+    fn a_derived_key_depends_on_the_key_and_the_label() {
+        let key = SecretsKey::from_bytes(&[7; 32]).expect("32 bytes");
+        let other = SecretsKey::from_bytes(&[8; 32]).expect("32 bytes");
+        let derived = key.derive("trigger reply token");
+        assert_eq!(derived, key.derive("trigger reply token"));
+        assert_ne!(derived, key.derive("another use"));
+        assert_ne!(derived, other.derive("trigger reply token"));
+        // HMAC-SHA256([7; 32], label), computed here with `hmac` directly.
+        use hmac::Mac;
+        let mut mac = <hmac::Hmac<sha2::Sha256> as Mac>::new_from_slice(&[7; 32]).expect("any key length");
+        mac.update(b"trigger reply token");
+        assert_eq!(derived.to_vec(), mac.finalize().into_bytes().to_vec());
     }
 
     #[test]

@@ -1,5 +1,11 @@
-//! Triggers (DESIGN §10): inbound requests that become sessions. So far only `verify`, the check of an
-//! inbound request's signature; routes, storage and parsing come later (issue 12).
+//! Triggers (DESIGN §10): inbound requests that become sessions, and the answers that go back.
+//!
+//! - `verify`: the signature checks of an inbound request, over the raw body, before anything is parsed.
+//! - `inbound`: a verified body normalised into the template context, its attachments and its thread.
+//! - `reply`: an answer composed for its channel and sent; `sign`: `verify`'s mirror, for
+//!   `agentctl triggers test`.
 
 pub mod inbound;
+pub mod reply;
+pub mod sign;
 pub mod verify;
