@@ -3,6 +3,7 @@
 //! names and seals its write-only values.
 
 pub mod config;
+pub mod definition;
 pub mod secrets;
 pub mod template;
 pub mod verify;

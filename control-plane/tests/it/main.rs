@@ -24,3 +24,4 @@ mod runtimes;
 mod secret_leak;
 mod secrets;
 mod seed;
+mod triggers;
