@@ -8,6 +8,7 @@ mod cli_agents;
 mod cli_hardening;
 mod cli_logging;
 mod cli_transcript;
+mod cli_triggers;
 mod connections;
 mod conversation;
 mod corrupt;
