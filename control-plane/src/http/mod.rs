@@ -4,6 +4,7 @@
 //! - `public`: `/api/v1/…` and `/metrics`, behind an API token; `/health` open.
 //! - `agents`, `queue`: agent definitions, queued sessions and conversations (public); `claim`: the
 //!   internal claim route of dispatch by pull.
+//! - `triggers`: trigger definitions (public).
 //!
 //! Handlers parse and validate, then call the store or the ingest writer; they never build SQL.
 
@@ -17,6 +18,7 @@ mod query;
 mod queue;
 mod runtimes;
 mod sse;
+mod triggers;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -87,6 +89,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/agents/{id}/sessions", post(queue::queue))
         .route("/api/v1/conversations/{id}", get(queue::conversation))
         .route("/api/v1/runtimes", get(runtimes::list))
+        .route("/api/v1/triggers", get(triggers::list))
+        .route(
+            "/api/v1/triggers/{id}",
+            get(triggers::show).put(triggers::put).delete(triggers::delete),
+        )
         .route("/metrics", get(public::metrics))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -2,10 +2,17 @@
 //!
 //! - `verify`: the signature checks of an inbound request, over the raw body, before anything is parsed.
 //! - `inbound`: a verified body normalised into the template context, its attachments and its thread.
+//! - `template`: prompts and conversation keys rendered, sandboxed.
+//! - `definition`, `secrets`: a PUT checked, its write-only values named and sealed; `config`: a stored
+//!   trigger as the hook needs it.
 //! - `reply`: an answer composed for its channel and sent; `sign`: `verify`'s mirror, for
 //!   `agentctl triggers test`.
 
+pub mod config;
+pub mod definition;
 pub mod inbound;
 pub mod reply;
+pub mod secrets;
 pub mod sign;
+pub mod template;
 pub mod verify;
