@@ -1,8 +1,12 @@
-//! Triggers (DESIGN §10): inbound requests that become sessions. So far only `verify`, the check of an
-//! inbound request's signature; routes, storage and parsing come later (issue 12).
+//! Triggers (DESIGN §10): inbound requests that become sessions. `verify` checks an inbound request's
+//! signature; `template` renders prompts; `config` is a stored trigger as the hook needs it; `secrets`
+//! names and seals its write-only values.
 
+pub mod config;
 pub mod debounce;
 pub mod inbound;
 pub mod intake;
 pub mod keys;
+pub mod secrets;
+pub mod template;
 pub mod verify;
