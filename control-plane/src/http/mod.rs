@@ -4,6 +4,8 @@
 //! - `public`: `/api/v1/…` and `/metrics`, behind an API token; `/health` open.
 //! - `agents`, `queue`: agent definitions, queued sessions and conversations (public); `claim`: the
 //!   internal claim route of dispatch by pull.
+//! - `hooks`: `POST /hooks/{id}`, open (verified by the trigger's signature scheme); `deliveries`: a
+//!   trigger's deliveries, replay and preview (public).
 //!
 //! Handlers parse and validate, then call the store or the ingest writer; they never build SQL.
 
@@ -11,6 +13,7 @@ mod agents;
 pub mod auth;
 mod claim;
 pub mod error;
+pub mod hooks;
 mod internal;
 mod public;
 mod query;
@@ -59,6 +62,8 @@ pub struct AppState {
     pub sse_keep_alive: std::time::Duration,
     /// `--heartbeat-timeout`: a runtime silent for longer is listed `lost`.
     pub heartbeat_timeout: std::time::Duration,
+    /// `POST /hooks/{id}`: `--public-url` and `--hook-body-max`.
+    pub hooks: hooks::HookSettings,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -95,6 +100,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(internal)
         .merge(public)
+        // Outside both auth layers: a provider's signature is the credential (`hooks`).
+        .route("/hooks/{id}", post(hooks::hook))
         .route("/health", get(public::health))
         .route("/api/internal/health", get(public::health))
         .fallback(|| async { ApiError::not_found("no such route") })

@@ -18,6 +18,7 @@ mod follow;
 mod harness;
 mod helpers;
 mod history;
+mod hooks;
 mod ingest;
 mod rejections;
 mod runtimes;
