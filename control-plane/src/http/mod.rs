@@ -12,6 +12,7 @@
 mod agents;
 pub mod auth;
 mod claim;
+mod deliveries;
 pub mod error;
 pub mod hooks;
 mod internal;
@@ -91,6 +92,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/agents/{id}/versions", get(agents::versions))
         .route("/api/v1/agents/{id}/sessions", post(queue::queue))
         .route("/api/v1/conversations/{id}", get(queue::conversation))
+        .route("/api/v1/triggers/{id}/deliveries", get(deliveries::list))
+        .route("/api/v1/triggers/{id}/preview", post(deliveries::preview))
+        .route("/api/v1/deliveries/{id}/replay", post(deliveries::replay))
         .route("/api/v1/runtimes", get(runtimes::list))
         .route("/metrics", get(public::metrics))
         .route_layer(middleware::from_fn_with_state(

@@ -12,6 +12,8 @@ mod connections;
 mod conversation;
 mod corrupt;
 mod credentials;
+mod debounce;
+mod deliveries;
 mod dispatch;
 mod exclusive;
 mod follow;
