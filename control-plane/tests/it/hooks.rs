@@ -66,6 +66,18 @@ pub async fn post_signed(
     body: &str,
     secret: &str,
 ) -> (StatusCode, String) {
+    post_signed_to(&app.http, &app.url(""), trigger, msg_id, body, secret).await
+}
+
+/// [`post_signed`] to the server at `base` (`http://host:port`).
+pub async fn post_signed_to(
+    http: &reqwest::Client,
+    base: &str,
+    trigger: &str,
+    msg_id: &str,
+    body: &str,
+    secret: &str,
+) -> (StatusCode, String) {
     let ts = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
@@ -77,9 +89,8 @@ pub async fn post_signed(
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("any key");
     mac.update(format!("{msg_id}.{ts}.{body}").as_bytes());
     let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
-    let response = app
-        .http
-        .post(app.url(&format!("/hooks/{trigger}")))
+    let response = http
+        .post(format!("{base}/hooks/{trigger}"))
         .header("content-type", "application/json")
         .header("webhook-id", msg_id)
         .header("webhook-timestamp", ts)
@@ -169,6 +180,8 @@ on_both_backends!(
     fifty_concurrent_copies_of_one_delivery_start_exactly_one_session,
     two_webhooks_with_one_conversation_key_become_one_conversation_in_arrival_order,
     bad_input_is_answered_with_its_problem_and_recorded_without_anything_half_written,
+    a_delivery_answered_2xx_survives_a_kill_9_and_its_session_is_queued_after_the_restart,
+    a_trigger_that_replies_owes_a_pending_reply_and_a_deleted_agent_is_answered_410,
 );
 
 async fn a_signed_webhook_queues_a_session_with_its_rendered_prompt(db: TestDb) {
@@ -384,4 +397,150 @@ async fn bad_input_is_answered_with_its_problem_and_recorded_without_anything_ha
         )
         .await;
     assert!(orphans.is_empty(), "{orphans:?}");
+}
+
+/// A real `agentctl serve` process on `db`; `None` once killed.
+struct Serve {
+    child: Option<std::process::Child>,
+    base: String,
+}
+
+impl Serve {
+    /// Starts it and waits (30 s at most) until it logs the address it listens on.
+    async fn start(db: &TestDb) -> Self {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agentctl"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("DATABASE_URL", &db.url)
+            .env("INTERNAL_API_KEY", crate::helpers::KEY)
+            .env("AGENTCTL_API_TOKENS", crate::helpers::TOKEN)
+            .env("AGENTCTL_SECRETS_KEY", SECRETS_KEY)
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("addr=").nth(1)
+                    && let Some(tx) = tx.take()
+                {
+                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
+                }
+            }
+        });
+        let Ok(Ok(addr)) = tokio::time::timeout(std::time::Duration::from_secs(30), rx).await else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("serve did not start listening within 30 s");
+        };
+        Self {
+            child: Some(child),
+            base: format!("http://{addr}"),
+        }
+    }
+
+    /// SIGKILL: no drain, no shutdown hook.
+    fn kill_9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaped");
+        }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        self.kill_9();
+    }
+}
+
+async fn a_delivery_answered_2xx_survives_a_kill_9_and_its_session_is_queued_after_the_restart(db: TestDb) {
+    let http = reqwest::Client::new();
+    let mut serve = Serve::start(&db).await;
+    let response = http
+        .put(format!("{}/api/v1/agents/support-bot", serve.base))
+        .bearer_auth(crate::helpers::TOKEN)
+        .json(&crate::agents::definition())
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    store_trigger(
+        &db,
+        "orders",
+        webhook_trigger("order {{ body.n }}", None),
+        &[WHSEC],
+    )
+    .await;
+    let (status, answer) = post_signed_to(&http, &serve.base, "orders", "msg_1", r#"{"n": 1}"#, WHSEC).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    serve.kill_9();
+
+    let serve = Serve::start(&db).await;
+    let answer: Value = serde_json::from_str(&answer).expect("JSON");
+    let session = answer["sessionId"].as_str().expect("a session");
+    let shown: Value = http
+        .get(format!("{}/api/v1/sessions/{session}", serve.base))
+        .bearer_auth(crate::helpers::TOKEN)
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(shown["status"], "queued", "{shown}");
+    assert_eq!(queued(&db).await, [(session.to_owned(), "order 1".to_owned())]);
+    let rows = deliveries(&db, "orders").await;
+    assert_eq!(rows.len(), 1);
+    assert!(rows[0].starts_with(&format!("queued|{session}|")), "{rows:?}");
+    // A redelivery after the restart is still a duplicate.
+    let (status, _) = post_signed_to(&http, &serve.base, "orders", "msg_1", r#"{"n": 1}"#, WHSEC).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+async fn a_trigger_that_replies_owes_a_pending_reply_and_a_deleted_agent_is_answered_410(db: TestDb) {
+    let app = app_with_agent(&db).await;
+    let mut replying = webhook_trigger("{{ body.n }}", None);
+    replying["reply"] = json!({"kind": "webhook", "url": "http://127.0.0.1:9/answers"});
+    store_trigger(&db, "orders", replying, &[WHSEC]).await;
+    let (status, answer) = post_signed(&app, "orders", "msg_1", r#"{"n": 1}"#, WHSEC).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).expect("JSON");
+    let owed = db
+        .fetch_strings("SELECT session_id || '|' || delivery_id || '|' || status FROM trigger_replies")
+        .await;
+    assert_eq!(
+        owed,
+        [format!(
+            "{}|{}|pending",
+            answer["sessionId"].as_str().unwrap_or_default(),
+            answer["deliveryId"].as_str().unwrap_or_default()
+        )]
+    );
+    let (_, list) = app.get("/api/v1/triggers/orders/deliveries").await;
+    assert_eq!(list["deliveries"][0]["reply"]["status"], "pending", "{list}");
+
+    let response = app
+        .http
+        .delete(app.url("/api/v1/agents/support-bot"))
+        .bearer_auth(crate::helpers::TOKEN)
+        .send()
+        .await
+        .expect("send");
+    assert!(response.status().is_success(), "{}", response.status());
+    let (status, answer) = post_signed(&app, "orders", "msg_2", r#"{"n": 2}"#, WHSEC).await;
+    assert_eq!(status, StatusCode::GONE, "{answer}");
+    let rows = deliveries(&db, "orders").await;
+    assert_eq!(
+        rows.last().map(String::as_str),
+        Some("invalid|-|agent support-bot was deleted: it takes no new sessions|1|-"),
+        "recorded, nothing half-written"
+    );
+    assert_eq!(queued(&db).await.len(), 1);
 }
