@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::cli::exit::Exit;
 use crate::server::ServeArgs;
 
-/// Agent Studio control plane (`serve`) and its client: agents, sessions, conversations, runtimes.
+/// Agent Studio control plane (`serve`) and its client: agents, sessions, conversations, runtimes, triggers.
 #[derive(Debug, Parser)]
 #[command(name = "agentctl", version, after_help = Exit::help())]
 pub(crate) struct Cli {
@@ -52,6 +52,9 @@ pub(crate) enum Command {
     Conversations(ConversationsCommand),
     /// The runtimes the control plane has heard from.
     Runtimes(RuntimesArgs),
+    /// Triggers: webhooks, email and SMS that start an agent's sessions.
+    #[command(subcommand)]
+    Triggers(TriggersCommand),
     /// Print a shell completion script.
     Completion { shell: clap_complete::Shell },
 }
@@ -226,6 +229,26 @@ pub(crate) enum AgentsCommand {
     Delete(AgentIdArgs),
     /// List an agent's versions, oldest first.
     Versions(AgentVersionsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TriggersCommand {
+    /// List the triggers; a scheme of `none` shows as UNVERIFIED.
+    #[command(visible_alias = "ls")]
+    List(TableArgs),
+    /// Show a trigger's definition (secrets and credentials only as set or not).
+    Show(TriggerShowArgs),
+    /// Create or change a trigger from a YAML or JSON file; prints created, configured or unchanged.
+    Apply(ApplyArgs),
+    /// Delete a trigger: its hook answers 404 from then on; its deliveries stay readable.
+    Delete(AgentIdArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TriggerShowArgs {
+    pub(crate) id: String,
+    #[arg(long, short = 'o', default_value = "text")]
+    pub(crate) output: ShowFormat,
 }
 
 #[derive(Debug, clap::Args)]

@@ -6,6 +6,7 @@
 //!   internal claim route of dispatch by pull.
 //! - `hooks`: `POST /hooks/{id}`, open (verified by the trigger's signature scheme); `deliveries`: a
 //!   trigger's deliveries, replay and preview (public).
+//! - `triggers`: trigger definitions (public).
 //!
 //! Handlers parse and validate, then call the store or the ingest writer; they never build SQL.
 
@@ -21,6 +22,7 @@ mod query;
 mod queue;
 mod runtimes;
 mod sse;
+mod triggers;
 
 use std::io::Read;
 use std::sync::Arc;
@@ -96,6 +98,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/triggers/{id}/preview", post(deliveries::preview))
         .route("/api/v1/deliveries/{id}/replay", post(deliveries::replay))
         .route("/api/v1/runtimes", get(runtimes::list))
+        .route("/api/v1/triggers", get(triggers::list))
+        .route(
+            "/api/v1/triggers/{id}",
+            get(triggers::show).put(triggers::put).delete(triggers::delete),
+        )
         .route("/metrics", get(public::metrics))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod debounce;
+pub mod definition;
 pub mod inbound;
 pub mod intake;
 pub mod keys;

@@ -76,7 +76,7 @@ async fn apply(client: &Client, args: &ApplyArgs) -> Result<(), CliError> {
 }
 
 /// The file's name for messages and its text; `-` is stdin.
-fn read(path: &Path) -> Result<(String, String), CliError> {
+pub(super) fn read(path: &Path) -> Result<(String, String), CliError> {
     if path.as_os_str() == "-" {
         let mut text = String::new();
         std::io::stdin()

@@ -10,6 +10,7 @@ mod runtimes;
 mod serve;
 mod sessions;
 mod show;
+mod triggers;
 mod wait;
 
 use crate::cli::args::{Cli, Command};
@@ -35,6 +36,7 @@ pub(crate) async fn run(cli: Cli) -> Result<Exit, CliError> {
         Command::Agents(command) => agents::agents(&client()?, command, term).await,
         Command::Conversations(command) => conversations::conversations(&client()?, command, term).await,
         Command::Runtimes(args) => runtimes::runtimes(&client()?, args, term).await,
+        Command::Triggers(command) => triggers::triggers(&client()?, command, term).await,
         Command::Completion { shell } => completion::completion(*shell),
     }
 }

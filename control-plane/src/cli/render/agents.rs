@@ -172,7 +172,7 @@ impl Applied {
         }
     }
 
-    fn word(self) -> &'static str {
+    pub(super) fn word(self) -> &'static str {
         match self {
             Self::Created => "created",
             Self::Configured => "configured",

@@ -2,7 +2,7 @@
 //!
 //! `sessions`: the session list and `show`'s describe block; `transcript`: a session's events as Claude Code
 //! shows them; `escape`: every text either shows from an event or a session row, made harmless to a terminal.
-//! `agents`, `conversations`, `runtimes`: what the commands of those names print, in the layouts of `table`.
+//! `agents`, `conversations`, `runtimes`, `triggers`: what the commands of those names print, in the layouts of `table`.
 //! This file holds what both use: the style, status words, durations and costs.
 
 mod agents;
@@ -12,6 +12,7 @@ mod runtimes;
 mod sessions;
 mod table;
 pub mod transcript;
+mod triggers;
 
 use protocol::SessionStatus;
 
@@ -19,6 +20,7 @@ pub use agents::{Applied, agent, agents_plain, agents_table, applied, versions};
 pub use conversations::conversation;
 pub use runtimes::runtimes;
 pub use sessions::{sessions_plain, sessions_table, show};
+pub use triggers::{trigger, trigger_applied, triggers_plain, triggers_table};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
