@@ -11,6 +11,7 @@ on_both_backends!(
     deliveries_are_listed_newest_first_in_pages_joined_by_the_cursor,
     a_replay_queues_a_second_session_in_the_same_conversation_and_a_refused_delivery_has_nothing_to_replay,
     a_preview_renders_the_templates_against_a_sample_and_names_a_template_error_s_line,
+    the_cli_lists_a_trigger_s_deliveries_and_replays_one,
 );
 
 async fn deliveries_are_listed_newest_first_in_pages_joined_by_the_cursor(db: TestDb) {
@@ -168,4 +169,68 @@ async fn a_preview_renders_the_templates_against_a_sample_and_names_a_template_e
         .await
         .expect("send");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+async fn the_cli_lists_a_trigger_s_deliveries_and_replays_one(db: TestDb) {
+    use crate::cli::agentctl;
+    let app = app_with_agent(&db).await;
+    store_trigger(
+        &db,
+        "orders",
+        webhook_trigger("order {{ body.n }}", None),
+        &[WHSEC],
+    )
+    .await;
+    let (_, answer) = post_signed(&app, "orders", "msg_1", r#"{"n": 1}"#, WHSEC).await;
+    let answer: Value = serde_json::from_str(&answer).expect("JSON");
+    let delivery = answer["deliveryId"].as_str().expect("a delivery");
+    let session = answer["sessionId"].as_str().expect("a session");
+    post_signed(
+        &app,
+        "orders",
+        "msg_2",
+        "{}",
+        "whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    )
+    .await;
+
+    let run = agentctl(&app, &["triggers", "deliveries", "orders"]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<Vec<&str>> = run.stdout.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 2, "{}", run.stdout);
+    assert_eq!(
+        (lines[0][2], lines[0][3], lines[0][6]),
+        ("refused", "-", "no secret of the trigger matched the signature")
+    );
+    assert_eq!(
+        (lines[1][0], lines[1][2], lines[1][3], lines[1][4]),
+        (delivery, "queued", session, "msg_1")
+    );
+    let run = agentctl(
+        &app,
+        &["triggers", "deliveries", "orders", "--limit", "1", "-o", "json"],
+    )
+    .await;
+    let page: Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert!(page["nextCursor"].is_string(), "{page}");
+
+    let run = agentctl(&app, &["triggers", "replay", delivery]).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with(&format!("delivery/{delivery} replayed: session ")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .ends_with(&format!(" queued in conversation {session}\n")),
+        "{}",
+        run.stdout
+    );
+    let run = agentctl(&app, &["triggers", "replay", "../x"]).await;
+    assert_eq!(run.code, 2, "a usage error: {}", run.stderr);
+    let run = agentctl(&app, &["triggers", "replay", lines[0][0]]).await;
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("nothing to replay"), "{}", run.stderr);
 }
