@@ -182,6 +182,7 @@ on_both_backends!(
     bad_input_is_answered_with_its_problem_and_recorded_without_anything_half_written,
     a_delivery_answered_2xx_survives_a_kill_9_and_its_session_is_queued_after_the_restart,
     a_trigger_that_replies_owes_a_pending_reply_and_a_deleted_agent_is_answered_410,
+    an_email_thread_by_in_reply_to_is_one_conversation_and_attachments_become_session_files,
 );
 
 async fn a_signed_webhook_queues_a_session_with_its_rendered_prompt(db: TestDb) {
@@ -543,4 +544,104 @@ async fn a_trigger_that_replies_owes_a_pending_reply_and_a_deleted_agent_is_answ
         "recorded, nothing half-written"
     );
     assert_eq!(queued(&db).await.len(), 1);
+}
+
+/// Posts a body with its content type, unsigned (a trigger with scheme `none`).
+async fn post_unsigned(
+    app: &TestApp,
+    trigger: &str,
+    content_type: &str,
+    body: String,
+) -> (StatusCode, Value) {
+    let response = app
+        .http
+        .post(app.url(&format!("/hooks/{trigger}")))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("send");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn mailgun_form(message_id: &str, in_reply_to: Option<&str>, text: &str) -> String {
+    let mut form = form_urlencoded::Serializer::new(String::new());
+    form.append_pair("recipient", "support@inbound.example.com")
+        .append_pair("sender", "alice@example.com")
+        .append_pair("from", "Alice <alice@example.com>")
+        .append_pair("subject", "Invoice 1042")
+        .append_pair("body-plain", text)
+        .append_pair("Message-Id", &format!("<{message_id}>"));
+    if let Some(parent) = in_reply_to {
+        form.append_pair("In-Reply-To", &format!("<{parent}>"));
+    }
+    form.finish()
+}
+
+async fn an_email_thread_by_in_reply_to_is_one_conversation_and_attachments_become_session_files(db: TestDb) {
+    let app = app_with_agent(&db).await;
+    let mail = json!({
+        "agentId": "support-bot", "kind": "email", "verify": {"scheme": "none"},
+        "prompt": "{{ email.subject }}: {{ email.text }}",
+    });
+    store_trigger(&db, "mail", mail, &[]).await;
+    let form = "application/x-www-form-urlencoded";
+    let (s1, first) = post_unsigned(&app, "mail", form, mailgun_form("a@x", None, "first")).await;
+    let (s2, _) = post_unsigned(&app, "mail", form, mailgun_form("b@x", Some("a@x"), "second")).await;
+    // A reply to the second mail: found by the key the continued thread filed for it.
+    let (s3, _) = post_unsigned(&app, "mail", form, mailgun_form("c@x", Some("b@x"), "third")).await;
+    let (s4, again) = post_unsigned(&app, "mail", form, mailgun_form("c@x", Some("b@x"), "third")).await;
+    assert_eq!(
+        (s1, s2, s3, s4),
+        (
+            StatusCode::ACCEPTED,
+            StatusCode::ACCEPTED,
+            StatusCode::ACCEPTED,
+            StatusCode::OK
+        ),
+        "202 unless the scheme is Mailgun's; a duplicate 200: {first}"
+    );
+    assert_eq!(
+        again["status"], "duplicate",
+        "the Message-Id deduplicates: {again}"
+    );
+    let conversation = first["sessionId"].as_str().expect("a session");
+    assert_eq!(
+        queued(&db).await,
+        [
+            (conversation.to_owned(), "Invoice 1042: first".to_owned()),
+            (conversation.to_owned(), "Invoice 1042: second".to_owned()),
+            (conversation.to_owned(), "Invoice 1042: third".to_owned()),
+        ]
+    );
+
+    let fixture = include_str!("../../src/triggers/inbound/tests/fixtures/mailgun_multipart.txt");
+    let (head, body) = fixture.split_once("\n\n").expect("a fixture");
+    let content_type = head.strip_prefix("Content-Type: ").expect("its content type");
+    let (status, answer) = post_unsigned(&app, "mail", content_type, body.replace('\n', "\r\n")).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    let session = answer["sessionId"].as_str().expect("a session");
+    let request = db
+        .fetch_strings(&format!(
+            "SELECT request FROM session_jobs WHERE session_id = '{session}'"
+        ))
+        .await;
+    let request: Value = serde_json::from_str(&request[0]).expect("a request");
+    let files = request["files"].as_array().expect("files");
+    assert_eq!(files.len(), 1, "{request}");
+    assert!(
+        files[0]["path"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("attachments/"),
+        "{request}"
+    );
+    assert_eq!(files[0]["encoding"], "base64");
+    let pdf = base64::engine::general_purpose::STANDARD
+        .decode(files[0]["content"].as_str().unwrap_or_default())
+        .expect("base64");
+    assert!(pdf.starts_with(b"%PDF-1.4"), "the attachment's bytes");
+    let stored = db.fetch_strings("SELECT path FROM trigger_attachments").await;
+    assert_eq!(stored, [files[0]["path"].as_str().unwrap_or_default().to_owned()]);
 }
