@@ -8,7 +8,7 @@
 
 use protocol::FileSpec;
 
-use super::backend::{json_list, with_conn, with_pool};
+use super::backend::{Tx, json_list, with_conn, with_pool};
 use super::deliveries::{Burst, StoredAttachment};
 use super::queue::{QueueOutcome, QueuedRow};
 use super::{Result, Store};
@@ -99,10 +99,14 @@ impl Store {
         if newest.is_none_or(|newest| newest > flush.cutoff_ms) {
             return Ok(Flushed::Nothing);
         }
+        let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
         if let Some(refusal) = tx.lock_agent(flush.agent_id).await? {
+            // Nothing will ever start them: recorded as such, so the burst is not looked at again.
+            let why = format!("agent {} was deleted: it takes no new sessions", flush.agent_id);
+            tx.mark_invalid(&ids, &why).await?;
+            tx.commit().await?;
             return Ok(Flushed::NotQueued(refusal));
         }
-        let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
         let list = json_list(&ids)?;
         let sql = format!(
             "SELECT delivery_id, path, filename, content_type, data FROM trigger_attachments \
@@ -162,5 +166,24 @@ impl Store {
         }
         tx.commit().await?;
         Ok(Flushed::Queued(row))
+    }
+}
+
+impl Tx {
+    async fn mark_invalid(&mut self, delivery_ids: &[String], error: &str) -> Result<()> {
+        let list = json_list(delivery_ids)?;
+        let sql = format!(
+            "UPDATE trigger_deliveries SET status = 'invalid', error = $1 WHERE delivery_id IN ({})",
+            self.json_texts("$2")
+        );
+        with_conn!(&mut *self, |c| {
+            sqlx::query(&sql)
+                .bind(error)
+                .bind(&list)
+                .execute(c)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
     }
 }

@@ -9,7 +9,10 @@ use crate::helpers::TestDb;
 use crate::hooks::{AUTH_TOKEN, app_with_agent, deliveries, post_sms, queued, sms_trigger, store_trigger};
 use crate::on_both_backends;
 
-on_both_backends!(two_sms_in_quick_succession_become_one_session_holding_both);
+on_both_backends!(
+    two_sms_in_quick_succession_become_one_session_holding_both,
+    a_burst_whose_agent_was_deleted_is_recorded_invalid_and_starts_nothing,
+);
 
 /// Waits (10 s at most) until `n` sessions are queued.
 async fn sessions_queued(db: &TestDb, n: usize) -> Vec<(String, String)> {
@@ -63,4 +66,39 @@ async fn two_sms_in_quick_succession_become_one_session_holding_both(db: TestDb)
     let queued = sessions_queued(&db, 2).await;
     assert_eq!(queued.len(), 2, "{queued:?}");
     assert_eq!(queued[1].0, queued[0].0, "one conversation");
+}
+
+async fn a_burst_whose_agent_was_deleted_is_recorded_invalid_and_starts_nothing(db: TestDb) {
+    let app = app_with_agent(&db).await;
+    store_trigger(&db, "sms", sms_trigger(1), &[AUTH_TOKEN]).await;
+    let params = [
+        ("MessageSid", "SM1"),
+        ("From", "+15550001"),
+        ("To", "+15559999"),
+        ("Body", "hi"),
+        ("NumMedia", "0"),
+    ];
+    let (status, _) = post_sms(&app, "sms", &params).await;
+    assert_eq!(status, StatusCode::OK);
+    let response = app
+        .http
+        .delete(app.url("/api/v1/agents/support-bot"))
+        .bearer_auth(crate::helpers::TOKEN)
+        .send()
+        .await
+        .expect("send");
+    assert!(response.status().is_success());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let rows = loop {
+        let rows = deliveries(&db, "sms").await;
+        if !rows[0].starts_with("waiting|") || tokio::time::Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        rows[0].starts_with("invalid|-|agent support-bot was deleted: it takes no new sessions|1|"),
+        "{rows:?}"
+    );
+    assert!(queued(&db).await.is_empty());
 }
