@@ -33,5 +33,6 @@ pub(crate) fn auto_submitted(headers: &HeaderList, return_path: Option<&str>, fr
 fn is_daemon(address: &str) -> bool {
     let address = address.trim().to_ascii_lowercase();
     let address = super::headers::strip_brackets(&address);
-    address.starts_with("mailer-daemon@") || address.starts_with("postmaster@")
+    // Some MTAs write the bounce sender without a domain (`<MAILER-DAEMON>`).
+    address == "mailer-daemon" || address.starts_with("mailer-daemon@") || address.starts_with("postmaster@")
 }

@@ -65,7 +65,9 @@ impl Default for Limits {
 /// What a request became.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Normalised {
-    /// The template context (camelCase keys, absent values `null`).
+    /// The template context (camelCase keys, absent values `null`): `{body, headers, query}` for a webhook
+    /// (the request's headers), `{email, headers}` for a mail (the mail's own headers, not the provider's
+    /// request's), `{sms}` for an SMS.
     pub context: serde_json::Value,
     /// The provider's own id of the message, for deduplication: the email's Message-Id (without angle
     /// brackets), the SMS's `MessageSid`, a Stripe event's `id`; `None` when the provider gives none.

@@ -2,6 +2,9 @@
 //! SMTP `envelope` and `attachment1..N` described by `attachment-info`; or, with "Send Raw", the whole
 //! mail as `email`.
 
+use std::collections::HashMap;
+
+use mail_parser::decoders::charsets::map::charset_decoder;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -50,13 +53,19 @@ pub(crate) fn read(form: Form) -> Result<Email, Invalid> {
 
 /// The parsed-fields variant.
 fn parsed(form: &Form) -> Result<Email, Invalid> {
-    let from = form.required("from")?;
+    let charsets = Charsets::read(form)?;
+    let from = charsets
+        .text(form, "from")
+        .ok_or_else(|| Invalid::new("missing field `from`"))?;
     let header_list = headers::parse_block(&form.text("headers").unwrap_or_default());
-    let recipients = form.text("to").map(|to| mime::addresses(&to)).unwrap_or_default();
+    let recipients = charsets
+        .text(form, "to")
+        .map(|to| mime::addresses(&to))
+        .unwrap_or_default();
     let mut email = Email::from_headers(header_list, from, recipients);
-    email.subject = form.text("subject").unwrap_or_default();
-    email.text = form.text("text");
-    email.html = form.text("html");
+    email.subject = charsets.text(form, "subject").unwrap_or_default();
+    email.text = charsets.text(form, "text");
+    email.html = charsets.text(form, "html");
     email.attachments = attachments(form)?;
     Ok(email)
 }
@@ -101,4 +110,32 @@ fn attachments(form: &Form) -> Result<Vec<Incoming>, Invalid> {
             })
         })
         .collect()
+}
+
+/// SendGrid passes `from`, `to`, `subject`, `text` and `html` through in the mail's own charsets and
+/// names them in `charsets` (`{"text": "iso-8859-1", …}`).
+struct Charsets(HashMap<String, String>);
+
+impl Charsets {
+    fn read(form: &Form) -> Result<Self, Invalid> {
+        match form.text("charsets") {
+            None => Ok(Self(HashMap::new())),
+            Some(raw) => serde_json::from_str(&raw)
+                .map(Self)
+                .map_err(|_| Invalid::new("charsets is not a JSON object")),
+        }
+    }
+
+    /// A field decoded by its charset; UTF-8 (lossy) when none is named or the charset is unknown.
+    fn text(&self, form: &Form, name: &str) -> Option<String> {
+        let field = form.field(name)?;
+        let decoder = self
+            .0
+            .get(name)
+            .and_then(|charset| charset_decoder(charset.as_bytes()));
+        Some(match decoder {
+            Some(decode) => decode(&field.data),
+            None => String::from_utf8_lossy(&field.data).into_owned(),
+        })
+    }
 }

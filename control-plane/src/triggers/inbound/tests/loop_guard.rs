@@ -55,5 +55,11 @@ fn the_loop_guard_spots_mail_a_machine_sent() {
     );
     check(&[], Some("MAILER-DAEMON@mx.example.com"), person, expect!["true"]);
     check(&[], None, "postmaster@example.com", expect!["true"]);
+    check(
+        &[("Return-Path", "<MAILER-DAEMON>")],
+        None,
+        person,
+        expect!["true"],
+    );
     check(&[], None, "daemon-fan@example.com", expect!["false"]);
 }

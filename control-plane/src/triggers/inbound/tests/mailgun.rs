@@ -249,6 +249,10 @@ fn malformed_mailgun_posts_name_what_was_wrong() {
             expect!["attachment-count is not a number"],
         ),
         (
+            mime.replace("bmFtZSxzZWF0cw", "bmFtZSx*ZWF0cw"),
+            expect!["`body-mime` attachment 1 (seats.csv) is not valid base64"],
+        ),
+        (
             mime.replace("From: =?UTF-8", "X-From: =?UTF-8"),
             expect!["`body-mime` has no From header with an address"],
         ),
@@ -322,4 +326,43 @@ fn a_form_of_neither_provider_names_the_fields_expected() {
         &limits,
         expect!["Content-Type text/plain is not application/x-www-form-urlencoded or multipart/form-data"],
     );
+}
+
+#[test]
+fn an_attachment_over_the_default_bound_is_named_with_its_size() {
+    let big = "x".repeat(12 * 1024 * 1024);
+    let multipart = Payload::fixture(MULTIPART).replace("%%EOF", &big);
+    check_invalid(
+        Kind::Email,
+        &multipart,
+        &Limits::default(),
+        expect!["attachment 1 is 12 MiB, over 10 MiB"],
+    );
+}
+
+#[test]
+fn a_multipart_body_of_countless_fields_is_refused() {
+    let part = "--b\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n";
+    let body = format!("{}--b--\r\n", part.repeat(500));
+    let payload = Payload::new("multipart/form-data; boundary=b", body);
+    check_invalid(
+        Kind::Email,
+        &payload,
+        &Limits::default(),
+        expect!["multipart body has more than 220 fields"],
+    );
+}
+
+#[test]
+fn a_decoded_sender_name_with_a_comma_keeps_its_address() {
+    let mime = Payload::fixture(MIME).replace(
+        "From: =?UTF-8?Q?Carol_D=C3=ADaz?= <carol@example.net>",
+        "From: =?UTF-8?Q?D=C3=ADaz,_Carol?= <carol@example.net>",
+    );
+    let normalised = super::run(Kind::Email, &mime, &Limits::default()).expect("the mail is valid");
+    let super::super::Thread::Email { from, .. } = &normalised.thread else {
+        panic!("a mail has an email thread");
+    };
+    expect![[r#""\"Díaz, Carol\" <carol@example.net>" / carol@example.net"#]]
+        .assert_eq(&format!("{} / {from}", normalised.context["email"]["from"]));
 }

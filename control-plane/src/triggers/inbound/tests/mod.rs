@@ -57,6 +57,13 @@ impl Payload {
         assert!(body.contains(from), "the fixture holds {from:?}");
         Self::new(&self.content_type, body.replacen(from, to, 1))
     }
+
+    /// As `replace`, with bytes that need not be UTF-8.
+    fn replace_bytes(&self, from: &str, to: &[u8]) -> Self {
+        let at = memchr::memmem::find(&self.body, from.as_bytes()).expect("the fixture holds the piece");
+        let body = [&self.body[..at], to, &self.body[at + from.len()..]].concat();
+        Self::new(&self.content_type, body)
+    }
 }
 
 fn run(kind: Kind, payload: &Payload, limits: &Limits) -> Result<Normalised, Invalid> {
@@ -67,10 +74,15 @@ fn run(kind: Kind, payload: &Payload, limits: &Limits) -> Result<Normalised, Inv
         headers: &headers,
         query: "",
     };
+    run_request(kind, &request, limits)
+}
+
+/// `normalise` on a runtime of its own: it is async only to read multipart bodies.
+fn run_request(kind: Kind, request: &Request<'_>, limits: &Limits) -> Result<Normalised, Invalid> {
     tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("a current-thread runtime builds")
-        .block_on(normalise(kind, &request, limits))
+        .block_on(normalise(kind, request, limits))
 }
 
 /// Everything a normalised request carries, as text for a snapshot.

@@ -185,3 +185,79 @@ fn malformed_sendgrid_posts_name_what_was_wrong() {
         expect!["attachments total more than 100 bytes"],
     );
 }
+
+#[test]
+fn sendgrid_fields_are_decoded_by_the_charsets_it_names() {
+    let multipart = Payload::fixture(MULTIPART)
+        .replace("\"text\":\"UTF-8\"", "\"text\":\"iso-8859-1\"")
+        .replace_bytes("Two logs attached.\r\n", b"Deux journaux, caf\xe9.\r\n");
+    let normalised = super::run(Kind::Email, &multipart, &Limits::default()).expect("the post is valid");
+    expect!["Deux journaux, café."].assert_eq(
+        normalised.context["email"]["strippedText"]
+            .as_str()
+            .expect("a text body"),
+    );
+    let bad = Payload::fixture(MULTIPART).replace("{\"to\":\"UTF-8\"", "[\"to\":\"UTF-8\"");
+    check_invalid(
+        Kind::Email,
+        &bad,
+        &Limits::default(),
+        expect!["charsets is not a JSON object"],
+    );
+}
+
+#[track_caller]
+fn check_block(block: &str, expect: expect_test::Expect) {
+    expect.assert_debug_eq(&super::super::headers::parse_block(block));
+}
+
+#[test]
+fn sendgrid_s_raw_header_block_is_read_with_folded_lines_and_stops_at_the_body() {
+    check_block(
+        "",
+        expect![[r#"
+        []
+    "#]],
+    );
+    check_block(
+        "Message-ID: <a@x>\nReferences: <r1@x>\n\t<r2@x>\n  <r3@x>\r\nAuto-Submitted: auto-replied\n",
+        expect![[r#"
+            [
+                (
+                    "Message-ID",
+                    "<a@x>",
+                ),
+                (
+                    "References",
+                    "<r1@x> <r2@x> <r3@x>",
+                ),
+                (
+                    "Auto-Submitted",
+                    "auto-replied",
+                ),
+            ]
+        "#]],
+    );
+    check_block(
+        "not a header line\nX-Ok: 1\nbroken name: 2\n\nBody: not a header\n",
+        expect![[r#"
+        [
+            (
+                "X-Ok",
+                "1",
+            ),
+        ]
+    "#]],
+    );
+    check_block(
+        "\tcontinuation before any header\nSubject: kept",
+        expect![[r#"
+        [
+            (
+                "Subject",
+                "kept",
+            ),
+        ]
+    "#]],
+    );
+}

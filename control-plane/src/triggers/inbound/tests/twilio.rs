@@ -81,3 +81,10 @@ fn malformed_twilio_posts_name_the_field() {
         ],
     );
 }
+
+#[test]
+fn the_form_content_type_is_read_in_any_case_and_with_parameters() {
+    let sms = Payload::fixture(SMS);
+    let sms = Payload::new("Application/X-WWW-Form-Urlencoded; charset=UTF-8", sms.body);
+    check_invalid(Kind::Sms, &sms, &Limits::default(), expect!["ok"]);
+}

@@ -2,7 +2,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use expect_test::{Expect, expect};
 
 use super::super::{Kind, Limits, Request};
-use super::render;
+use super::{render, run_request};
 
 #[track_caller]
 fn check(body: &str, query: &str, expect: Expect) {
@@ -16,14 +16,7 @@ fn check(body: &str, query: &str, expect: Expect) {
         headers: &headers,
         query,
     };
-    let result = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .expect("a current-thread runtime builds")
-        .block_on(super::super::normalise(
-            Kind::Webhook,
-            &request,
-            &Limits::default(),
-        ));
+    let result = run_request(Kind::Webhook, &request, &Limits::default());
     expect.assert_eq(&render(result));
 }
 
@@ -145,4 +138,18 @@ fn a_stripe_event_gives_its_id_and_other_ids_do_not() {
         }
     "#]],
     );
+}
+
+#[test]
+fn a_body_that_is_not_utf8_is_kept_as_lossy_text() {
+    let headers = HeaderMap::new();
+    let request = Request {
+        body: b"caf\xe9",
+        content_type: None,
+        headers: &headers,
+        query: "",
+    };
+    let normalised =
+        run_request(Kind::Webhook, &request, &Limits::default()).expect("a webhook body is never invalid");
+    expect![[r#""caf�""#]].assert_eq(&normalised.context["body"].to_string());
 }
