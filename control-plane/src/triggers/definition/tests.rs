@@ -244,3 +244,51 @@ fn addresses_and_numbers_are_checked_enough_to_catch_a_typo() {
         +1555: false"#]]
     .assert_eq(&got.join("\n"));
 }
+
+/// What a PUT seals, the hook opens: plan → row → `config`, then a GitHub delivery signed by the test with
+/// the secret verifies, and one signed with another does not.
+#[test]
+fn what_a_put_seals_the_hook_opens() {
+    use hmac::{Hmac, Mac};
+
+    use crate::triggers::config::config;
+    use crate::triggers::verify::{Inbound, verify};
+
+    let key = SecretsKey::from_bytes(&[5; 32]).expect("32 bytes");
+    let body = json!({
+        "agentId": "support-bot", "kind": "webhook", "verify": {"scheme": "github", "secrets": ["s3cret"]},
+        "prompt": "{{ body }}",
+        "reply": {"kind": "webhook", "url": "https://example.com/a", "credentials": {"secret": "whsec_c2VjcmV0"}},
+    });
+    let (id, definition) =
+        super::check("gh", serde_json::from_value(body).expect("a trigger")).expect("valid");
+    let plan = plan(&id, &definition, None, Some(&key), "2026-01-01T00:00:00Z").expect("plan");
+    assert!(!plan.definition.contains("s3cret"), "{}", plan.definition);
+    let row = TriggerRow {
+        trigger_id: "gh".into(),
+        agent_id: plan.agent_id,
+        definition: plan.definition,
+        secrets: plan.secrets,
+        created_at: "2026-01-01T00:00:00Z".into(),
+        updated_at: "2026-01-01T00:00:00Z".into(),
+    };
+    let config = config(&row, Some(&key)).expect("opens");
+    assert_eq!(config.reply_credentials["secret"], "whsec_c2VjcmV0");
+    let sign = |secret: &[u8]| {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).expect("any key length");
+        mac.update(b"{\"zen\":\"hi\"}");
+        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    };
+    let check = |signature: String| {
+        let mut headers = axum::http::HeaderMap::new();
+        headers.insert("x-hub-signature-256", signature.parse().expect("a header value"));
+        let request = Inbound {
+            body: b"{\"zen\":\"hi\"}",
+            headers: &headers,
+            url: "https://cp.example.com/hooks/gh",
+        };
+        verify(&config.verify, &request, std::time::SystemTime::now()).is_ok()
+    };
+    assert!(check(sign(b"s3cret")));
+    assert!(!check(sign(b"other")));
+}
