@@ -83,6 +83,30 @@ pub struct ServeFlags {
     /// limit allows.
     #[arg(long, env = "AGENTCTL_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
+    /// The base URL providers call this server at (`https://hooks.example.com`), as they sign it (Twilio
+    /// signs the URL); default `http://` and the request's Host.
+    #[arg(long, env = "AGENTCTL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The largest body `POST /hooks/{id}` reads (bytes, or with KiB/MiB); a larger one is answered 413
+    /// and recorded.
+    #[arg(long, default_value = "16MiB", value_parser = parse_size)]
+    pub hook_body_max: usize,
+}
+
+/// `16MiB`, `512KiB` or a number of bytes.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let (number, unit) = match text.trim() {
+        t if t.ends_with("MiB") => (&t[..t.len() - 3], 1024 * 1024),
+        t if t.ends_with("KiB") => (&t[..t.len() - 3], 1024),
+        t => (t, 1),
+    };
+    number
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{text:?} is not a size: give bytes, or a number with KiB or MiB"))
 }
 
 /// Refuses any value of `--secrets-key`, without repeating it: clap's own "invalid value" error would
@@ -141,6 +165,14 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl ServeArgs {
+    /// The settings of `POST /hooks/{id}`.
+    pub fn hook_settings(&self) -> crate::http::hooks::HookSettings {
+        crate::http::hooks::HookSettings {
+            public_url: self.flags.public_url.clone(),
+            body_max: self.flags.hook_body_max,
+        }
+    }
+
     /// The limits of the accept loop.
     pub fn limits(&self) -> Limits {
         Limits {
@@ -316,5 +348,12 @@ mod tests {
             true,
             expect!["[]"],
         );
+    }
+
+    #[test]
+    fn a_hook_body_bound_is_bytes_or_a_number_of_kib_or_mib() {
+        let sizes = ["16MiB", "512KiB", "1048576", " 2 MiB", "0", "16MB", "-1"].map(super::parse_size);
+        expect![[r#"[Ok(16777216), Ok(524288), Ok(1048576), Ok(2097152), Err("\"0\" is not a size: give bytes, or a number with KiB or MiB"), Err("\"16MB\" is not a size: give bytes, or a number with KiB or MiB"), Err("\"-1\" is not a size: give bytes, or a number with KiB or MiB")]"#]]
+            .assert_eq(&format!("{sizes:?}"));
     }
 }

@@ -9,8 +9,11 @@
 //!   `agentctl triggers test`.
 
 pub mod config;
+pub mod debounce;
 pub mod definition;
 pub mod inbound;
+pub mod intake;
+pub mod keys;
 pub mod reply;
 pub mod secrets;
 pub mod sign;
