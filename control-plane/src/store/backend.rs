@@ -217,6 +217,30 @@ impl Tx {
         }
     }
 
+    /// What follows a `SELECT` to hold its rows against change, not against each other: `FOR SHARE` on
+    /// PostgreSQL (queuers of one agent run side by side, a PUT or DELETE of it waits for them and they for
+    /// it); nothing on SQLite.
+    pub(super) fn share_lock(&self) -> &'static str {
+        match self {
+            Tx::Pg(_) => " FOR SHARE",
+            Tx::Sqlite(_) => "",
+        }
+    }
+
+    /// Serialises the transactions that name the same `scope` until they end (a transaction-scoped advisory
+    /// lock on PostgreSQL, keyed by a 64-bit hash of the name: a collision only serialises more). Nothing
+    /// on SQLite, whose one writer connection runs transactions one at a time.
+    pub(super) async fn serialise(&mut self, scope: &str) -> Result<()> {
+        if let Tx::Pg(t) = self {
+            // Selected as a count: sqlx describes every result column, and `void` is not a type it knows.
+            sqlx::query("SELECT count(*) FROM (SELECT pg_advisory_xact_lock(hashtextextended($1, 0))) l")
+                .bind(scope)
+                .execute(&mut **t)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// What follows a claim's `SELECT` on `table`: `FOR UPDATE OF table SKIP LOCKED` on PostgreSQL, so
     /// concurrent claimers skip each other's rows; nothing on SQLite, whose one writer runs claims in turn.
     pub(super) fn skip_locked(&self, table: &str) -> String {

@@ -106,6 +106,10 @@ impl Store {
         if tx.claim_waiting(&ids).await? != ids.len() as u64 {
             return Ok(Flushed::Nothing);
         }
+        // A flush is rare (one per burst): it is serialised with every delivery of its trigger that
+        // looks up a thread, whatever the scope they take.
+        tx.serialise(&super::scope::trigger_scope(flush.trigger_id))
+            .await?;
         if let Some(refusal) = tx.lock_agent(flush.agent_id).await? {
             // Nothing will ever start them: recorded as such, so the burst is not looked at again.
             let why = format!("agent {} was deleted: it takes no new sessions", flush.agent_id);

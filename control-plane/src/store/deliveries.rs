@@ -5,14 +5,18 @@
 //! `waiting` state) are one transaction: the provider's 2xx is sent only after it committed. A provider id is
 //! stored as `dedupe_key` on the first delivery of that id only; the insert is `ON CONFLICT DO NOTHING` on the
 //! unique index, so on both backends a redelivery, however many copies race, becomes a `duplicate` row and
-//! starts nothing. The agent's row is locked before the conversation key is looked up, so two deliveries of
-//! one new thread cannot each start a conversation, and sessions of one conversation get row ids (the order
-//! they run in, `claim.rs`) in arrival order.
+//! starts nothing. The agent's row is held `FOR SHARE` (ordered with PUT and DELETE of the agent, not with
+//! other deliveries), and deliveries of one ordering scope (`scope.rs`: one conversation key, or a
+//! whole trigger for mail threads, whose keys only the lookup ties together) are serialised before the key
+//! is looked up, so two deliveries of one new thread cannot each start a conversation, and sessions of one
+//! conversation get row ids (the order they run in, `claim.rs`) in arrival order. Deliveries without a
+//! conversation key take no lock beyond the agent's share: they run side by side.
 
 use protocol::{DeliveryStatus, FileEncoding, FileSpec, QueueSessionRequest, SessionId};
 
 use super::backend::{Tx, with_conn};
 use super::queue::{NewQueued, QueueOutcome, QueuedRow};
+use super::scope::order_scope;
 use super::{Result, Store};
 
 /// What every delivery row records about the request.
@@ -113,6 +117,9 @@ impl Store {
         }
         if let Some(refusal) = tx.lock_agent(accepted.agent_id).await? {
             return Ok(Acceptance::NotQueued(refusal));
+        }
+        if let Some(scope) = order_scope(received.trigger_id, accepted.candidates) {
+            tx.serialise(&scope).await?;
         }
         tx.insert_attachments(received.delivery_id, accepted.attachments)
             .await?;
@@ -226,12 +233,12 @@ impl Tx {
         Ok(inserted)
     }
 
-    /// Locks the agent's row (ordering this delivery with other queueing and with PUT/DELETE of the agent);
+    /// Holds the agent's row against PUT/DELETE of the agent (`FOR SHARE`: not against other deliveries);
     /// `Some` when it takes no sessions.
     pub(super) async fn lock_agent(&mut self, agent_id: &str) -> Result<Option<QueueOutcome>> {
         let sql = format!(
             "SELECT version, deleted_at FROM agents WHERE agent_id = $1{}",
-            self.row_lock()
+            self.share_lock()
         );
         let head = with_conn!(&mut *self, |c| {
             sqlx::query_as::<_, (i64, Option<String>)>(&sql)

@@ -25,7 +25,7 @@
 //! - `conversation`: the pieces of sessions' conversation state (stored at ingest, read at claim time).
 //! - `triggers`: trigger definitions and their sealed secrets (DESIGN §10); `deliveries`: what
 //!   `POST /hooks/{id}` stores before it answers (dedupe, conversation keys, the session); `bursts`: debounced
-//!   deliveries flushed into one session; `delivery_list`: the deliveries list and replay;
+//!   deliveries flushed into one session; `delivery_list`: the deliveries list and replay; `scope`: which deliveries are serialised;
 //!   `trigger_conversations`: conversation keys → conversations.
 //! - `credentials`: digests of the credentials `agentctl serve` generated.
 
@@ -47,6 +47,7 @@ pub mod projection;
 mod queue;
 mod rows;
 mod runtimes;
+mod scope;
 mod seed;
 mod sessions;
 mod trigger_conversations;

@@ -1,8 +1,10 @@
 //! Statements of queued sessions: `POST /api/v1/agents/{id}/sessions` and conversations.
 //!
 //! A queued session is a `sessions` row (status `queued`, no runtime, its conversation and version) plus a
-//! `session_jobs` row (the request as given, the version's selector, the lease). Queuing locks the agent's
-//! row, so it is ordered with PUT and DELETE of the agent, and sessions of one conversation get ids in the
+//! `session_jobs` row (the request as given, the version's selector, the lease). Queuing holds the agent's
+//! row `FOR SHARE`, so it is ordered with PUT and DELETE of the agent (which lock it `FOR UPDATE`) while
+//! queuers of one agent run side by side; queuers of one session id, and of one conversation, are serialised
+//! (`Tx::serialise`), so an identical retry finds the first and sessions of one conversation get ids in the
 //! order they were queued: the order they run in.
 
 use protocol::{Agent, SessionStatus};
@@ -76,7 +78,7 @@ impl super::backend::Tx {
     pub(super) async fn insert_queued(&mut self, new: &NewQueued<'_>) -> Result<QueueOutcome> {
         let sql = format!(
             "SELECT version, deleted_at FROM agents WHERE agent_id = $1{}",
-            self.row_lock()
+            self.share_lock()
         );
         let head = with_conn!(&mut *self, |c| {
             sqlx::query_as::<_, (i64, Option<String>)>(&sql)
@@ -89,6 +91,8 @@ impl super::backend::Tx {
             Some((_, Some(_))) => return Ok(QueueOutcome::DeletedAgent),
             Some((v, None)) => v,
         };
+        self.serialise(&format!("session\u{1f}{}", new.session_id))
+            .await?;
         if let Some(existing) = self.queued_session(new.session_id).await? {
             let (row, agent_id, request) = existing;
             return Ok(
@@ -102,6 +106,9 @@ impl super::backend::Tx {
         let conversation_id = match new.conversation_id {
             None => new.session_id,
             Some(conversation) => {
+                // Sessions of one conversation get row ids in the order they commit: the order they run.
+                self.serialise(&format!("conversation\u{1f}{conversation}"))
+                    .await?;
                 let owner = with_conn!(&mut *self, |c| {
                     sqlx::query_scalar::<_, Option<String>>(
                         "SELECT agent_id FROM sessions WHERE conversation_id = $1 ORDER BY id LIMIT 1",
