@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks (speed and memory goals are measured here, never asserted in tests).
 #
-#   scripts/bench.sh                 the supervisor (static musl build), the control plane, then dispatch
+#   scripts/bench.sh                 the supervisor (static musl build), the control plane, dispatch, then hooks
 #   scripts/bench.sh supervisor      only the supervisor
 #   scripts/bench.sh dispatch        only the dispatch benchmark (scripts/bench-dispatch.sh: pull vs POST /execute)
+#   scripts/bench.sh hooks           only the trigger intake benchmark (scripts/bench-hooks.sh: webhooks vs /health)
 #
 # Machines are shared and noisy: every goal is stated as a ratio or a bound measured in one run.
 set -euo pipefail
@@ -26,4 +27,8 @@ fi
 
 if [[ $what == all || $what == dispatch ]]; then
     scripts/bench-dispatch.sh
+fi
+
+if [[ $what == all || $what == hooks ]]; then
+    scripts/bench-hooks.sh
 fi
