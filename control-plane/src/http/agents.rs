@@ -15,8 +15,8 @@ use serde::Deserialize;
 use crate::agents::definition;
 use crate::http::error::ApiError;
 use crate::http::query::Params;
-use crate::http::{AppState, parse_json, read_body};
-use crate::store::{PutError, PutOutcome};
+use crate::http::{AppState, read_json};
+use crate::store::PutOutcome;
 use crate::time;
 
 /// Largest definition: what a supervisor takes as one `POST /execute` body (its `--max-body` default), so
@@ -39,15 +39,7 @@ pub async fn put(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let body = read_body(&headers, body).await?;
-    if body.len() > MAX_DEFINITION {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("an agent definition is at most {MAX_DEFINITION} bytes"),
-        ));
-    }
-    let body: Agent = parse_json(&body)?;
+    let body: Agent = read_json(&headers, body, MAX_DEFINITION, "an agent definition").await?;
     let (id, definition) = definition::check(&id, body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let now = time::rfc3339_ms(time::now_ms());
     let key = state.dispatch.secrets_key.as_ref();
@@ -56,11 +48,7 @@ pub async fn put(
         .put_agent(id.as_str(), &now, |current| {
             definition::plan(&id, &definition, current, key, &now)
         })
-        .await
-        .map_err(|e| match e {
-            PutError::Store(e) => ApiError::from(e),
-            PutError::Refused(e) => ApiError::bad_request(e.to_string()),
-        })?;
+        .await?;
     let (status, row) = match outcome {
         PutOutcome::Created(row) => (StatusCode::CREATED, row),
         PutOutcome::Replaced(row) => (StatusCode::OK, row),

@@ -7,7 +7,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use protocol::ErrorBody;
 
-use crate::store::StoreError;
+use crate::store::{PutError, StoreError};
 
 /// Seconds a client should wait before retrying when the database is unavailable.
 pub const RETRY_AFTER_SECS: u64 = 2;
@@ -78,5 +78,16 @@ impl IntoResponse for ApiError {
                 .insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
         }
         response
+    }
+}
+
+/// A PUT that stored nothing: the store's failure, or the definition's planner refused it (400, its message
+/// names the field).
+impl<E: std::fmt::Display> From<PutError<E>> for ApiError {
+    fn from(error: PutError<E>) -> Self {
+        match error {
+            PutError::Store(e) => ApiError::from(e),
+            PutError::Refused(e) => ApiError::bad_request(e.to_string()),
+        }
     }
 }

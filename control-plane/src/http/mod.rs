@@ -173,6 +173,24 @@ pub async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiErro
 }
 
 /// Parses JSON; the error names the field that was wrong (`events[3].seq: invalid type …`).
+/// Reads a JSON body of at most `max` bytes (413 naming `what` when larger) and parses it.
+pub async fn read_json<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    body: Body,
+    max: usize,
+    what: &str,
+) -> Result<T, ApiError> {
+    let body = read_body(headers, body).await?;
+    if body.len() > max {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("{what} is at most {max} bytes"),
+        ));
+    }
+    parse_json(&body)
+}
+
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| {

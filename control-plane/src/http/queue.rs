@@ -10,7 +10,7 @@ use protocol::{AgentId, Conversation, QueueSessionRequest, QueuedSession, Sessio
 
 use crate::http::agents::agent_id;
 use crate::http::error::ApiError;
-use crate::http::{AppState, parse_json, read_body};
+use crate::http::{AppState, read_json};
 use crate::store::{NewQueued, QueueOutcome, QueuedRow, StoreError};
 use crate::time;
 
@@ -24,15 +24,8 @@ pub async fn queue(
     body: Body,
 ) -> Result<Response, ApiError> {
     let agent = agent_id(&id)?;
-    let body = read_body(&headers, body).await?;
-    if body.len() > MAX_QUEUE_BODY {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("request body is larger than {MAX_QUEUE_BODY} bytes"),
-        ));
-    }
-    let mut request: QueueSessionRequest = parse_json(&body)?;
+    let mut request: QueueSessionRequest =
+        read_json(&headers, body, MAX_QUEUE_BODY, "a queue request").await?;
     validate::check_prompt(&request.prompt).map_err(|e| ApiError::bad_request(e.to_string()))?;
     validate::check_env("env", &request.env).map_err(|e| ApiError::bad_request(e.to_string()))?;
     validate::plan_files(&[], &request.files).map_err(|e| ApiError::bad_request(e.to_string()))?;

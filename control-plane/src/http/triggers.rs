@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use protocol::{Trigger, TriggerId, TriggerList};
 
 use crate::http::error::ApiError;
-use crate::http::{AppState, parse_json, read_body};
-use crate::store::{PutError, TriggerPut};
+use crate::http::{AppState, read_json};
+use crate::store::TriggerPut;
 use crate::time;
 use crate::triggers::definition;
 
@@ -27,15 +27,7 @@ pub async fn put(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let body = read_body(&headers, body).await?;
-    if body.len() > MAX_DEFINITION {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("a trigger definition is at most {MAX_DEFINITION} bytes"),
-        ));
-    }
-    let body: Trigger = parse_json(&body)?;
+    let body: Trigger = read_json(&headers, body, MAX_DEFINITION, "a trigger definition").await?;
     let (id, definition) = definition::check(&id, body).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let now = time::rfc3339_ms(time::now_ms());
     let key = state.dispatch.secrets_key.as_ref();
@@ -44,11 +36,7 @@ pub async fn put(
         .put_trigger(id.as_str(), &now, |current| {
             definition::plan(&id, &definition, current, key, &now)
         })
-        .await
-        .map_err(|e| match e {
-            PutError::Store(e) => ApiError::from(e),
-            PutError::Refused(e) => ApiError::bad_request(e.to_string()),
-        })?;
+        .await?;
     let (status, row) = match outcome {
         TriggerPut::Created(row) => (StatusCode::CREATED, row),
         TriggerPut::Replaced(row) | TriggerPut::Unchanged(row) => (StatusCode::OK, row),
