@@ -23,6 +23,7 @@ mod helpers;
 mod history;
 mod hooks;
 mod ingest;
+mod logged_serve;
 mod rejections;
 mod replies;
 mod runtimes;

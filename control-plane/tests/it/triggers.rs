@@ -2,18 +2,12 @@
 //! bodies refused naming the field; signing secrets and reply credentials that never come back in clear,
 //! in an answer, a log line of a real `agentctl serve` with debug logging, or a row.
 
-use std::io::BufRead;
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sqlx::Connection;
 
-use crate::helpers::{KEY, SECRETS_KEY, TOKEN, TestApp, TestDb, spawn_app, terminate};
+use crate::helpers::{TOKEN, TestApp, TestDb, spawn_app};
+use crate::logged_serve::{LoggedServe, database_text};
 use crate::on_both_backends;
-
-const BIN: &str = env!("CARGO_BIN_EXE_agentctl");
 
 pub const SIGNING_SECRET: &str = "mailgun-signing-key-9d8c7b6a";
 pub const API_KEY: &str = "mailgun-api-key-1a2b3c4d5e";
@@ -259,41 +253,9 @@ async fn a_trigger_of_a_deleted_agent_is_refused(db: TestDb) {
 }
 
 async fn no_answer_log_line_or_row_holds_a_trigger_secret(db: TestDb) {
-    let mut child = Command::new(BIN)
-        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
-        .env("INTERNAL_API_KEY", KEY)
-        .env("AGENTCTL_API_TOKENS", TOKEN)
-        .env("AGENTCTL_SECRETS_KEY", SECRETS_KEY)
-        .env_remove("DATABASE_URL")
-        .env("RUST_LOG", "debug")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let (addr_tx, addr_rx) = tokio::sync::oneshot::channel::<String>();
-    let lines = tokio::task::spawn_blocking(move || {
-        let mut addr_tx = Some(addr_tx);
-        let mut all = Vec::new();
-        for line in std::io::BufReader::new(stderr).lines() {
-            let line = line.expect("a line");
-            if let Some(rest) = line.split("addr=").nth(1)
-                && let Some(tx) = addr_tx.take()
-            {
-                let _ = tx.send(rest.split_whitespace().next().expect("an address").to_owned());
-            }
-            all.push(line);
-        }
-        all
-    });
-    let addr = tokio::time::timeout(Duration::from_secs(30), addr_rx)
-        .await
-        .expect("serve listens within 30 s")
-        .expect("an address");
+    let serve = LoggedServe::spawn(&db).await;
     let http = reqwest::Client::new();
-    let url = |p: &str| format!("http://{addr}{p}");
+    let url = |p: &str| serve.url(p);
     let agent = http
         .put(url("/api/v1/agents/support-bot"))
         .bearer_auth(TOKEN)
@@ -332,43 +294,18 @@ async fn no_answer_log_line_or_row_holds_a_trigger_secret(db: TestDb) {
             assert!(!answer.contains(secret), "an answer holds a secret: {answer}");
         }
     }
-    terminate(child).await;
-    let lines = lines.await.expect("stderr lines");
+    let lines = serve.stop().await;
     assert!(lines.iter().any(|l| l.contains("trigger put")), "{lines:#?}");
     for line in &lines {
         for secret in [SIGNING_SECRET, API_KEY] {
             assert!(!line.contains(secret), "a log line holds a secret: {line}");
         }
     }
-    let stored = stored_text(&db).await;
+    let stored = database_text(&db).await;
     assert!(stored.contains("support-mail"), "the scan reads the rows");
     for secret in [SIGNING_SECRET, API_KEY] {
         assert!(!stored.contains(secret), "the database holds a secret in clear");
     }
-}
-
-/// The SQLite files' bytes (every page and the write-ahead log), or the rows of the trigger tables as text.
-async fn stored_text(db: &TestDb) -> String {
-    if let Some(path) = db.url.strip_prefix("sqlite://") {
-        let mut text = String::new();
-        for file in [path.to_owned(), format!("{path}-wal")] {
-            if let Ok(bytes) = std::fs::read(&file) {
-                text.push_str(&String::from_utf8_lossy(&bytes));
-            }
-        }
-        return text;
-    }
-    let mut conn = sqlx::PgConnection::connect(&db.url).await.expect("connect");
-    let mut text = String::new();
-    for table in ["triggers", "trigger_secrets"] {
-        let rows: Vec<String> = sqlx::query_scalar(&format!("SELECT t::text FROM {table} t"))
-            .fetch_all(&mut conn)
-            .await
-            .expect("rows");
-        text.push_str(&rows.join("\n"));
-    }
-    conn.close().await.expect("close");
-    text
 }
 
 on_both_backends!(
