@@ -5,16 +5,18 @@
 //! - `template`: prompts and conversation keys rendered, sandboxed.
 //! - `definition`, `secrets`: a PUT checked, its write-only values named and sealed; `config`: a stored
 //!   trigger as the hook needs it.
-//! - `reply`: an answer composed for its channel and sent; `sign`: `verify`'s mirror, for
+//! - `reply`: an answer composed for its channel and sent; `replier`: the worker that sends each owed
+//!   answer once its session succeeded, with retries; `sign`: `verify`'s mirror, for
 //!   `agentctl triggers test`.
 
 pub mod config;
 pub mod debounce;
 pub mod definition;
 pub mod inbound;
-pub mod reply;
 pub mod intake;
 pub mod keys;
+pub mod replier;
+pub mod reply;
 pub mod secrets;
 pub mod sign;
 pub mod template;
