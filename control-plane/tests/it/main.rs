@@ -24,6 +24,7 @@ mod history;
 mod hooks;
 mod ingest;
 mod rejections;
+mod replier;
 mod replies;
 mod runtimes;
 mod secret_leak;
