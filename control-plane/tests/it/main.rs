@@ -9,6 +9,7 @@ mod cli_hardening;
 mod cli_logging;
 mod cli_transcript;
 mod cli_triggers;
+mod cli_triggers_test;
 mod connections;
 mod conversation;
 mod corrupt;

@@ -92,7 +92,7 @@ impl Serve {
     }
 
     /// The agent `support-bot` and the trigger `id`.
-    async fn with_trigger(&self, id: &str, definition: Value) {
+    pub async fn with_trigger(&self, id: &str, definition: Value) {
         let (status, body) = self
             .put("/api/v1/agents/support-bot", &crate::agents::definition())
             .await;
@@ -151,7 +151,7 @@ impl Serve {
     }
 
     /// The trigger's deliveries, newest first.
-    async fn deliveries(&self, trigger: &str) -> Vec<Value> {
+    pub async fn deliveries(&self, trigger: &str) -> Vec<Value> {
         let (status, page) = self.get(&format!("/api/v1/triggers/{trigger}/deliveries")).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         page["deliveries"].as_array().expect("deliveries").clone()
