@@ -183,6 +183,7 @@ on_both_backends!(
     a_delivery_answered_2xx_survives_a_kill_9_and_its_session_is_queued_after_the_restart,
     a_trigger_that_replies_owes_a_pending_reply_and_a_deleted_agent_is_answered_410,
     an_email_thread_by_in_reply_to_is_one_conversation_and_attachments_become_session_files,
+    a_trigger_put_through_the_api_takes_deliveries_signed_with_its_secret,
 );
 
 async fn a_signed_webhook_queues_a_session_with_its_rendered_prompt(db: TestDb) {
@@ -547,7 +548,7 @@ async fn a_trigger_that_replies_owes_a_pending_reply_and_a_deleted_agent_is_answ
 }
 
 /// Posts a body with its content type, unsigned (a trigger with scheme `none`).
-async fn post_unsigned(
+pub async fn post_unsigned(
     app: &TestApp,
     trigger: &str,
     content_type: &str,
@@ -565,7 +566,7 @@ async fn post_unsigned(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-fn mailgun_form(message_id: &str, in_reply_to: Option<&str>, text: &str) -> String {
+pub fn mailgun_form(message_id: &str, in_reply_to: Option<&str>, text: &str) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("recipient", "support@inbound.example.com")
         .append_pair("sender", "alice@example.com")
@@ -644,4 +645,27 @@ async fn an_email_thread_by_in_reply_to_is_one_conversation_and_attachments_beco
     assert!(pdf.starts_with(b"%PDF-1.4"), "the attachment's bytes");
     let stored = db.fetch_strings("SELECT path FROM trigger_attachments").await;
     assert_eq!(stored, [files[0]["path"].as_str().unwrap_or_default().to_owned()]);
+}
+
+async fn a_trigger_put_through_the_api_takes_deliveries_signed_with_its_secret(db: TestDb) {
+    let app = app_with_agent(&db).await;
+    let mut definition = webhook_trigger("Order {{ body.n }}", None);
+    definition["verify"]["secrets"] = json!([WHSEC]);
+    let response = app
+        .http
+        .put(app.url("/api/v1/triggers/orders"))
+        .bearer_auth(crate::helpers::TOKEN)
+        .json(&definition)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "{}",
+        response.text().await.unwrap_or_default()
+    );
+    let (status, answer) = post_signed(&app, "orders", "msg_1", r#"{"n": 3}"#, WHSEC).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    assert_eq!(queued(&db).await[0].1, "Order 3");
 }
