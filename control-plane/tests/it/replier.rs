@@ -207,6 +207,7 @@ on_both_backends!(
     an_auto_submitted_mail_owes_no_reply_and_gets_none,
     a_mail_answer_threads_and_a_reply_to_it_by_in_reply_to_or_by_its_token_continues_the_conversation,
     a_claimed_reply_is_leased_and_claimable_again_only_once_its_lease_ran_out,
+    a_sendgrid_answer_is_a_threaded_v3_mail_send_request,
 );
 
 fn sms_trigger() -> Value {
@@ -575,4 +576,36 @@ async fn a_claimed_reply_is_leased_and_claimable_again_only_once_its_lease_ran_o
         .expect("claim"));
     assert_eq!(after, ["s-done"], "due again once the lease ran out");
     store.close().await;
+}
+
+async fn a_sendgrid_answer_is_a_threaded_v3_mail_send_request(db: TestDb) {
+    let stand_in = StandIn::start(Provider::Sendgrid, []).await;
+    let serve = Serve::start(&db, &stand_in.url).await;
+    let mut trigger = mail_trigger();
+    trigger["reply"] = json!({"kind": "sendgrid", "from": "support@inbound.example.com",
+                              "credentials": {"apiKey": MAIL_API_KEY}});
+    serve.with_trigger("mail", trigger).await;
+    let form = mail_form("support@inbound.example.com", "m1@example.com", &[], "Hello?");
+    serve.post_mail("mail", form).await;
+    let [sid] = <[String; 1]>::try_from(serve.claim_all().await).expect("one session");
+    serve.finish(&sid, "succeeded", "Hello back.").await;
+    let reply = serve.settled_reply("mail").await;
+    assert_eq!(reply["status"], "sent", "{reply}");
+
+    let received = stand_in.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].path, "/v3/mail/send");
+    let auth = format!("Bearer {MAIL_API_KEY}");
+    assert_eq!(received[0].header("authorization"), Some(auth.as_str()));
+    let body = received[0].json();
+    assert_eq!(
+        body["personalizations"][0]["to"][0]["email"], "alice@example.com",
+        "{body}"
+    );
+    assert_eq!(body["subject"], "Re: Invoice 1042");
+    assert_eq!(body["content"][0]["value"], "Hello back.");
+    assert_eq!(body["headers"]["In-Reply-To"], "<m1@example.com>");
+    assert_eq!(body["headers"]["Auto-Submitted"], "auto-replied");
+    let reply_to = body["reply_to"]["email"].as_str().unwrap_or_default();
+    assert!(reply_to.starts_with("support+"), "{body}");
 }
