@@ -25,8 +25,9 @@
 //! - `conversation`: the pieces of sessions' conversation state (stored at ingest, read at claim time).
 //! - `triggers`: trigger definitions and their sealed secrets (DESIGN §10); `deliveries`: what
 //!   `POST /hooks/{id}` stores before it answers (dedupe, conversation keys, the session); `bursts`: debounced
-//!   deliveries flushed into one session; `delivery_list`: the deliveries list and replay; `scope`: which deliveries are serialised;
-//!   `trigger_conversations`: conversation keys → conversations.
+//!   deliveries flushed into one session; `delivery_list`: the deliveries list and replay; `scope`: which
+//!   deliveries are serialised; `trigger_conversations`: conversation keys → conversations; `replies`: the
+//!   reply worker's claims and outcomes.
 //! - `credentials`: digests of the credentials `agentctl serve` generated.
 
 mod agents;
@@ -45,6 +46,7 @@ mod ingest;
 mod migrations;
 pub mod projection;
 mod queue;
+mod replies;
 mod rows;
 mod runtimes;
 mod scope;
@@ -65,6 +67,7 @@ pub use doorbell::DOORBELL_CHANNEL;
 pub use error::StoreError;
 pub use ingest::{BatchOutcome, CommitResult, IngestBatch, Refusal};
 pub use queue::{NewQueued, QueueOutcome, QueuedRow};
+pub use replies::{DueReply, ReplyOutcome};
 pub use rows::SessionRow;
 pub use seed::{SeedRefusal, legal_transition};
 pub use triggers::{TriggerPlan, TriggerPut, TriggerRow};

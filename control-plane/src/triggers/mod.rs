@@ -3,9 +3,12 @@
 //! - `verify`: the signature checks of an inbound request, over the raw body, before anything is parsed.
 //! - `inbound`: a verified body normalised into the template context, its attachments and its thread.
 //! - `template`: prompts and conversation keys rendered, sandboxed.
+//! - `intake`: the hook's pure decisions (answers per provider, dedupe id, signed URL); `keys`: the
+//!   conversation key candidates; `debounce`: a burst's prompt and files, and the task that flushes them.
 //! - `definition`, `secrets`: a PUT checked, its write-only values named and sealed; `config`: a stored
 //!   trigger as the hook needs it.
-//! - `reply`: an answer composed for its channel and sent; `sign`: `verify`'s mirror, for
+//! - `reply`: an answer composed for its channel and sent; `replier`: the worker that sends each owed
+//!   answer once its session succeeded, with retries; `sign`: `verify`'s mirror, for
 //!   `agentctl triggers test`.
 
 pub mod config;
@@ -14,6 +17,7 @@ pub mod definition;
 pub mod inbound;
 pub mod intake;
 pub mod keys;
+pub mod replier;
 pub mod reply;
 pub mod secrets;
 pub mod sign;
