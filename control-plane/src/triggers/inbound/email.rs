@@ -121,9 +121,10 @@ fn into_normalised(email: Email, limits: &Limits) -> Result<Normalised, Invalid>
     })
 }
 
-/// The `<token>` of `local+<token>@domain`.
-fn reply_token(address: &str) -> Option<String> {
+/// The `<token>` of `local+<token>@domain`: after the last `+`, so a sender address that has a `+` of
+/// its own (`support+bot@…`, answered at `support+bot+<token>@…`) still yields the token.
+pub(super) fn reply_token(address: &str) -> Option<String> {
     let (local, _domain) = address.rsplit_once('@')?;
-    let (_, token) = local.split_once('+')?;
+    let (_, token) = local.rsplit_once('+')?;
     (!token.is_empty()).then(|| token.to_owned())
 }

@@ -92,3 +92,13 @@ fn conversation_keys_go_from_the_strongest_hint_to_the_message_s_own_id() {
     "#]],
     );
 }
+
+#[test]
+fn a_reply_token_is_what_follows_the_last_plus_of_the_local_part() {
+    let token = super::super::email::reply_token;
+    assert_eq!(token("support+abc@example.com").as_deref(), Some("abc"));
+    assert_eq!(token("support+bot+abc@example.com").as_deref(), Some("abc"));
+    assert_eq!(token("support@example.com"), None);
+    assert_eq!(token("support+@example.com"), None);
+    assert_eq!(token("no-domain+abc"), None);
+}
