@@ -165,6 +165,14 @@ impl Store {
         Ok(())
     }
 
+    /// [`Tx::json_texts`] for a statement run on a pool.
+    pub(super) fn json_texts_sql(&self, param: &str) -> String {
+        match self.pools {
+            Pools::Pg(_) => format!("SELECT json_array_elements_text({param}::json)"),
+            Pools::Sqlite { .. } => format!("SELECT value FROM json_each({param})"),
+        }
+    }
+
     pub(super) fn pools(&self) -> &Pools {
         &self.pools
     }

@@ -10,7 +10,7 @@
 
 use protocol::SessionStatus;
 
-use super::backend::{json_list, with_conn};
+use super::backend::{json_list, with_conn, with_pool};
 use super::{Result, Store, StoreError};
 
 /// A pending reply whose session is final, with what composing it needs.
@@ -80,6 +80,24 @@ impl Store {
     /// Claims up to `limit` pending replies due at `now_ms` whose session is final, oldest due first, and
     /// leases them until `now_ms + lease_ms`.
     pub async fn claim_replies(&self, now_ms: i64, lease_ms: i64, limit: u32) -> Result<Vec<DueReply>> {
+        let finished = json_list(&finished_statuses())?;
+        // Looked for on a read connection first: the worker runs every tick and after every queued session,
+        // and on SQLite a write transaction would take the one writer from the hooks for nothing.
+        let probe = format!(
+            "SELECT r.session_id FROM trigger_replies r JOIN sessions s ON s.session_id = r.session_id \
+             WHERE r.status = 'pending' AND r.next_ms <= $1 AND s.status IN ({}) LIMIT 1",
+            self.json_texts_sql("$2")
+        );
+        let any = with_pool!(self, |p| {
+            sqlx::query_scalar::<_, String>(&probe)
+                .bind(now_ms)
+                .bind(&finished)
+                .fetch_optional(p)
+                .await?
+        });
+        if any.is_none() {
+            return Ok(Vec::new());
+        }
         let mut tx = self.begin().await?;
         let sql = format!(
             "SELECT r.session_id, r.trigger_id, r.delivery_id, r.attempts, s.status, s.result_text, \
@@ -91,7 +109,6 @@ impl Store {
             tx.json_texts("$2"),
             tx.skip_locked("r")
         );
-        let finished = json_list(&finished_statuses())?;
         let records = with_conn!(&mut tx, |c| {
             sqlx::query_as::<_, Record>(&sql)
                 .bind(now_ms)
