@@ -83,6 +83,30 @@ pub struct ServeFlags {
     /// limit allows.
     #[arg(long, env = "AGENTCTL_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
+    /// The base URL providers call this server at (`https://hooks.example.com`), as they sign it (Twilio
+    /// signs the URL); default `http://` and the request's Host.
+    #[arg(long, env = "AGENTCTL_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The largest body `POST /hooks/{id}` reads (bytes, or with KiB/MiB); a larger one is answered 413
+    /// and recorded.
+    #[arg(long, default_value = "16MiB", value_parser = parse_size)]
+    pub hook_body_max: usize,
+}
+
+/// `16MiB`, `512KiB` or a number of bytes.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let (number, unit) = match text.trim() {
+        t if t.ends_with("MiB") => (&t[..t.len() - 3], 1024 * 1024),
+        t if t.ends_with("KiB") => (&t[..t.len() - 3], 1024),
+        t => (t, 1),
+    };
+    number
+        .trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|n| *n > 0)
+        .ok_or_else(|| format!("{text:?} is not a size: give bytes, or a number with KiB or MiB"))
 }
 
 /// Refuses any value of `--secrets-key`, without repeating it: clap's own "invalid value" error would
@@ -141,6 +165,14 @@ impl std::fmt::Debug for Secrets {
 }
 
 impl ServeArgs {
+    /// The settings of `POST /hooks/{id}`.
+    pub fn hook_settings(&self) -> crate::http::hooks::HookSettings {
+        crate::http::hooks::HookSettings {
+            public_url: self.flags.public_url.clone(),
+            body_max: self.flags.hook_body_max,
+        }
+    }
+
     /// The limits of the accept loop.
     pub fn limits(&self) -> Limits {
         Limits {

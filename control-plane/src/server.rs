@@ -2,7 +2,7 @@
 //!
 //! Shutdown: the caller's trigger cancels one token; live followers end their streams on it, the accept loop
 //! (`connections`) stops accepting and drains the open requests, then the background tasks (lost sweeper,
-//! doorbell) stop and are waited for.
+//! doorbell, lease sweep, debounce) stop and are waited for.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -21,6 +21,7 @@ use crate::dispatch::{self, Bell, Dispatch};
 use crate::exclusive::{self, ServeLock};
 use crate::follow::{self, Hub};
 use crate::http::auth::{Auth, Secret};
+use crate::http::hooks::HookSettings;
 use crate::http::{self, AppState};
 use crate::ingest::Ingestor;
 use crate::metrics::Metrics;
@@ -28,6 +29,7 @@ use crate::secrets::{self, KeySource};
 pub use crate::serve_args::ServeArgs;
 use crate::store::{Backend, Store};
 use crate::time;
+use crate::triggers;
 
 /// What the server needs, validated.
 #[derive(Debug, Clone)]
@@ -127,6 +129,7 @@ impl Application {
             shutdown: CancellationToken::new(),
             heartbeat_timeout: config.heartbeat_timeout,
             sse_keep_alive: connections::sse_keep_alive(Limits::default().idle_timeout),
+            hooks: HookSettings::default(),
         };
         Ok(Self {
             lock,
@@ -136,6 +139,12 @@ impl Application {
             limits: Limits::default(),
             tasks: TaskTracker::new(),
         })
+    }
+
+    /// Serves `POST /hooks/{id}` with these settings instead of [`HookSettings::default`].
+    pub fn hook_settings(mut self, settings: HookSettings) -> Self {
+        self.state.hooks = settings;
+        self
     }
 
     /// Serves with these limits instead of [`Limits::default`].
@@ -176,6 +185,11 @@ impl Application {
             state.dispatch.bell.clone(),
             state.metrics.clone(),
             state.dispatch.lease,
+            token.clone(),
+        ));
+        tasks.spawn(triggers::debounce::run(
+            state.store.clone(),
+            state.dispatch.bell.clone(),
             token.clone(),
         ));
         tracing::info!(addr = %listener.local_addr()?, backend = ?state.store.backend(), "agentctl serving");

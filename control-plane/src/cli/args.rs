@@ -242,6 +242,30 @@ pub(crate) enum TriggersCommand {
     Apply(ApplyArgs),
     /// Delete a trigger: its hook answers 404 from then on; its deliveries stay readable.
     Delete(AgentIdArgs),
+    /// List a trigger's deliveries, newest first: what became of each request and why.
+    Deliveries(DeliveriesArgs),
+    /// Start a new session from a delivery's stored prompt and attachments, in its conversation.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DeliveriesArgs {
+    pub(crate) id: String,
+    /// Deliveries per page (1-500).
+    #[arg(long, default_value_t = 20)]
+    pub(crate) limit: u32,
+    /// The next page: the cursor the previous one printed.
+    #[arg(long)]
+    pub(crate) cursor: Option<String>,
+    #[arg(long, short = 'o', default_value = "table")]
+    pub(crate) output: TableFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReplayArgs {
+    pub(crate) delivery_id: String,
+    #[arg(long, short = 'o', default_value = "text")]
+    pub(crate) output: ShowFormat,
 }
 
 #[derive(Debug, clap::Args)]

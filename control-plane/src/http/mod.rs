@@ -4,6 +4,8 @@
 //! - `public`: `/api/v1/…` and `/metrics`, behind an API token; `/health` open.
 //! - `agents`, `queue`: agent definitions, queued sessions and conversations (public); `claim`: the
 //!   internal claim route of dispatch by pull.
+//! - `hooks`: `POST /hooks/{id}`, open (verified by the trigger's signature scheme); `deliveries`: a
+//!   trigger's deliveries, replay and preview (public).
 //! - `triggers`: trigger definitions (public).
 //!
 //! Handlers parse and validate, then call the store or the ingest writer; they never build SQL.
@@ -11,7 +13,9 @@
 mod agents;
 pub mod auth;
 mod claim;
+mod deliveries;
 pub mod error;
+pub mod hooks;
 mod internal;
 mod public;
 mod query;
@@ -61,6 +65,8 @@ pub struct AppState {
     pub sse_keep_alive: std::time::Duration,
     /// `--heartbeat-timeout`: a runtime silent for longer is listed `lost`.
     pub heartbeat_timeout: std::time::Duration,
+    /// `POST /hooks/{id}`: `--public-url` and `--hook-body-max`.
+    pub hooks: hooks::HookSettings,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -88,6 +94,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/agents/{id}/versions", get(agents::versions))
         .route("/api/v1/agents/{id}/sessions", post(queue::queue))
         .route("/api/v1/conversations/{id}", get(queue::conversation))
+        .route("/api/v1/triggers/{id}/deliveries", get(deliveries::list))
+        .route("/api/v1/triggers/{id}/preview", post(deliveries::preview))
+        .route("/api/v1/deliveries/{id}/replay", post(deliveries::replay))
         .route("/api/v1/runtimes", get(runtimes::list))
         .route("/api/v1/triggers", get(triggers::list))
         .route(
@@ -102,6 +111,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(internal)
         .merge(public)
+        // Outside both auth layers: a provider's signature is the credential (`hooks`).
+        .route("/hooks/{id}", post(hooks::hook))
         .route("/health", get(public::health))
         .route("/api/internal/health", get(public::health))
         .fallback(|| async { ApiError::not_found("no such route") })

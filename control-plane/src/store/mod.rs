@@ -23,15 +23,20 @@
 //! - `agents`: agent definitions and their immutable versions; `queue`: queued sessions and
 //!   conversations; `claim`: claims (`FOR UPDATE SKIP LOCKED`) and their leases.
 //! - `conversation`: the pieces of sessions' conversation state (stored at ingest, read at claim time).
-//! - `triggers`: trigger definitions and their sealed secrets (DESIGN §10).
+//! - `triggers`: trigger definitions and their sealed secrets (DESIGN §10); `deliveries`: what
+//!   `POST /hooks/{id}` stores before it answers (dedupe, conversation keys, the session); `bursts`: debounced
+//!   deliveries flushed into one session; `delivery_list`: the deliveries list and replay.
 //! - `credentials`: digests of the credentials `agentctl serve` generated.
 
 mod agents;
 mod backend;
+mod bursts;
 mod claim;
 mod conversation;
 mod copy;
 mod credentials;
+mod deliveries;
+mod delivery_list;
 mod doorbell;
 mod error;
 mod events;
@@ -49,7 +54,10 @@ use protocol::SessionStatus;
 
 pub use agents::{AgentPlan, AgentVersionRow, PutError, PutOutcome, StoredSecret};
 pub use backend::{Backend, Store};
+pub use bursts::{Flush, Flushed, WaitingBurst, WaitingDelivery};
 pub use claim::{Claimed, Expired};
+pub use deliveries::{Acceptance, Accepted, Received, StoredAttachment};
+pub use delivery_list::{DeliveryRow, Replay, Replayed, ReplyRow};
 pub use doorbell::DOORBELL_CHANNEL;
 pub use error::StoreError;
 pub use ingest::{BatchOutcome, CommitResult, IngestBatch, Refusal};

@@ -49,97 +49,11 @@ pub enum QueueOutcome {
 impl Store {
     pub async fn queue_session(&self, new: &NewQueued<'_>) -> Result<QueueOutcome> {
         let mut tx = self.begin().await?;
-        let sql = format!(
-            "SELECT version, deleted_at FROM agents WHERE agent_id = $1{}",
-            tx.row_lock()
-        );
-        let head = with_conn!(&mut tx, |c| {
-            sqlx::query_as::<_, (i64, Option<String>)>(&sql)
-                .bind(new.agent_id)
-                .fetch_optional(c)
-                .await?
-        });
-        let version = match head {
-            None | Some((0, _)) => return Ok(QueueOutcome::UnknownAgent),
-            Some((_, Some(_))) => return Ok(QueueOutcome::DeletedAgent),
-            Some((v, None)) => v,
-        };
-        if let Some(existing) = tx.queued_session(new.session_id).await? {
-            let (row, agent_id, request) = existing;
-            return Ok(
-                if agent_id.as_deref() == Some(new.agent_id) && request.as_deref() == Some(new.request) {
-                    QueueOutcome::Existing(row)
-                } else {
-                    QueueOutcome::Conflict
-                },
-            );
+        let outcome = tx.insert_queued(new).await?;
+        if matches!(outcome, QueueOutcome::Queued(_)) {
+            tx.commit().await?;
         }
-        let conversation_id = match new.conversation_id {
-            None => new.session_id,
-            Some(conversation) => {
-                let owner = with_conn!(&mut tx, |c| {
-                    sqlx::query_scalar::<_, Option<String>>(
-                        "SELECT agent_id FROM sessions WHERE conversation_id = $1 ORDER BY id LIMIT 1",
-                    )
-                    .bind(conversation)
-                    .fetch_optional(c)
-                    .await?
-                });
-                match owner {
-                    None => return Ok(QueueOutcome::UnknownConversation),
-                    Some(owner) if owner.as_deref() != Some(new.agent_id) => {
-                        return Ok(QueueOutcome::ForeignConversation(owner.unwrap_or_default()));
-                    }
-                    Some(_) => conversation,
-                }
-            }
-        };
-        let version_row = tx
-            .agent_version(new.agent_id, version)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("agent {} lost version {version}", new.agent_id)))?;
-        let definition: Agent = serde_json::from_str(&version_row.definition)
-            .map_err(|e| StoreError::Corrupt(format!("agent_versions ({}, {version}): {e}", new.agent_id)))?;
-        let selector = serde_json::to_string(&definition.runtime_selector).expect("a map serialises");
-        let inserted = with_conn!(&mut tx, |c| {
-            sqlx::query(
-                "INSERT INTO sessions (session_id, agent_id, status, created_at, conversation_id, agent_version) \
-                 VALUES ($1, $2, 'queued', $3, $4, $5) ON CONFLICT (session_id) DO NOTHING",
-            )
-            .bind(new.session_id)
-            .bind(new.agent_id)
-            .bind(new.created_at)
-            .bind(conversation_id)
-            .bind(version)
-            .execute(c)
-            .await
-            .map(|r| r.rows_affected() == 1)
-        })?;
-        if !inserted {
-            return Ok(QueueOutcome::Conflict);
-        }
-        with_conn!(&mut tx, |c| {
-            sqlx::query(
-                "INSERT INTO session_jobs (session_id, agent_id, agent_version, request, selector, queued_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(new.session_id)
-            .bind(new.agent_id)
-            .bind(version)
-            .bind(new.request)
-            .bind(&selector)
-            .bind(new.now_ms)
-            .execute(c)
-            .await
-            .map(|_| ())
-        })?;
-        tx.commit().await?;
-        Ok(QueueOutcome::Queued(QueuedRow {
-            session_id: new.session_id.to_owned(),
-            conversation_id: conversation_id.to_owned(),
-            agent_version: super::agents::to_version(version)?,
-            status: SessionStatus::Queued,
-        }))
+        Ok(outcome)
     }
 
     /// The sessions of a conversation, oldest first; empty when there is no such conversation.
@@ -156,6 +70,102 @@ impl Store {
 }
 
 impl super::backend::Tx {
+    /// Queues `new` inside this transaction (the agent's row locked, its conversation checked), so a
+    /// trigger's delivery and its session commit together. Nothing is written unless it answers `Queued`;
+    /// the caller commits.
+    pub(super) async fn insert_queued(&mut self, new: &NewQueued<'_>) -> Result<QueueOutcome> {
+        let sql = format!(
+            "SELECT version, deleted_at FROM agents WHERE agent_id = $1{}",
+            self.row_lock()
+        );
+        let head = with_conn!(&mut *self, |c| {
+            sqlx::query_as::<_, (i64, Option<String>)>(&sql)
+                .bind(new.agent_id)
+                .fetch_optional(c)
+                .await?
+        });
+        let version = match head {
+            None | Some((0, _)) => return Ok(QueueOutcome::UnknownAgent),
+            Some((_, Some(_))) => return Ok(QueueOutcome::DeletedAgent),
+            Some((v, None)) => v,
+        };
+        if let Some(existing) = self.queued_session(new.session_id).await? {
+            let (row, agent_id, request) = existing;
+            return Ok(
+                if agent_id.as_deref() == Some(new.agent_id) && request.as_deref() == Some(new.request) {
+                    QueueOutcome::Existing(row)
+                } else {
+                    QueueOutcome::Conflict
+                },
+            );
+        }
+        let conversation_id = match new.conversation_id {
+            None => new.session_id,
+            Some(conversation) => {
+                let owner = with_conn!(&mut *self, |c| {
+                    sqlx::query_scalar::<_, Option<String>>(
+                        "SELECT agent_id FROM sessions WHERE conversation_id = $1 ORDER BY id LIMIT 1",
+                    )
+                    .bind(conversation)
+                    .fetch_optional(c)
+                    .await?
+                });
+                match owner {
+                    None => return Ok(QueueOutcome::UnknownConversation),
+                    Some(owner) if owner.as_deref() != Some(new.agent_id) => {
+                        return Ok(QueueOutcome::ForeignConversation(owner.unwrap_or_default()));
+                    }
+                    Some(_) => conversation,
+                }
+            }
+        };
+        let version_row = self
+            .agent_version(new.agent_id, version)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("agent {} lost version {version}", new.agent_id)))?;
+        let definition: Agent = serde_json::from_str(&version_row.definition)
+            .map_err(|e| StoreError::Corrupt(format!("agent_versions ({}, {version}): {e}", new.agent_id)))?;
+        let selector = serde_json::to_string(&definition.runtime_selector).expect("a map serialises");
+        let inserted = with_conn!(&mut *self, |c| {
+            sqlx::query(
+                "INSERT INTO sessions (session_id, agent_id, status, created_at, conversation_id, agent_version) \
+                 VALUES ($1, $2, 'queued', $3, $4, $5) ON CONFLICT (session_id) DO NOTHING",
+            )
+            .bind(new.session_id)
+            .bind(new.agent_id)
+            .bind(new.created_at)
+            .bind(conversation_id)
+            .bind(version)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected() == 1)
+        })?;
+        if !inserted {
+            return Ok(QueueOutcome::Conflict);
+        }
+        with_conn!(&mut *self, |c| {
+            sqlx::query(
+                "INSERT INTO session_jobs (session_id, agent_id, agent_version, request, selector, queued_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(new.session_id)
+            .bind(new.agent_id)
+            .bind(version)
+            .bind(new.request)
+            .bind(&selector)
+            .bind(new.now_ms)
+            .execute(c)
+            .await
+            .map(|_| ())
+        })?;
+        Ok(QueueOutcome::Queued(QueuedRow {
+            session_id: new.session_id.to_owned(),
+            conversation_id: conversation_id.to_owned(),
+            agent_version: super::agents::to_version(version)?,
+            status: SessionStatus::Queued,
+        }))
+    }
+
     /// A session's queue answer, its agent and its stored request (`None` for a `POST /execute` session).
     async fn queued_session(
         &mut self,

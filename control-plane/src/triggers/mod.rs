@@ -9,9 +9,12 @@
 //!   `agentctl triggers test`.
 
 pub mod config;
+pub mod debounce;
 pub mod definition;
 pub mod inbound;
 pub mod reply;
+pub mod intake;
+pub mod keys;
 pub mod secrets;
 pub mod sign;
 pub mod template;

@@ -13,6 +13,7 @@ use crate::cli::error::CliError;
 use crate::cli::render::escape;
 
 mod agents;
+mod deliveries;
 mod triggers;
 
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ mod runtimes;
 mod serve;
 mod sessions;
 mod show;
+mod trigger_deliveries;
 mod triggers;
 mod wait;
 

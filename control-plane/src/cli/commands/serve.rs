@@ -8,7 +8,10 @@ use crate::server::{Application, ServeArgs, ServerConfig};
 pub(super) async fn serve(args: &ServeArgs) -> Result<Exit, CliError> {
     init_logging(&args.flags.log_format);
     let config = ServerConfig::from_args(args).map_err(CliError::Usage)?;
-    let app = Application::build(config).await?.limit_connections(args.limits());
+    let app = Application::build(config)
+        .await?
+        .limit_connections(args.limits())
+        .hook_settings(args.hook_settings());
     app.run(shutdown_signal()).await?;
     Ok(Exit::Ok)
 }

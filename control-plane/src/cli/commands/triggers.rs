@@ -38,6 +38,10 @@ pub(super) async fn triggers(
             client.delete_trigger(&id).await?;
             out(&format!("trigger/{id} deleted\n"))?;
         }
+        TriggersCommand::Deliveries(args) => {
+            super::trigger_deliveries::deliveries(client, args, term).await?
+        }
+        TriggersCommand::Replay(args) => super::trigger_deliveries::replay(client, args).await?,
     }
     Ok(Exit::Ok)
 }

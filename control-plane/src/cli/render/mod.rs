@@ -2,11 +2,12 @@
 //!
 //! `sessions`: the session list and `show`'s describe block; `transcript`: a session's events as Claude Code
 //! shows them; `escape`: every text either shows from an event or a session row, made harmless to a terminal.
-//! `agents`, `conversations`, `runtimes`, `triggers`: what the commands of those names print, in the layouts of `table`.
+//! `agents`, `conversations`, `runtimes`, `triggers`, `deliveries`: what the commands of those names print, in the layouts of `table`.
 //! This file holds what both use: the style, status words, durations and costs.
 
 mod agents;
 mod conversations;
+mod deliveries;
 pub(crate) mod escape;
 mod runtimes;
 mod sessions;
@@ -18,6 +19,7 @@ use protocol::SessionStatus;
 
 pub use agents::{Applied, agent, agents_plain, agents_table, applied, versions};
 pub use conversations::conversation;
+pub use deliveries::{deliveries_plain, deliveries_table, replayed};
 pub use runtimes::runtimes;
 pub use sessions::{sessions_plain, sessions_table, show};
 pub use triggers::{trigger, trigger_applied, triggers_plain, triggers_table};

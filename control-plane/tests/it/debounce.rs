@@ -1,0 +1,104 @@
+//! `debounceSeconds` (DESIGN §10): a burst of messages of one conversation becomes one session holding
+//! every message, once the burst is quiet.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::helpers::TestDb;
+use crate::hooks::{AUTH_TOKEN, app_with_agent, deliveries, post_sms, queued, sms_trigger, store_trigger};
+use crate::on_both_backends;
+
+on_both_backends!(
+    two_sms_in_quick_succession_become_one_session_holding_both,
+    a_burst_whose_agent_was_deleted_is_recorded_invalid_and_starts_nothing,
+);
+
+/// Waits (10 s at most) until `n` sessions are queued.
+async fn sessions_queued(db: &TestDb, n: usize) -> Vec<(String, String)> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let queued = queued(db).await;
+        if queued.len() >= n || tokio::time::Instant::now() > deadline {
+            return queued;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn two_sms_in_quick_succession_become_one_session_holding_both(db: TestDb) {
+    let app = app_with_agent(&db).await;
+    store_trigger(&db, "sms", sms_trigger(1), &[AUTH_TOKEN]).await;
+    let sms = |sid: &'static str, body: &'static str| {
+        [
+            ("MessageSid", sid),
+            ("From", "+15550001"),
+            ("To", "+15559999"),
+            ("Body", body),
+            ("NumMedia", "0"),
+        ]
+    };
+    let (status, answer) = post_sms(&app, "sms", &sms("SM1", "my order is late")).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer.contains("<Response/>"), "{answer}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (status, _) = post_sms(&app, "sms", &sms("SM2", "order 42")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(queued(&db).await.is_empty(), "nothing before the burst is quiet");
+
+    let queued = sessions_queued(&db, 1).await;
+    assert_eq!(queued.len(), 1, "{queued:?}");
+    assert_eq!(
+        queued[0].1,
+        "SMS from +15550001: my order is late\n\nSMS from +15550001: order 42"
+    );
+    let rows = deliveries(&db, "sms").await;
+    let sessions: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split('|').nth(1).unwrap_or_default())
+        .collect();
+    assert_eq!(sessions, [queued[0].0.as_str(), queued[0].0.as_str()], "{rows:?}");
+    assert!(rows.iter().all(|r| r.starts_with("queued|")), "{rows:?}");
+
+    // The next message of the same pair continues the conversation.
+    let (status, _) = post_sms(&app, "sms", &sms("SM3", "thanks")).await;
+    assert_eq!(status, StatusCode::OK);
+    let queued = sessions_queued(&db, 2).await;
+    assert_eq!(queued.len(), 2, "{queued:?}");
+    assert_eq!(queued[1].0, queued[0].0, "one conversation");
+}
+
+async fn a_burst_whose_agent_was_deleted_is_recorded_invalid_and_starts_nothing(db: TestDb) {
+    let app = app_with_agent(&db).await;
+    store_trigger(&db, "sms", sms_trigger(1), &[AUTH_TOKEN]).await;
+    let params = [
+        ("MessageSid", "SM1"),
+        ("From", "+15550001"),
+        ("To", "+15559999"),
+        ("Body", "hi"),
+        ("NumMedia", "0"),
+    ];
+    let (status, _) = post_sms(&app, "sms", &params).await;
+    assert_eq!(status, StatusCode::OK);
+    let response = app
+        .http
+        .delete(app.url("/api/v1/agents/support-bot"))
+        .bearer_auth(crate::helpers::TOKEN)
+        .send()
+        .await
+        .expect("send");
+    assert!(response.status().is_success());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let rows = loop {
+        let rows = deliveries(&db, "sms").await;
+        if !rows[0].starts_with("waiting|") || tokio::time::Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(
+        rows[0].starts_with("invalid|-|agent support-bot was deleted: it takes no new sessions|1|"),
+        "{rows:?}"
+    );
+    assert!(queued(&db).await.is_empty());
+}
