@@ -1,6 +1,7 @@
 //! Triggers (DESIGN §10): inbound requests that become sessions, and the answers that go back.
 //!
-//! - `verify`: the signature checks of an inbound request, over the raw body, before anything is parsed.
+//! - `verify`: the signature checks of an inbound request, over the raw body, before anything is parsed;
+//!   `signature_fields`: the same for a multipart body that carries its signature as parts (Mailgun).
 //! - `inbound`: a verified body normalised into the template context, its attachments and its thread.
 //! - `template`: prompts and conversation keys rendered, sandboxed.
 //! - `definition`, `secrets`: a PUT checked, its write-only values named and sealed; `config`: a stored
@@ -12,10 +13,11 @@ pub mod config;
 pub mod debounce;
 pub mod definition;
 pub mod inbound;
-pub mod reply;
 pub mod intake;
 pub mod keys;
+pub mod reply;
 pub mod secrets;
 pub mod sign;
+pub mod signature_fields;
 pub mod template;
 pub mod verify;
