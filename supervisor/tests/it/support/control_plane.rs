@@ -280,6 +280,63 @@ impl ControlPlane {
         assert_eq!(status, 202, "queue {session}: {}", response.text().await.unwrap());
     }
 
+    /// Creates or replaces trigger `id` from `definition`; anything but a 2xx fails the test.
+    pub(crate) async fn put_trigger(&self, id: &str, definition: &Value) {
+        let response = self
+            .public(reqwest::Method::PUT, &format!("/api/v1/triggers/{id}"))
+            .json(definition)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "PUT trigger {id}: {status} {}",
+            response.text().await.unwrap()
+        );
+    }
+
+    /// Posts `body` to `POST /hooks/{trigger}` as a provider does (no bearer token), with these headers;
+    /// answers the status, the content type and the body.
+    pub(crate) async fn post_hook(
+        &self,
+        trigger: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: String,
+    ) -> (u16, String, String) {
+        let mut request = self
+            .client
+            .post(format!("{}/hooks/{trigger}", self.url()))
+            .header("content-type", content_type)
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the control plane answers");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (status, content_type, response.text().await.unwrap_or_default())
+    }
+
+    /// A public-API GET that must succeed, as JSON.
+    pub(crate) async fn get(&self, path: &str) -> Value {
+        let response = self
+            .public(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("the control plane answers");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "GET {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: {e}: {text}"))
+    }
+
     /// The rows of a session in the database (the API could hide duplicate rows).
     pub(crate) async fn rows(&self, id: &str) -> i64 {
         let store = control_plane::store::Store::connect_lazy(&self.database_url)

@@ -1,0 +1,303 @@
+//! Triggers end to end (issue 12 "Prove it", DESIGN §10): a real `agentctl serve` (in this process), a
+//! supervisor pulling from it, the real runner and `fake-anthropic`; mail and SMS posted the way Mailgun,
+//! SendGrid and Twilio post them, signed by the test itself. A thread of mails becomes one conversation
+//! whose sessions run one after the other, an attachment is a file the agent reads, and a burst of SMS
+//! becomes one session.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+const WAIT: Duration = Duration::from_secs(60);
+/// Mailgun's webhook signing key of the email trigger.
+const MAILGUN_KEY: &str = "key-mailgun-signing-0b7d4c2a";
+/// Twilio's auth token of the SMS trigger.
+const AUTH_TOKEN: &str = "twilio-auth-token-5c7a9e0f";
+const NOTES: &str = "NOTES-CONTENT-8812 seats: 12";
+const SUPPORT: &str = "support@inbound.example.com";
+const CUSTOMER: &str = "Alice Example <alice@example.com>";
+
+fn agent() -> Value {
+    json!({
+        "model": "claude-sonnet-4-5",
+        "maxTurns": 8,
+        "permissionMode": "bypassPermissions",
+        "allowedTools": ["Bash"],
+    })
+}
+
+/// The model's side: `mail` answers each mail of the thread in turn (the second by reading the attachment
+/// first), `sms` answers once.
+fn scenarios() -> Value {
+    let bash = |command: &str| json!({"name": "Bash", "input": {"command": command, "description": "read"}});
+    json!({"default": "fresh", "scenarios": {
+        "fresh": {"turns": [{"text": "NOT RESUMED"}]},
+        "mail": {"turns": [
+            {"text": "REPLY-ONE: we are looking at invoice 1042."},
+            {"text": "Reading the notes.", "toolUse": bash("cat attachments/notes.txt")},
+            {"text": "REPLY-TWO: the notes say {{tool_result}}"},
+            {"text": "REPLY-AUTO: nobody reads this."},
+            {"text": "REPLY-THREE: fixed."}
+        ]},
+        "sms": {"turns": [{"text": "SMS-ANSWER: on my way"}]}
+    }})
+}
+
+/// A supervisor pulling from `cp`, running the real SDK against `model`.
+fn puller(cp: &ControlPlane, model: &FakeModel) -> Sup {
+    shipping_to(cp.addr)
+        .runtime_id("rt-triggers")
+        .real_sdk()
+        .model(model)
+        .agent_env("ANTHROPIC_API_KEY=sk-fake-key-for-tests")
+        .start()
+}
+
+/// Waits until session `id` is finished and answers it as the API shows it; it must have succeeded.
+async fn succeeded(cp: &ControlPlane, sup: &Sup, id: &str) -> Value {
+    let mut session = Value::Null;
+    let finished = eventually(WAIT, async || {
+        session = cp.session(id).await;
+        session["finishedAt"].is_string()
+    })
+    .await;
+    assert!(finished, "{id} did not finish: {session}\n{}", sup.stderr());
+    assert_eq!(session["status"], "succeeded", "{session}\n{}", sup.stderr());
+    session
+}
+
+/// Posts a mail as a Mailgun form; it must be accepted, and its session is answered.
+async fn post_mailgun(cp: &ControlPlane, trigger: &str, mail: &Mail<'_>, token: &str) -> String {
+    let (status, _, answer) = cp
+        .post_hook(
+            trigger,
+            "application/x-www-form-urlencoded",
+            &[],
+            mailgun_form(mail, MAILGUN_KEY, token),
+        )
+        .await;
+    session_of(status, &answer)
+}
+
+fn session_of(status: u16, answer: &str) -> String {
+    assert_eq!(status, 200, "{answer}");
+    let answer: Value = serde_json::from_str(answer).expect("JSON");
+    assert_eq!(answer["status"], "queued", "{answer}");
+    answer["sessionId"].as_str().expect("a session").to_owned()
+}
+
+/// The text of every tool result of a session's events.
+fn tool_results(events: &[Value]) -> String {
+    events
+        .iter()
+        .filter(|e| e["type"] == "user")
+        .flat_map(|e| {
+            e["data"]["message"]["content"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|b| b["type"] == "tool_result")
+        .map(|b| b["content"].to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_email_thread_of_mailgun_and_sendgrid_mails_is_one_conversation_run_in_order_with_its_attachment()
+{
+    let model = FakeModel::scenarios(&scenarios()).await;
+    let cp = ControlPlane::start().await;
+    cp.put_agent("support-bot", &agent()).await;
+    // One trigger takes both providers' encodings (the fields tell them apart); its scheme is Mailgun's,
+    // so the SendGrid-format post carries Mailgun's signature fields as Mailgun's own multipart does.
+    cp.put_trigger(
+        "support-mail",
+        &json!({
+            "agentId": "support-bot", "kind": "email",
+            "verify": {"scheme": "mailgun", "secrets": [MAILGUN_KEY]},
+            "prompt": "scenario:mail Mail from {{ email.from }} about {{ email.subject }}:\n{{ email.text }}",
+        }),
+    )
+    .await;
+    let sup = puller(&cp, &model);
+
+    let first = Mail {
+        from: CUSTOMER,
+        to: SUPPORT,
+        subject: "Invoice 1042 is wrong",
+        text: "MAIL-A: the total counts the seats twice.",
+        message_id: "a-1042@mail.example.com",
+        ..Mail::default()
+    };
+    let a = post_mailgun(&cp, "support-mail", &first, "token-a-5f3c9a1e").await;
+    let second = Mail {
+        subject: "Re: Invoice 1042 is wrong",
+        text: "MAIL-B: my notes are attached.",
+        message_id: "b-1042@mail.example.com",
+        in_reply_to: Some(first.message_id),
+        ..first.clone()
+    };
+    let (status, _, answer) = cp
+        .post_hook(
+            "support-mail",
+            &format!("multipart/form-data; boundary={SENDGRID_BOUNDARY}"),
+            &[],
+            sendgrid_multipart(
+                &second,
+                ("notes.txt", NOTES),
+                &mailgun_signature(MAILGUN_KEY, "token-b-0b7d4c2a"),
+            ),
+        )
+        .await;
+    let b = session_of(status, &answer);
+    let one = succeeded(&cp, &sup, &a).await;
+    let two = succeeded(&cp, &sup, &b).await;
+    assert!(
+        one["resultText"].as_str().unwrap().starts_with("REPLY-ONE"),
+        "{one}"
+    );
+    assert!(two["resultText"].as_str().unwrap().contains(NOTES), "{two}");
+    assert!(
+        tool_results(&cp.events(&b).await).contains(NOTES),
+        "the attachment was a file of the workspace"
+    );
+
+    // A machine's answer (RFC 3834) is a session of the thread too.
+    let automatic = Mail {
+        from: "Out of Office <alice@example.com>",
+        subject: "Automatic reply: Invoice 1042 is wrong",
+        text: "MAIL-AUTO: I am out of the office.",
+        message_id: "ooo-1042@mail.example.com",
+        in_reply_to: Some(second.message_id),
+        headers: vec![("Auto-Submitted", "auto-replied")],
+        ..first.clone()
+    };
+    let d = post_mailgun(&cp, "support-mail", &automatic, "token-d-9e0f2b4d").await;
+    let third = Mail {
+        subject: "Re: Invoice 1042 is wrong",
+        text: "MAIL-C: thanks, is it fixed?",
+        message_id: "c-1042@mail.example.com",
+        in_reply_to: Some(second.message_id),
+        ..first.clone()
+    };
+    let c = post_mailgun(&cp, "support-mail", &third, "token-c-1b3d5c7a").await;
+    let auto = succeeded(&cp, &sup, &d).await;
+    let three = succeeded(&cp, &sup, &c).await;
+    assert!(
+        three["resultText"].as_str().unwrap().starts_with("REPLY-THREE"),
+        "{three}"
+    );
+
+    // One conversation of four sessions, each started after the one before finished.
+    let conversation = cp.get(&format!("/api/v1/conversations/{a}")).await;
+    let ids: Vec<&str> = conversation["sessions"]
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .map(|s| s["sessionId"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(ids, [&a, &b, &d, &c], "{conversation}");
+    for (before, after) in [(&one, &two), (&two, &auto), (&auto, &three)] {
+        assert!(
+            before["finishedAt"].as_str() <= after["startedAt"].as_str(),
+            "one after the other: {before} {after}"
+        );
+    }
+    // The model saw every mail's text in the one conversation.
+    let requests = model.requests();
+    let last = requests
+        .iter()
+        .rev()
+        .find(|r| r["fake"]["auxiliary"] == false)
+        .expect("a request");
+    let messages = last["body"]["messages"].to_string();
+    for text in [
+        "MAIL-A",
+        "MAIL-B",
+        "MAIL-AUTO",
+        "MAIL-C",
+        "alice@example.com",
+        NOTES,
+    ] {
+        assert!(
+            messages.contains(text),
+            "the last request lacks {text}: {messages}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_sms_from_one_number_within_the_debounce_are_one_session_holding_both() {
+    let model = FakeModel::scenarios(&scenarios()).await;
+    let cp = ControlPlane::start().await;
+    cp.put_agent("support-bot", &agent()).await;
+    cp.put_trigger(
+        "sms-line",
+        &json!({
+            "agentId": "support-bot", "kind": "sms",
+            "verify": {"scheme": "twilio", "secrets": [AUTH_TOKEN]},
+            "prompt": "scenario:sms SMS from {{ sms.from }}: {{ sms.body }}",
+            "debounceSeconds": 2,
+        }),
+    )
+    .await;
+    let sup = puller(&cp, &model);
+    // The URL Twilio signs is the one it called: with no --public-url, serve takes it from the Host.
+    let url = format!("{}/hooks/sms-line", cp.url());
+    for (sid, body) in [
+        ("SM-one-0001", "SMS-ONE: the door is stuck"),
+        ("SM-two-0002", "SMS-TWO: room 12"),
+    ] {
+        let params = [
+            ("MessageSid", sid),
+            ("AccountSid", "AC-test"),
+            ("From", "+14155550123"),
+            ("To", "+14155550100"),
+            ("Body", body),
+            ("NumMedia", "0"),
+        ];
+        let form: String = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params)
+            .finish();
+        let signature = twilio_signature(AUTH_TOKEN, &url, &params);
+        let (status, content_type, answer) = cp
+            .post_hook(
+                "sms-line",
+                "application/x-www-form-urlencoded",
+                &[("x-twilio-signature", &signature)],
+                form,
+            )
+            .await;
+        assert_eq!((status, content_type.as_str()), (200, "text/xml"), "{answer}");
+        assert!(answer.ends_with("<Response/>"), "{answer}");
+        tokio::time::sleep(Duration::from_millis(200)).await; // The burst's spacing, not a wait.
+    }
+
+    let mut deliveries = Value::Null;
+    let flushed = eventually(WAIT, async || {
+        deliveries = cp.get("/api/v1/triggers/sms-line/deliveries").await;
+        let list = deliveries["deliveries"].as_array().cloned().unwrap_or_default();
+        list.len() == 2 && list.iter().all(|d| d["sessionId"].is_string())
+    })
+    .await;
+    assert!(flushed, "the burst became no session: {deliveries}");
+    let list = deliveries["deliveries"].as_array().unwrap();
+    assert_eq!(
+        list[0]["sessionId"], list[1]["sessionId"],
+        "one session: {deliveries}"
+    );
+    let id = list[0]["sessionId"].as_str().unwrap().to_owned();
+    let session = succeeded(&cp, &sup, &id).await;
+    assert_eq!(session["resultText"], "SMS-ANSWER: on my way", "{session}");
+    let prompt = model
+        .requests()
+        .iter()
+        .find(|r| r["fake"]["auxiliary"] == false)
+        .map(|r| r["body"]["messages"].to_string())
+        .expect("a request");
+    for text in ["SMS-ONE: the door is stuck", "SMS-TWO: room 12", "+14155550123"] {
+        assert!(prompt.contains(text), "the prompt lacks {text}: {prompt}");
+    }
+}
