@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use crate::faults::fixtures::{PgDb, admin_url};
 use crate::support::*;
 
 const WAIT: Duration = Duration::from_secs(60);
@@ -104,11 +105,39 @@ fn tool_results(events: &[Value]) -> String {
         .collect()
 }
 
+/// A control plane on SQLite, or on a PostgreSQL database of its own (dropped after it).
+async fn control_plane(postgres: Option<&str>) -> (ControlPlane, Option<PgDb>) {
+    match postgres {
+        None => (ControlPlane::start().await, None),
+        Some(admin) => {
+            let db = PgDb::create(admin);
+            let settings = Settings {
+                secrets_key: Some(SECRETS_KEY.to_owned()),
+                ..Settings::default()
+            };
+            (
+                ControlPlane::start_configured(free_addr(), &db.url, &settings).await,
+                Some(db),
+            )
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn an_email_thread_of_mailgun_and_sendgrid_mails_is_one_conversation_run_in_order_with_its_attachment()
 {
+    email_thread(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_postgresql_too_an_email_thread_is_one_conversation_run_in_order() {
+    let Some(admin) = admin_url() else { return };
+    email_thread(Some(&admin)).await;
+}
+
+async fn email_thread(postgres: Option<&str>) {
     let model = FakeModel::scenarios(&scenarios()).await;
-    let cp = ControlPlane::start().await;
+    let (cp, _db) = control_plane(postgres).await;
     cp.put_agent("support-bot", &agent()).await;
     // One trigger takes both providers' encodings (the fields tell them apart); its scheme is Mailgun's,
     // so the SendGrid-format post carries Mailgun's signature fields as Mailgun's own multipart does.

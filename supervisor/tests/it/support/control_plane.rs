@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use control_plane::http::auth::{Auth, Secret};
+use control_plane::secrets::KeySource;
 use control_plane::server::{Application, ServerConfig};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -44,6 +45,26 @@ impl SqliteDb {
         self.0.path()
     }
 }
+
+/// What a test may set beyond a plain `start`.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) heartbeat_timeout: Duration,
+    /// `AGENTCTL_SECRETS_KEY` (base64): PostgreSQL has no generated key, and triggers seal their secrets.
+    pub(crate) secrets_key: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            heartbeat_timeout: Duration::from_secs(60),
+            secrets_key: None,
+        }
+    }
+}
+
+/// A secrets key for control planes on PostgreSQL.
+pub(crate) const SECRETS_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 enum Stop {
     /// Drop the runtime with every connection and request in flight.
@@ -84,9 +105,18 @@ impl ControlPlane {
         database_url: &str,
         heartbeat_timeout: Duration,
     ) -> Self {
+        let settings = Settings {
+            heartbeat_timeout,
+            ..Settings::default()
+        };
+        Self::start_configured(addr, database_url, &settings).await
+    }
+
+    /// On `addr` with the database at `database_url` and these settings, retrying like `start_on`.
+    pub(crate) async fn start_configured(addr: SocketAddr, database_url: &str, settings: &Settings) -> Self {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match Self::try_start(addr, database_url, heartbeat_timeout).await {
+            match Self::try_start(addr, database_url, settings).await {
                 Ok(cp) => return cp,
                 Err(err) if Instant::now() < deadline => {
                     eprintln!("control plane did not start yet: {err}");
@@ -97,11 +127,7 @@ impl ControlPlane {
         }
     }
 
-    async fn try_start(
-        addr: SocketAddr,
-        database_url: &str,
-        heartbeat_timeout: Duration,
-    ) -> Result<Self, String> {
+    async fn try_start(addr: SocketAddr, database_url: &str, settings: &Settings) -> Result<Self, String> {
         let config = ServerConfig {
             listen: addr,
             database_url: database_url.to_owned(),
@@ -110,8 +136,11 @@ impl ControlPlane {
                 api_tokens: vec![Secret::new(CP_TOKEN)],
                 disabled: false,
             },
-            heartbeat_timeout,
-            secrets_key: Default::default(),
+            heartbeat_timeout: settings.heartbeat_timeout,
+            secrets_key: match &settings.secrets_key {
+                Some(key) => KeySource::Env(key.clone()),
+                None => KeySource::Default,
+            },
             claim_lease: Duration::from_secs(30),
         };
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
