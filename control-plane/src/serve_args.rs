@@ -91,6 +91,36 @@ pub struct ServeFlags {
     /// and recorded.
     #[arg(long, default_value = "16MiB", value_parser = parse_size)]
     pub hook_body_max: usize,
+    /// Where trigger replies are sent, and how they are retried.
+    #[command(flatten)]
+    pub replies: Box<ReplyFlags>,
+}
+
+/// The reply worker's flags. Boxed in [`ServeFlags`]: the command enum holds those flags, and these inline
+/// would make it large.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReplyFlags {
+    /// The base URL of Twilio's API that trigger replies by SMS are sent to.
+    #[arg(long, env = "AGENTCTL_TWILIO_API_URL", default_value = "https://api.twilio.com", value_parser = parse_base_url)]
+    pub twilio_api_url: url::Url,
+    /// The base URL of Mailgun's API that trigger replies by Mailgun are sent to (`https://api.eu.mailgun.net`
+    /// for an EU account).
+    #[arg(long, env = "AGENTCTL_MAILGUN_API_URL", default_value = "https://api.mailgun.net", value_parser = parse_base_url)]
+    pub mailgun_api_url: url::Url,
+    /// The base URL of SendGrid's API that trigger replies by SendGrid are sent to.
+    #[arg(long, env = "AGENTCTL_SENDGRID_API_URL", default_value = "https://api.sendgrid.com", value_parser = parse_base_url)]
+    pub sendgrid_api_url: url::Url,
+    /// The wait before a failed reply's first retry, doubling per attempt (tests lower it).
+    #[arg(long, hide = true, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub reply_backoff_base: Duration,
+}
+
+/// An `http(s)` URL a provider's paths are appended to.
+fn parse_base_url(text: &str) -> Result<url::Url, String> {
+    url::Url::parse(text.trim())
+        .ok()
+        .filter(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+        .ok_or_else(|| format!("{text:?} is not an http(s) URL"))
 }
 
 /// `16MiB`, `512KiB` or a number of bytes.
@@ -170,6 +200,18 @@ impl ServeArgs {
         crate::http::hooks::HookSettings {
             public_url: self.flags.public_url.clone(),
             body_max: self.flags.hook_body_max,
+        }
+    }
+
+    /// The settings of the reply worker.
+    pub fn reply_settings(&self) -> crate::triggers::replier::ReplierSettings {
+        crate::triggers::replier::ReplierSettings {
+            providers: crate::triggers::reply::Providers {
+                twilio: self.flags.replies.twilio_api_url.clone(),
+                mailgun: self.flags.replies.mailgun_api_url.clone(),
+                sendgrid: self.flags.replies.sendgrid_api_url.clone(),
+            },
+            backoff_base: self.flags.replies.reply_backoff_base,
         }
     }
 

@@ -2,7 +2,7 @@
 //!
 //! Shutdown: the caller's trigger cancels one token; live followers end their streams on it, the accept loop
 //! (`connections`) stops accepting and drains the open requests, then the background tasks (lost sweeper,
-//! doorbell, lease sweep, debounce) stop and are waited for.
+//! doorbell, lease sweep, debounce, reply worker) stop and are waited for.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,6 +30,7 @@ pub use crate::serve_args::ServeArgs;
 use crate::store::{Backend, Store};
 use crate::time;
 use crate::triggers;
+use crate::triggers::replier::ReplierSettings;
 
 /// What the server needs, validated.
 #[derive(Debug, Clone)]
@@ -84,6 +85,7 @@ pub struct Application {
     state: AppState,
     heartbeat_timeout: Duration,
     limits: Limits,
+    replies: ReplierSettings,
     tasks: TaskTracker,
 }
 
@@ -137,6 +139,7 @@ impl Application {
             state,
             heartbeat_timeout: config.heartbeat_timeout,
             limits: Limits::default(),
+            replies: ReplierSettings::default(),
             tasks: TaskTracker::new(),
         })
     }
@@ -144,6 +147,12 @@ impl Application {
     /// Serves `POST /hooks/{id}` with these settings instead of [`HookSettings::default`].
     pub fn hook_settings(mut self, settings: HookSettings) -> Self {
         self.state.hooks = settings;
+        self
+    }
+
+    /// Sends trigger replies with these settings instead of [`ReplierSettings::default`].
+    pub fn reply_settings(mut self, settings: ReplierSettings) -> Self {
+        self.replies = settings;
         self
     }
 
@@ -172,6 +181,7 @@ impl Application {
             state,
             heartbeat_timeout,
             mut limits,
+            replies,
             tasks,
         } = self;
         // Released only once the server has stopped and drained.
@@ -190,6 +200,13 @@ impl Application {
         tasks.spawn(triggers::debounce::run(
             state.store.clone(),
             state.dispatch.bell.clone(),
+            token.clone(),
+        ));
+        tasks.spawn(triggers::replier::run(
+            state.store.clone(),
+            state.dispatch.bell.clone(),
+            state.dispatch.secrets_key.clone(),
+            replies,
             token.clone(),
         ));
         tracing::info!(addr = %listener.local_addr()?, backend = ?state.store.backend(), "agentctl serving");

@@ -25,7 +25,8 @@
 //! - `conversation`: the pieces of sessions' conversation state (stored at ingest, read at claim time).
 //! - `triggers`: trigger definitions and their sealed secrets (DESIGN §10); `deliveries`: what
 //!   `POST /hooks/{id}` stores before it answers (dedupe, conversation keys, the session); `bursts`: debounced
-//!   deliveries flushed into one session; `delivery_list`: the deliveries list and replay.
+//!   deliveries flushed into one session; `delivery_list`: the deliveries list and replay; `replies`: the
+//!   reply worker's claims and outcomes.
 //! - `credentials`: digests of the credentials `agentctl serve` generated.
 
 mod agents;
@@ -44,6 +45,7 @@ mod ingest;
 mod migrations;
 pub mod projection;
 mod queue;
+mod replies;
 mod rows;
 mod runtimes;
 mod seed;
@@ -62,6 +64,7 @@ pub use doorbell::DOORBELL_CHANNEL;
 pub use error::StoreError;
 pub use ingest::{BatchOutcome, CommitResult, IngestBatch, Refusal};
 pub use queue::{NewQueued, QueueOutcome, QueuedRow};
+pub use replies::{DueReply, ReplyOutcome};
 pub use rows::SessionRow;
 pub use seed::{SeedRefusal, legal_transition};
 pub use triggers::{TriggerPlan, TriggerPut, TriggerRow};

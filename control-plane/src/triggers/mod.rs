@@ -6,7 +6,8 @@
 //! - `template`: prompts and conversation keys rendered, sandboxed.
 //! - `definition`, `secrets`: a PUT checked, its write-only values named and sealed; `config`: a stored
 //!   trigger as the hook needs it.
-//! - `reply`: an answer composed for its channel and sent; `sign`: `verify`'s mirror, for
+//! - `reply`: an answer composed for its channel and sent; `replier`: the worker that sends each owed
+//!   answer once its session succeeded, with retries; `sign`: `verify`'s mirror, for
 //!   `agentctl triggers test`.
 
 pub mod config;
@@ -15,6 +16,7 @@ pub mod definition;
 pub mod inbound;
 pub mod intake;
 pub mod keys;
+pub mod replier;
 pub mod reply;
 pub mod secrets;
 pub mod sign;

@@ -168,7 +168,10 @@ async fn throttling_is_retried_after_the_providers_retry_after() {
     let error = result.expect_err("429 is not sent");
     assert!(error.retryable, "{error}");
     assert_eq!(error.retry_after, Some(Duration::from_secs(7)));
-    assert_eq!(error.delay(1, 0.0), Duration::from_secs(7));
+    assert_eq!(
+        error.delay(control_plane::triggers::reply::BACKOFF_BASE, 1, 0.0),
+        Duration::from_secs(7)
+    );
 }
 
 #[tokio::test]
@@ -251,7 +254,11 @@ async fn a_mailgun_answer_is_threaded_and_asks_for_replies_at_its_signed_address
         .strip_suffix("@mg.example.com")
         .and_then(|local| local.strip_prefix("support+"))
         .unwrap_or_else(|| panic!("a plus address: {reply_to}"));
-    assert_eq!(token::open(&key, "support", local).as_deref(), Some("c-7"));
+    assert_eq!(local, token::mint(&key, "support", "c-7"));
+    assert!(
+        reply_to.split('@').next().map_or(0, str::len) <= 64,
+        "RFC 5321's local part: {reply_to}"
+    );
 }
 
 #[tokio::test]

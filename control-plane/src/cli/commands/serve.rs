@@ -11,7 +11,8 @@ pub(super) async fn serve(args: &ServeArgs) -> Result<Exit, CliError> {
     let app = Application::build(config)
         .await?
         .limit_connections(args.limits())
-        .hook_settings(args.hook_settings());
+        .hook_settings(args.hook_settings())
+        .reply_settings(args.reply_settings());
     app.run(shutdown_signal()).await?;
     Ok(Exit::Ok)
 }

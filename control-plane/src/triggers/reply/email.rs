@@ -1,5 +1,5 @@
 //! What both mail providers' replies share: who the answer goes to, the subject, the threading headers
-//! (RFC 5322 `In-Reply-To`/`References`), the Message-ID we give it, and the RFC 3834 loop guard.
+//! (RFC 5322 `In-Reply-To`/`References`) and the Message-ID we give it.
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -33,9 +33,10 @@ pub(super) fn mail<'a>(config: &'a ReplyConfig, answer: &Answer<'a>) -> Result<M
         what: "reply.from".to_owned(),
         expected: "a mail address",
     })?;
-    // RFC 5322 §3.6.2: a reply goes to Reply-To when the mail named one.
-    let (to_path, to_text) = match field(answer.context, &["email", "replyTo"]) {
-        Some(text) => ("context email.replyTo", text),
+    // RFC 5322 §3.6.2: a reply goes to Reply-To when the mail named one (inbound keeps every header of
+    // the mail under `headers`, by lower-case name).
+    let (to_path, to_text) = match field(answer.context, &["headers", "reply-to"]) {
+        Some(text) => ("context headers.reply-to", text),
         None => (
             "context email.from",
             required(answer.context, &["email", "from"])?,
@@ -119,48 +120,4 @@ fn new_message_id(answer: &Answer<'_>, domain: &str) -> String {
     }
     let digest = hash.finalize();
     format!("<{}@{domain}>", hex::encode(&digest[..16]))
-}
-
-/// Whether the mail in `context` was sent by a machine, so that answering it could start a loop
-/// (RFC 3834 §2): `Auto-Submitted` other than `no`, `Precedence: bulk|junk|list`, or an empty return
-/// path (`<>`, a bounce). Reads `email.autoSubmitted`, `email.precedence`, `email.returnPath` and the
-/// raw `email.headers` (an object of name to value, or a list of `[name, value]` pairs), by any case.
-pub fn automatic(context: &Value) -> bool {
-    let Some(email) = context.get("email") else {
-        return false;
-    };
-    let named = |wanted: &str| -> Vec<&str> {
-        let key = match wanted {
-            "auto-submitted" => "autoSubmitted",
-            "precedence" => "precedence",
-            _ => "returnPath",
-        };
-        let mut values: Vec<&str> = email.get(key).and_then(Value::as_str).into_iter().collect();
-        match email.get("headers") {
-            Some(Value::Object(map)) => values.extend(
-                map.iter()
-                    .filter(|(name, _)| name.eq_ignore_ascii_case(wanted))
-                    .filter_map(|(_, value)| value.as_str()),
-            ),
-            Some(Value::Array(pairs)) => values.extend(pairs.iter().filter_map(|pair| {
-                let name = pair.get(0)?.as_str()?;
-                name.eq_ignore_ascii_case(wanted)
-                    .then(|| pair.get(1)?.as_str())
-                    .flatten()
-            })),
-            _ => {}
-        }
-        values
-    };
-    let auto_submitted = named("auto-submitted").into_iter().any(|value| {
-        let keyword = value.split(';').next().unwrap_or_default();
-        !keyword.trim().eq_ignore_ascii_case("no")
-    });
-    let bulk = named("precedence").into_iter().any(|value| {
-        ["bulk", "junk", "list"]
-            .iter()
-            .any(|kind| value.trim().eq_ignore_ascii_case(kind))
-    });
-    let bounce = named("return-path").into_iter().any(|value| value.trim() == "<>");
-    auto_submitted || bulk || bounce
 }

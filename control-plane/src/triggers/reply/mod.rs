@@ -3,12 +3,14 @@
 //! the inbound event it answers, it makes the one HTTP request to send ([`Outgoing`]), or says what is
 //! missing ([`Unsendable`]). [`send`] makes that request once and classifies the outcome, so the durable
 //! worker that owns the attempts decides with [`SendError::retryable`], [`SendError::delay`] (the
-//! [`backoff`], or the provider's `Retry-After`) and [`MAX_ATTEMPTS`] alone. Before any of it,
-//! [`automatic`] says whether a mail was sent by a machine and must not be answered (RFC 3834).
+//! [`backoff`], or the provider's `Retry-After`) and [`MAX_ATTEMPTS`] alone. Whether a mail was sent by a
+//! machine and must not be answered (RFC 3834) is decided on the way in (`inbound`'s loop guard): no reply
+//! is owed for it.
 //!
 //! One file per channel (`twilio.rs`, `mailgun.rs`, `sendgrid.rs`, `webhook.rs`); `email.rs` holds the
 //! threading both mail providers share, `address.rs` the parsing of addresses, `token.rs` the signed
-//! reply addresses that bring a reply by mail back to its conversation.
+//! reply addresses that bring a reply by mail back to its conversation. The durable worker that owns the
+//! attempts is `triggers::replier`.
 
 mod address;
 mod backoff;
@@ -30,12 +32,11 @@ use std::time::SystemTime;
 use protocol::ReplyKind;
 use serde_json::Value;
 
-pub use backoff::{MAX_ATTEMPTS, backoff};
-pub use email::automatic;
+pub use backoff::{BASE as BACKOFF_BASE, MAX_ATTEMPTS, backoff};
 pub use send::{SendError, Sent, send};
 
 /// The providers' API base URLs. The defaults are the real ones; tests point them at local stand-ins
-/// (and `agentctl serve` will take `--twilio-api-url`, `--mailgun-api-url`, `--sendgrid-api-url`).
+/// (`agentctl serve --twilio-api-url`, `--mailgun-api-url`, `--sendgrid-api-url`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Providers {
     pub twilio: url::Url,

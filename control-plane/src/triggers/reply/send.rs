@@ -35,9 +35,9 @@ pub struct SendError {
 impl SendError {
     /// The wait before the next attempt: the backoff, or the provider's `Retry-After` when it asks for
     /// longer (bounded, so a bad header cannot park a reply for good).
-    pub fn delay(&self, attempt: u32, jitter: f64) -> Duration {
+    pub fn delay(&self, base: Duration, attempt: u32, jitter: f64) -> Duration {
         let asked = self.retry_after.unwrap_or_default().min(MAX_RETRY_AFTER);
-        super::backoff(attempt, jitter).max(asked)
+        super::backoff(base, attempt, jitter).max(asked)
     }
 }
 

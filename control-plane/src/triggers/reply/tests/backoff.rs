@@ -1,10 +1,10 @@
 use super::super::send::{SendError, Verdict, classify, excerpt};
-use super::super::{MAX_ATTEMPTS, backoff};
+use super::super::{BACKOFF_BASE as BASE, MAX_ATTEMPTS, backoff};
 use super::*;
 
 #[track_caller]
 fn check_backoff(attempt: u32, jitter: f64, expect: Expect) {
-    expect.assert_eq(&format!("{:?}", backoff(attempt, jitter)));
+    expect.assert_eq(&format!("{:?}", backoff(BASE, attempt, jitter)));
 }
 
 #[test]
@@ -21,6 +21,10 @@ fn backoff_doubles_from_five_seconds_to_a_cap_with_jitter_in_the_upper_half() {
     check_backoff(1, -3.0, expect!["2.5s"]);
     check_backoff(1, 7.0, expect!["5s"]);
     check_backoff(1, f64::NAN, expect!["2.5s"]);
+    // A smaller base scales every step; the cap stays.
+    expect!["50ms"].assert_eq(&format!("{:?}", backoff(Duration::from_millis(50), 1, 1.0)));
+    expect!["400ms"].assert_eq(&format!("{:?}", backoff(Duration::from_millis(50), 4, 1.0)));
+    expect!["900s"].assert_eq(&format!("{:?}", backoff(Duration::from_millis(50), 40, 1.0)));
 }
 
 #[test]
@@ -30,10 +34,10 @@ fn a_retry_after_longer_than_the_backoff_wins_within_an_hour() {
         retry_after: seconds.map(Duration::from_secs),
         message: String::new(),
     };
-    assert_eq!(error(None).delay(1, 1.0), Duration::from_secs(5));
-    assert_eq!(error(Some(2)).delay(1, 1.0), Duration::from_secs(5));
-    assert_eq!(error(Some(120)).delay(1, 1.0), Duration::from_secs(120));
-    assert_eq!(error(Some(86_400)).delay(1, 1.0), Duration::from_secs(3600));
+    assert_eq!(error(None).delay(BASE, 1, 1.0), Duration::from_secs(5));
+    assert_eq!(error(Some(2)).delay(BASE, 1, 1.0), Duration::from_secs(5));
+    assert_eq!(error(Some(120)).delay(BASE, 1, 1.0), Duration::from_secs(120));
+    assert_eq!(error(Some(86_400)).delay(BASE, 1, 1.0), Duration::from_secs(3600));
 }
 
 #[track_caller]
