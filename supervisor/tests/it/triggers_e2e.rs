@@ -105,22 +105,68 @@ fn tool_results(events: &[Value]) -> String {
         .collect()
 }
 
-/// A control plane on SQLite, or on a PostgreSQL database of its own (dropped after it).
-async fn control_plane(postgres: Option<&str>) -> (ControlPlane, Option<PgDb>) {
+/// A control plane on SQLite, or on a PostgreSQL database of its own (dropped after it), sending its
+/// replies to `stand_in` as Twilio's and Mailgun's APIs.
+async fn control_plane(
+    postgres: Option<&str>,
+    stand_in: &StandIn,
+) -> (ControlPlane, Option<PgDb>, Option<SqliteDb>) {
+    let mut settings = Settings::default();
+    settings.replies.providers.twilio = stand_in.url().parse().expect("a URL");
+    settings.replies.providers.mailgun = stand_in.url().parse().expect("a URL");
     match postgres {
-        None => (ControlPlane::start().await, None),
+        None => {
+            let db = SqliteDb::new();
+            let cp = ControlPlane::start_configured(free_addr(), &db.url(), &settings).await;
+            (cp, None, Some(db))
+        }
         Some(admin) => {
             let db = PgDb::create(admin);
-            let settings = Settings {
-                secrets_key: Some(SECRETS_KEY.to_owned()),
-                ..Settings::default()
-            };
-            (
-                ControlPlane::start_configured(free_addr(), &db.url, &settings).await,
-                Some(db),
-            )
+            settings.secrets_key = Some(SECRETS_KEY.to_owned());
+            let cp = ControlPlane::start_configured(free_addr(), &db.url, &settings).await;
+            (cp, Some(db), None)
         }
     }
+}
+
+/// Waits until `stand_in` holds `n` requests and answers them.
+async fn received(stand_in: &StandIn, n: usize) -> Vec<Recorded> {
+    let arrived = eventually(WAIT, async || stand_in.requests().len() >= n).await;
+    let requests = stand_in.requests();
+    assert!(
+        arrived,
+        "{} of {n} replies arrived: {requests:#?}",
+        requests.len()
+    );
+    requests
+}
+
+/// The mail reply that answers the mail `id`.
+fn reply_to<'a>(replies: &'a [Recorded], id: &str) -> &'a Recorded {
+    let id = format!("<{id}>");
+    replies
+        .iter()
+        .find(|r| r.field("h:In-Reply-To").as_deref() == Some(id.as_str()))
+        .unwrap_or_else(|| panic!("no reply to {id}: {replies:#?}"))
+}
+
+/// A Mailgun send-API request's threading, as one line a test can compare.
+fn threading(reply: &Recorded) -> String {
+    let field = |name: &str| reply.field(name).unwrap_or_else(|| "-".to_owned());
+    format!(
+        "{} {} | to {} | {} | In-Reply-To {} | References {} | Auto-Submitted {} | basic auth {}",
+        reply.method,
+        reply.path,
+        field("to"),
+        field("subject"),
+        field("h:In-Reply-To"),
+        field("h:References"),
+        field("h:Auto-Submitted"),
+        reply
+            .headers
+            .get("authorization")
+            .is_some_and(|a| a.starts_with("Basic ")),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -137,7 +183,8 @@ async fn on_postgresql_too_an_email_thread_is_one_conversation_run_in_order() {
 
 async fn email_thread(postgres: Option<&str>) {
     let model = FakeModel::scenarios(&scenarios()).await;
-    let (cp, _db) = control_plane(postgres).await;
+    let mailgun = StandIn::start(&[]).await;
+    let (cp, _pg, _sqlite) = control_plane(postgres, &mailgun).await;
     cp.put_agent("support-bot", &agent()).await;
     // One trigger takes both providers' encodings (the fields tell them apart); its scheme is Mailgun's,
     // so the SendGrid-format post carries Mailgun's signature fields as Mailgun's own multipart does.
@@ -147,6 +194,7 @@ async fn email_thread(postgres: Option<&str>) {
             "agentId": "support-bot", "kind": "email",
             "verify": {"scheme": "mailgun", "secrets": [MAILGUN_KEY]},
             "prompt": "scenario:mail Mail from {{ email.from }} about {{ email.subject }}:\n{{ email.text }}",
+            "reply": {"kind": "mailgun", "from": SUPPORT, "credentials": {"apiKey": "key-mailgun-api-1f2e"}},
         }),
     )
     .await;
@@ -193,7 +241,22 @@ async fn email_thread(postgres: Option<&str>) {
         "the attachment was a file of the workspace"
     );
 
-    // A machine's answer (RFC 3834) is a session of the thread too.
+    // Both answers reach Mailgun's send API, threaded.
+    let replies = received(&mailgun, 2).await;
+    expect_test::expect![[r#"
+        POST /v3/inbound.example.com/messages | to alice@example.com | Re: Invoice 1042 is wrong | In-Reply-To <a-1042@mail.example.com> | References <a-1042@mail.example.com> | Auto-Submitted auto-replied | basic auth true
+        POST /v3/inbound.example.com/messages | to alice@example.com | Re: Invoice 1042 is wrong | In-Reply-To <b-1042@mail.example.com> | References <a-1042@mail.example.com> <b-1042@mail.example.com> | Auto-Submitted auto-replied | basic auth true"#]]
+    .assert_eq(&format!(
+        "{}\n{}",
+        threading(reply_to(&replies, first.message_id)),
+        threading(reply_to(&replies, second.message_id))
+    ));
+    let ours = reply_to(&replies, second.message_id)
+        .field("h:Message-Id")
+        .expect("our reply's Message-ID");
+    let ours = ours.trim_start_matches('<').trim_end_matches('>').to_owned();
+
+    // A machine's answer (RFC 3834) is a session of the thread, answered by nobody.
     let automatic = Mail {
         from: "Out of Office <alice@example.com>",
         subject: "Automatic reply: Invoice 1042 is wrong",
@@ -204,11 +267,12 @@ async fn email_thread(postgres: Option<&str>) {
         ..first.clone()
     };
     let d = post_mailgun(&cp, "support-mail", &automatic, "token-d-9e0f2b4d").await;
+    // The customer answers our reply: it is found by our Message-ID.
     let third = Mail {
         subject: "Re: Invoice 1042 is wrong",
         text: "MAIL-C: thanks, is it fixed?",
         message_id: "c-1042@mail.example.com",
-        in_reply_to: Some(second.message_id),
+        in_reply_to: Some(&ours),
         ..first.clone()
     };
     let c = post_mailgun(&cp, "support-mail", &third, "token-c-1b3d5c7a").await;
@@ -217,6 +281,38 @@ async fn email_thread(postgres: Option<&str>) {
     assert!(
         three["resultText"].as_str().unwrap().starts_with("REPLY-THREE"),
         "{three}"
+    );
+    // The third answer arrives; the automatic mail, whose session ran before it, got none.
+    let replies = received(&mailgun, 3).await;
+    assert_eq!(replies.len(), 3, "{replies:#?}");
+    let last = reply_to(&replies, third.message_id);
+    assert!(
+        last.field("text").unwrap_or_default().starts_with("REPLY-THREE"),
+        "{last:#?}"
+    );
+    assert!(
+        last.field("h:References")
+            .unwrap_or_default()
+            .contains(&format!("<{ours}>")),
+        "{last:#?}"
+    );
+    let deliveries = cp.get("/api/v1/triggers/support-mail/deliveries").await;
+    let outcomes: Vec<String> = deliveries["deliveries"]
+        .as_array()
+        .expect("deliveries")
+        .iter()
+        .rev()
+        .map(|d| format!("{} reply {}", d["status"], d["reply"]["status"]))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            r#""queued" reply "sent""#,
+            r#""queued" reply "sent""#,
+            r#""queued" reply null"#,
+            r#""queued" reply "sent""#
+        ],
+        "{deliveries}"
     );
 
     // One conversation of four sessions, each started after the one before finished.
@@ -260,7 +356,8 @@ async fn email_thread(postgres: Option<&str>) {
 #[tokio::test(flavor = "multi_thread")]
 async fn two_sms_from_one_number_within_the_debounce_are_one_session_holding_both() {
     let model = FakeModel::scenarios(&scenarios()).await;
-    let cp = ControlPlane::start().await;
+    let twilio = StandIn::start(&[]).await;
+    let (cp, _pg, _sqlite) = control_plane(None, &twilio).await;
     cp.put_agent("support-bot", &agent()).await;
     cp.put_trigger(
         "sms-line",
@@ -269,6 +366,8 @@ async fn two_sms_from_one_number_within_the_debounce_are_one_session_holding_bot
             "verify": {"scheme": "twilio", "secrets": [AUTH_TOKEN]},
             "prompt": "scenario:sms SMS from {{ sms.from }}: {{ sms.body }}",
             "debounceSeconds": 2,
+            "reply": {"kind": "twilio", "from": "+14155550100",
+                      "credentials": {"accountSid": "AC0123456789abcdef", "authToken": "send-token-77"}},
         }),
     )
     .await;
@@ -329,4 +428,29 @@ async fn two_sms_from_one_number_within_the_debounce_are_one_session_holding_bot
     for text in ["SMS-ONE: the door is stuck", "SMS-TWO: room 12", "+14155550123"] {
         assert!(prompt.contains(text), "the prompt lacks {text}: {prompt}");
     }
+
+    // The answer reaches Twilio's Messages API, once, to the sender.
+    let sent = received(&twilio, 1).await;
+    let answer = &sent[0];
+    assert_eq!(
+        (answer.method.as_str(), answer.path.as_str()),
+        ("POST", "/2010-04-01/Accounts/AC0123456789abcdef/Messages.json"),
+        "{answer:#?}"
+    );
+    assert_eq!(
+        (answer.field("To"), answer.field("From"), answer.field("Body")),
+        (
+            Some("+14155550123".to_owned()),
+            Some("+14155550100".to_owned()),
+            Some("SMS-ANSWER: on my way".to_owned())
+        ),
+    );
+    let mut shown = Value::Null;
+    let recorded = eventually(WAIT, async || {
+        shown = cp.get("/api/v1/triggers/sms-line/deliveries").await;
+        shown["deliveries"][0]["reply"]["status"] == "sent"
+    })
+    .await;
+    assert!(recorded, "{shown}");
+    assert_eq!(twilio.requests().len(), 1, "one answer for the burst");
 }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use control_plane::http::auth::{Auth, Secret};
 use control_plane::secrets::KeySource;
 use control_plane::server::{Application, ServerConfig};
+use control_plane::triggers::replier::ReplierSettings;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -52,6 +53,8 @@ pub(crate) struct Settings {
     pub(crate) heartbeat_timeout: Duration,
     /// `AGENTCTL_SECRETS_KEY` (base64): PostgreSQL has no generated key, and triggers seal their secrets.
     pub(crate) secrets_key: Option<String>,
+    /// Where trigger replies go (`--twilio-api-url`, …): the providers' real APIs unless a test says.
+    pub(crate) replies: ReplierSettings,
 }
 
 impl Default for Settings {
@@ -59,6 +62,7 @@ impl Default for Settings {
         Self {
             heartbeat_timeout: Duration::from_secs(60),
             secrets_key: None,
+            replies: ReplierSettings::default(),
         }
     }
 }
@@ -143,6 +147,7 @@ impl ControlPlane {
             },
             claim_lease: Duration::from_secs(30),
         };
+        let replies = settings.replies.clone();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<Stop>();
         let thread = std::thread::spawn(move || {
@@ -152,7 +157,7 @@ impl ControlPlane {
                 .build()
                 .expect("a tokio runtime");
             let app = match rt.block_on(Application::build(config)) {
-                Ok(app) => app,
+                Ok(app) => app.reply_settings(replies),
                 Err(err) => {
                     let _ = ready_tx.send(Err(format!("{err:#}")));
                     return;

@@ -10,6 +10,7 @@ mod process;
 mod provider_posts;
 mod refusal;
 mod relay;
+mod stand_in;
 mod supervisor;
 mod wait;
 
@@ -21,5 +22,6 @@ pub(crate) use process::*;
 pub(crate) use provider_posts::*;
 pub(crate) use refusal::*;
 pub(crate) use relay::*;
+pub(crate) use stand_in::*;
 pub(crate) use supervisor::*;
 pub(crate) use wait::*;
