@@ -391,4 +391,11 @@ mod tests {
             expect!["[]"],
         );
     }
+
+    #[test]
+    fn a_hook_body_bound_is_bytes_or_a_number_of_kib_or_mib() {
+        let sizes = ["16MiB", "512KiB", "1048576", " 2 MiB", "0", "16MB", "-1"].map(super::parse_size);
+        expect![[r#"[Ok(16777216), Ok(524288), Ok(1048576), Ok(2097152), Err("\"0\" is not a size: give bytes, or a number with KiB or MiB"), Err("\"16MB\" is not a size: give bytes, or a number with KiB or MiB"), Err("\"-1\" is not a size: give bytes, or a number with KiB or MiB")]"#]]
+            .assert_eq(&format!("{sizes:?}"));
+    }
 }

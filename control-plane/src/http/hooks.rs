@@ -213,7 +213,13 @@ async fn intake(
             Outcome::Gone(why)
         }
         Acceptance::NotQueued(other) => {
-            let why = format!("the session could not be queued: {other:?}");
+            let why = match other {
+                QueueOutcome::ForeignConversation(owner) => format!(
+                    "the conversation of this thread belongs to agent {owner}, not {}: the trigger's agent changed",
+                    cfg.trigger.agent_id
+                ),
+                other => format!("the session could not be queued: {other:?}"),
+            };
             received.provider_id = None;
             store
                 .record_delivery(&received, DeliveryStatus::Invalid, Some(&why))

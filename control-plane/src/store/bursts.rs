@@ -4,7 +4,8 @@
 //! The rows are the state: a restart finds them `waiting` and the next tick flushes them. A flush locks its
 //! rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so a second replica skips a burst being flushed; SQLite's one
 //! writer runs flushes in turn) and re-checks the newest arrival under the lock, so a delivery that joined
-//! the burst meanwhile postpones it instead of being left behind.
+//! the burst meanwhile postpones it instead of being left behind. Its first write moves the rows from
+//! `waiting` only where they still are, so two flushes of one burst cannot both start a session.
 
 use protocol::FileSpec;
 
@@ -100,6 +101,11 @@ impl Store {
             return Ok(Flushed::Nothing);
         }
         let ids: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
+        // The claim itself: only rows still `waiting` move, so a flush that read them before another
+        // committed (no SKIP LOCKED to lean on) finds fewer and gives up instead of starting a second session.
+        if tx.claim_waiting(&ids).await? != ids.len() as u64 {
+            return Ok(Flushed::Nothing);
+        }
         if let Some(refusal) = tx.lock_agent(flush.agent_id).await? {
             // Nothing will ever start them: recorded as such, so the burst is not looked at again.
             let why = format!("agent {} was deleted: it takes no new sessions", flush.agent_id);
@@ -170,6 +176,23 @@ impl Store {
 }
 
 impl Tx {
+    /// Moves the burst's rows from `waiting` to `queued`; answers how many were still waiting.
+    async fn claim_waiting(&mut self, delivery_ids: &[String]) -> Result<u64> {
+        let list = json_list(delivery_ids)?;
+        let sql = format!(
+            "UPDATE trigger_deliveries SET status = 'queued' WHERE status = 'waiting' AND delivery_id IN ({})",
+            self.json_texts("$1")
+        );
+        let moved = with_conn!(&mut *self, |c| {
+            sqlx::query(&sql)
+                .bind(&list)
+                .execute(c)
+                .await
+                .map(|r| r.rows_affected())
+        })?;
+        Ok(moved)
+    }
+
     async fn mark_invalid(&mut self, delivery_ids: &[String], error: &str) -> Result<()> {
         let list = json_list(delivery_ids)?;
         let sql = format!(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 
-use crate::helpers::TestDb;
+use crate::helpers::{Kind, TestDb};
 use crate::hooks::{AUTH_TOKEN, app_with_agent, deliveries, post_sms, queued, sms_trigger, store_trigger};
 use crate::on_both_backends;
 
@@ -101,4 +101,56 @@ async fn a_burst_whose_agent_was_deleted_is_recorded_invalid_and_starts_nothing(
         "{rows:?}"
     );
     assert!(queued(&db).await.is_empty());
+}
+
+/// Two flushes of one burst racing (what two replicas' ticks may do): the second, started while the
+/// first holds the burst, starts nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_flushes_of_one_burst_racing_start_one_session() {
+    use control_plane::store::{Flush, Flushed, Store};
+    let Some(db) = TestDb::new(Kind::Postgres).await else {
+        return;
+    };
+    let app = app_with_agent(&db).await;
+    // An hour's debounce: the server's own task leaves the burst to this test.
+    store_trigger(&db, "sms", sms_trigger(3600), &[AUTH_TOKEN]).await;
+    let params = [
+        ("MessageSid", "SM1"),
+        ("From", "+15550001"),
+        ("To", "+15559999"),
+        ("Body", "hi"),
+        ("NumMedia", "0"),
+    ];
+    assert_eq!(post_sms(&app, "sms", &params).await.0, StatusCode::OK);
+    let store = Store::connect(&db.url).await.expect("connect");
+    let flush = |store: Store, session: &'static str, hold: Duration| async move {
+        let now = control_plane::time::now_ms();
+        store
+            .flush_burst(
+                &Flush {
+                    trigger_id: "sms",
+                    conversation_key: Some("sms:+15559999:+15550001"),
+                    agent_id: "support-bot",
+                    cutoff_ms: now,
+                    session_id: session,
+                    reply: false,
+                    now_ms: now,
+                },
+                |deliveries| {
+                    // Holds the burst's rows long enough for the other flush to meet them.
+                    tokio::task::block_in_place(|| std::thread::sleep(hold));
+                    control_plane::triggers::debounce::compose(deliveries)
+                },
+            )
+            .await
+            .expect("flush")
+    };
+    let first = tokio::spawn(flush(store.clone(), "s-first", Duration::from_millis(600)));
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let second = tokio::spawn(flush(store.clone(), "s-second", Duration::ZERO));
+    let (first, second) = (first.await.expect("joined"), second.await.expect("joined"));
+    assert!(matches!(first, Flushed::Queued(_)), "{first:?}");
+    assert_eq!(second, Flushed::Nothing);
+    assert_eq!(queued(&db).await.len(), 1);
+    store.close().await;
 }
