@@ -40,7 +40,8 @@ fn scenarios() -> Value {
             {"text": "Reading the notes.", "toolUse": bash("cat attachments/notes.txt")},
             {"text": "REPLY-TWO: the notes say {{tool_result}}"},
             {"text": "REPLY-AUTO: nobody reads this."},
-            {"text": "REPLY-THREE: fixed."}
+            {"text": "REPLY-THREE: fixed."},
+            {"text": "REPLY-FOUR: noted."}
         ]},
         "sms": {"turns": [{"text": "SMS-ANSWER: on my way"}]}
     }})
@@ -296,26 +297,49 @@ async fn email_thread(postgres: Option<&str>) {
             .contains(&format!("<{ours}>")),
         "{last:#?}"
     );
-    let deliveries = cp.get("/api/v1/triggers/support-mail/deliveries").await;
-    let outcomes: Vec<String> = deliveries["deliveries"]
-        .as_array()
-        .expect("deliveries")
-        .iter()
-        .rev()
-        .map(|d| format!("{} reply {}", d["status"], d["reply"]["status"]))
-        .collect();
+    // A mail to the reply address our answer gave (support+<token>@…), without any threading header,
+    // continues the conversation too.
+    let plus = last.field("h:Reply-To").expect("a reply address");
+    let fresh = Mail {
+        to: &plus,
+        subject: "One more thing",
+        text: "MAIL-E: sent to the reply address.",
+        message_id: "e-1042@mail.example.com",
+        ..first.clone()
+    };
+    let e = post_mailgun(&cp, "support-mail", &fresh, "token-e-7a9e0f2b").await;
+    let four = succeeded(&cp, &sup, &e).await;
+    received(&mailgun, 4).await;
+    // Every outcome is recorded on its delivery (after the request reached the stand-in).
+    let mut deliveries = Value::Null;
+    let mut outcomes: Vec<String> = Vec::new();
+    let recorded = eventually(WAIT, async || {
+        deliveries = cp.get("/api/v1/triggers/support-mail/deliveries").await;
+        outcomes = deliveries["deliveries"]
+            .as_array()
+            .expect("deliveries")
+            .iter()
+            .rev()
+            .map(|d| format!("{} reply {}", d["status"], d["reply"]["status"]))
+            .collect();
+        outcomes.iter().filter(|o| o.ends_with(r#""sent""#)).count() == 4
+    })
+    .await;
+    assert!(recorded, "{deliveries}");
     assert_eq!(
         outcomes,
         [
             r#""queued" reply "sent""#,
             r#""queued" reply "sent""#,
             r#""queued" reply null"#,
+            r#""queued" reply "sent""#,
             r#""queued" reply "sent""#
         ],
         "{deliveries}"
     );
+    assert_eq!(mailgun.requests().len(), 4, "nothing answered the automatic mail");
 
-    // One conversation of four sessions, each started after the one before finished.
+    // One conversation of five sessions, each started after the one before finished.
     let conversation = cp.get(&format!("/api/v1/conversations/{a}")).await;
     let ids: Vec<&str> = conversation["sessions"]
         .as_array()
@@ -323,8 +347,8 @@ async fn email_thread(postgres: Option<&str>) {
         .iter()
         .map(|s| s["sessionId"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(ids, [&a, &b, &d, &c], "{conversation}");
-    for (before, after) in [(&one, &two), (&two, &auto), (&auto, &three)] {
+    assert_eq!(ids, [&a, &b, &d, &c, &e], "{conversation}");
+    for (before, after) in [(&one, &two), (&two, &auto), (&auto, &three), (&three, &four)] {
         assert!(
             before["finishedAt"].as_str() <= after["startedAt"].as_str(),
             "one after the other: {before} {after}"
@@ -343,6 +367,7 @@ async fn email_thread(postgres: Option<&str>) {
         "MAIL-B",
         "MAIL-AUTO",
         "MAIL-C",
+        "MAIL-E",
         "alice@example.com",
         NOTES,
     ] {
