@@ -7,6 +7,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use control_plane::http::auth::{Auth, Secret};
+use control_plane::http::hooks::HookSettings;
 use control_plane::secrets::KeySource;
 use control_plane::server::{Application, ServerConfig};
 use control_plane::triggers::replier::ReplierSettings;
@@ -55,6 +56,8 @@ pub(crate) struct Settings {
     pub(crate) secrets_key: Option<String>,
     /// Where trigger replies go (`--twilio-api-url`, …): the providers' real APIs unless a test says.
     pub(crate) replies: ReplierSettings,
+    /// `--public-url`, `--hook-body-max`: how `POST /hooks/{id}` reads and which URL it takes as signed.
+    pub(crate) hooks: HookSettings,
 }
 
 impl Default for Settings {
@@ -63,6 +66,7 @@ impl Default for Settings {
             heartbeat_timeout: Duration::from_secs(60),
             secrets_key: None,
             replies: ReplierSettings::default(),
+            hooks: HookSettings::default(),
         }
     }
 }
@@ -147,7 +151,7 @@ impl ControlPlane {
             },
             claim_lease: Duration::from_secs(30),
         };
-        let replies = settings.replies.clone();
+        let (replies, hooks) = (settings.replies.clone(), settings.hooks.clone());
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<Stop>();
         let thread = std::thread::spawn(move || {
@@ -157,7 +161,7 @@ impl ControlPlane {
                 .build()
                 .expect("a tokio runtime");
             let app = match rt.block_on(Application::build(config)) {
-                Ok(app) => app.reply_settings(replies),
+                Ok(app) => app.reply_settings(replies).hook_settings(hooks),
                 Err(err) => {
                     let _ = ready_tx.send(Err(format!("{err:#}")));
                     return;

@@ -10,7 +10,7 @@ async fn a_mail_answered_200_survives_a_kill_9_of_serve_and_its_session_runs_and
  {
     let model = FakeModel::scenarios(&scenarios()).await;
     let mailgun = StandIn::start(&[]).await;
-    let (mut cp, _pg, sqlite) = control_plane(None, &mailgun).await;
+    let (mut cp, _pg, sqlite) = control_plane(None, replying_to(&mailgun)).await;
     cp.put_agent("support-bot", &agent()).await;
     cp.put_trigger(
         "support-mail",
@@ -34,9 +34,7 @@ async fn a_mail_answered_200_survives_a_kill_9_of_serve_and_its_session_runs_and
     let id = post_mailgun(&cp, "support-mail", &mail, "token-crash-0001").await;
     cp.kill();
     let db = sqlite.expect("a SQLite database");
-    let mut settings = Settings::default();
-    settings.replies.providers.mailgun = mailgun.url().parse().expect("a URL");
-    let cp = ControlPlane::start_configured(cp.addr, &db.url(), &settings).await;
+    let cp = ControlPlane::start_configured(cp.addr, &db.url(), &replying_to(&mailgun)).await;
     let sup = puller(&cp, &model);
     let session = succeeded(&cp, &sup, &id).await;
     assert!(

@@ -113,15 +113,19 @@ pub(super) fn tool_results(events: &[Value]) -> String {
         .collect()
 }
 
-/// A control plane on SQLite, or on a PostgreSQL database of its own (dropped after it), sending its
-/// replies to `stand_in` as Twilio's and Mailgun's APIs.
-pub(super) async fn control_plane(
-    postgres: Option<&str>,
-    stand_in: &StandIn,
-) -> (ControlPlane, Option<PgDb>, Option<SqliteDb>) {
+/// Settings that send the replies to `stand_in` as Twilio's and Mailgun's APIs.
+pub(super) fn replying_to(stand_in: &StandIn) -> Settings {
     let mut settings = Settings::default();
     settings.replies.providers.twilio = stand_in.url().parse().expect("a URL");
     settings.replies.providers.mailgun = stand_in.url().parse().expect("a URL");
+    settings
+}
+
+/// A control plane on SQLite, or on a PostgreSQL database of its own (dropped after it).
+pub(super) async fn control_plane(
+    postgres: Option<&str>,
+    mut settings: Settings,
+) -> (ControlPlane, Option<PgDb>, Option<SqliteDb>) {
     match postgres {
         None => {
             let db = SqliteDb::new();

@@ -7,11 +7,17 @@ use serde_json::{Value, json};
 use super::*;
 use crate::support::*;
 
+/// The address the provider is told to call (a proxy in front of serve would forward it).
+const PUBLIC_URL: &str = "https://hooks.example.test";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn two_sms_from_one_number_within_the_debounce_are_one_session_holding_both() {
     let model = FakeModel::scenarios(&scenarios()).await;
     let twilio = StandIn::start(&[]).await;
-    let (cp, _pg, _sqlite) = control_plane(None, &twilio).await;
+    // Behind a proxy: providers are given --public-url, and Twilio signs the URL it was given.
+    let mut settings = replying_to(&twilio);
+    settings.hooks.public_url = Some(PUBLIC_URL.to_owned());
+    let (cp, _pg, _sqlite) = control_plane(None, settings).await;
     cp.put_agent("support-bot", &agent()).await;
     cp.put_trigger(
         "sms-line",
@@ -26,8 +32,7 @@ async fn two_sms_from_one_number_within_the_debounce_are_one_session_holding_bot
     )
     .await;
     let sup = puller(&cp, &model);
-    // The URL Twilio signs is the one it called: with no --public-url, serve takes it from the Host.
-    let url = format!("{}/hooks/sms-line", cp.url());
+    let url = format!("{PUBLIC_URL}/hooks/sms-line");
     for (sid, body) in [
         ("SM-one-0001", "SMS-ONE: the door is stuck"),
         ("SM-two-0002", "SMS-TWO: room 12"),

@@ -22,7 +22,7 @@ async fn on_postgresql_too_an_email_thread_is_one_conversation_run_in_order() {
 async fn email_thread(postgres: Option<&str>) {
     let model = FakeModel::scenarios(&scenarios()).await;
     let mailgun = StandIn::start(&[]).await;
-    let (cp, _pg, _sqlite) = control_plane(postgres, &mailgun).await;
+    let (cp, _pg, _sqlite) = control_plane(postgres, replying_to(&mailgun)).await;
     cp.put_agent("support-bot", &agent()).await;
     // One trigger takes both providers' encodings (the fields tell them apart); its scheme is Mailgun's,
     // so the SendGrid-format post carries Mailgun's signature fields as Mailgun's own multipart does.
