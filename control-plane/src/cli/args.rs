@@ -246,6 +246,28 @@ pub(crate) enum TriggersCommand {
     Deliveries(DeliveriesArgs),
     /// Start a new session from a delivery's stored prompt and attachments, in its conversation.
     Replay(ReplayArgs),
+    /// Send a sample body to a trigger's hook, signed the way its provider signs; prints the answer.
+    Test(TriggerTestArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct TriggerTestArgs {
+    pub(crate) id: String,
+    /// The body to send, as the provider would (a JSON event, a urlencoded form, a multipart body).
+    #[arg(long)]
+    pub(crate) body: PathBuf,
+    /// File holding the signing secret (SendGrid: the P-256 private key, PEM); else
+    /// AGENTCTL_TRIGGER_SECRET. Never on the command line.
+    #[arg(long)]
+    pub(crate) secret_file: Option<PathBuf>,
+    /// The hook URL to post to and sign (the one providers are given, e.g. behind a proxy); default
+    /// /hooks/ID of --url.
+    #[arg(long)]
+    pub(crate) hook_url: Option<String>,
+    /// The body's content type; default: multipart when the body starts with its boundary, else JSON
+    /// for webhooks and a form for SMS and mail.
+    #[arg(long)]
+    pub(crate) content_type: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -132,6 +132,13 @@ impl Store {
         };
         tx.set_delivery_fields(&fields).await?;
         if accepted.debounce {
+            // A waiting mail of a known thread files its own key now, so an answer to it finds the thread
+            // even before the burst is flushed (a new thread's key is filed by the flush).
+            if let (Some((_, conversation)), Some(own)) = (&found, accepted.candidates.last()) {
+                let at = crate::time::rfc3339_ms(accepted.now_ms);
+                tx.file_conversation(received.trigger_id, own, conversation, &at)
+                    .await?;
+            }
             tx.commit().await?;
             return Ok(Acceptance::Waiting);
         }
@@ -264,30 +271,6 @@ impl Tx {
         Ok(())
     }
 
-    /// The first of `candidates` filed for this trigger, with its conversation.
-    pub(super) async fn find_conversation(
-        &mut self,
-        trigger_id: &str,
-        candidates: &[String],
-    ) -> Result<Option<(String, String)>> {
-        for key in candidates {
-            let found = with_conn!(&mut *self, |c| {
-                sqlx::query_scalar::<_, String>(
-                    "SELECT conversation_id FROM trigger_conversations \
-                     WHERE trigger_id = $1 AND conversation_key = $2",
-                )
-                .bind(trigger_id)
-                .bind(key)
-                .fetch_optional(c)
-                .await?
-            });
-            if let Some(conversation) = found {
-                return Ok(Some((key.clone(), conversation)));
-            }
-        }
-        Ok(None)
-    }
-
     async fn set_delivery_fields(&mut self, f: &DeliveryFields<'_>) -> Result<()> {
         with_conn!(&mut *self, |c| {
             sqlx::query(
@@ -335,19 +318,8 @@ impl Tx {
             return Ok(outcome);
         };
         if let Some(key) = burst.file_under {
-            with_conn!(&mut *self, |c| {
-                sqlx::query(
-                    "INSERT INTO trigger_conversations (trigger_id, conversation_key, conversation_id, \
-                     created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (trigger_id, conversation_key) DO NOTHING",
-                )
-                .bind(burst.trigger_id)
-                .bind(key)
-                .bind(&row.conversation_id)
-                .bind(&created_at)
-                .execute(c)
-                .await
-                .map(|_| ())
-            })?;
+            self.file_conversation(burst.trigger_id, key, &row.conversation_id, &created_at)
+                .await?;
         }
         Ok(outcome)
     }

@@ -25,8 +25,9 @@
 //! - `conversation`: the pieces of sessions' conversation state (stored at ingest, read at claim time).
 //! - `triggers`: trigger definitions and their sealed secrets (DESIGN §10); `deliveries`: what
 //!   `POST /hooks/{id}` stores before it answers (dedupe, conversation keys, the session); `bursts`: debounced
-//!   deliveries flushed into one session; `delivery_list`: the deliveries list and replay; `replies`: the
-//!   reply worker's claims and outcomes.
+//!   deliveries flushed into one session; `delivery_list`: the deliveries list and replay;
+//!   `trigger_conversations`: conversation keys → conversations; `replies`: the reply worker's claims and
+//!   outcomes.
 //! - `credentials`: digests of the credentials `agentctl serve` generated.
 
 mod agents;
@@ -50,6 +51,7 @@ mod rows;
 mod runtimes;
 mod seed;
 mod sessions;
+mod trigger_conversations;
 mod triggers;
 
 use protocol::SessionStatus;

@@ -187,19 +187,8 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.begin().await?;
         for key in keys {
-            with_conn!(&mut tx, |c| {
-                sqlx::query(
-                    "INSERT INTO trigger_conversations (trigger_id, conversation_key, conversation_id, \
-                     created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (trigger_id, conversation_key) DO NOTHING",
-                )
-                .bind(trigger_id)
-                .bind(key)
-                .bind(conversation_id)
-                .bind(created_at)
-                .execute(c)
-                .await
-                .map(|_| ())
-            })?;
+            tx.file_conversation(trigger_id, key, conversation_id, created_at)
+                .await?;
         }
         tx.commit().await
     }

@@ -94,21 +94,30 @@ pub async fn run(
                 }
             }
         }
-        // A full batch may mean more are due: claim again at once.
-        loop {
-            match worker.round().await {
-                Ok(claimed) if claimed == BATCH as usize => continue,
-                Ok(_) => break,
-                Err(error) => {
-                    tracing::warn!(%error, "send trigger replies");
-                    break;
-                }
-            }
+        // Shutdown does not wait for a slow provider: a reply cut off mid-send stays leased and pending, and
+        // is sent again once the lease runs out, as after a crash.
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = worker.drain() => {}
         }
     }
 }
 
 impl Worker {
+    /// Rounds until one claims less than a full batch (a full one may mean more are due).
+    async fn drain(&self) {
+        loop {
+            match self.round().await {
+                Ok(claimed) if claimed == BATCH as usize => continue,
+                Ok(_) => return,
+                Err(error) => {
+                    tracing::warn!(%error, "send trigger replies");
+                    return;
+                }
+            }
+        }
+    }
+
     /// Claims a batch of due replies and attempts each; answers how many were claimed.
     async fn round(&self) -> Result<usize, StoreError> {
         let due = self

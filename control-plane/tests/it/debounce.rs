@@ -12,6 +12,7 @@ use crate::on_both_backends;
 on_both_backends!(
     two_sms_in_quick_succession_become_one_session_holding_both,
     a_burst_whose_agent_was_deleted_is_recorded_invalid_and_starts_nothing,
+    a_debounced_reply_to_a_waiting_mail_of_a_known_thread_joins_that_thread,
 );
 
 /// Waits (10 s at most) until `n` sessions are queued.
@@ -153,4 +154,33 @@ async fn two_flushes_of_one_burst_racing_start_one_session() {
     assert_eq!(second, Flushed::Nothing);
     assert_eq!(queued(&db).await.len(), 1);
     store.close().await;
+}
+
+async fn a_debounced_reply_to_a_waiting_mail_of_a_known_thread_joins_that_thread(db: TestDb) {
+    use crate::hooks::{mailgun_form, post_unsigned};
+    let app = app_with_agent(&db).await;
+    let mail = serde_json::json!({
+        "agentId": "support-bot", "kind": "email", "verify": {"scheme": "none"},
+        "prompt": "{{ email.text }}", "debounceSeconds": 1,
+    });
+    store_trigger(&db, "mail", mail, &[]).await;
+    let form = "application/x-www-form-urlencoded";
+    let (status, _) = post_unsigned(&app, "mail", form, mailgun_form("a@x", None, "first")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let first = sessions_queued(&db, 1).await;
+    assert_eq!(first.len(), 1);
+    // B answers A (a known thread) and waits; C answers B while B still waits.
+    post_unsigned(&app, "mail", form, mailgun_form("b@x", Some("a@x"), "second")).await;
+    post_unsigned(&app, "mail", form, mailgun_form("c@x", Some("b@x"), "third")).await;
+    let queued = sessions_queued(&db, 3).await;
+    let conversations: Vec<&str> = queued.iter().map(|(c, _)| c.as_str()).collect();
+    assert_eq!(
+        queued.len(),
+        3,
+        "B and C are bursts of their own keys: {queued:?}"
+    );
+    assert!(
+        conversations.iter().all(|c| *c == first[0].0),
+        "one thread, one conversation: {queued:?}"
+    );
 }

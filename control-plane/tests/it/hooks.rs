@@ -549,7 +549,7 @@ async fn a_trigger_that_replies_owes_a_pending_reply_and_a_deleted_agent_is_answ
 }
 
 /// Posts a body with its content type, unsigned (a trigger with scheme `none`).
-async fn post_unsigned(
+pub async fn post_unsigned(
     app: &TestApp,
     trigger: &str,
     content_type: &str,
@@ -567,7 +567,7 @@ async fn post_unsigned(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-fn mailgun_form(message_id: &str, in_reply_to: Option<&str>, text: &str) -> String {
+pub fn mailgun_form(message_id: &str, in_reply_to: Option<&str>, text: &str) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
     form.append_pair("recipient", "support@inbound.example.com")
         .append_pair("sender", "alice@example.com")

@@ -14,7 +14,10 @@ use crate::cli::render::escape;
 
 mod agents;
 mod deliveries;
+mod hooks;
 mod triggers;
+
+pub use hooks::HookAnswer;
 
 #[derive(Debug, Clone)]
 pub struct Client {

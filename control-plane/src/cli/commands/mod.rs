@@ -11,6 +11,7 @@ mod serve;
 mod sessions;
 mod show;
 mod trigger_deliveries;
+mod trigger_test;
 mod triggers;
 mod wait;
 

@@ -42,6 +42,7 @@ pub(super) async fn triggers(
             super::trigger_deliveries::deliveries(client, args, term).await?
         }
         TriggersCommand::Replay(args) => super::trigger_deliveries::replay(client, args).await?,
+        TriggersCommand::Test(args) => return super::trigger_test::test(client, args).await,
     }
     Ok(Exit::Ok)
 }
