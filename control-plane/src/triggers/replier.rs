@@ -221,11 +221,21 @@ impl Worker {
     }
 }
 
-/// The outcome decided before anything is composed: a session that did not succeed is not answered.
+/// The outcome decided before anything is composed: a session that did not succeed is not answered, and
+/// one without a result text has nothing to answer with (the providers refuse an empty message).
 pub fn before_sending(due: &DueReply) -> Option<ReplyOutcome> {
-    (due.session_status != SessionStatus::Succeeded).then(|| ReplyOutcome::Skipped {
-        error: format!("the session ended {}", due.session_status),
-    })
+    let error = if due.session_status != SessionStatus::Succeeded {
+        format!("the session ended {}", due.session_status)
+    } else if due
+        .result_text
+        .as_deref()
+        .is_none_or(|text| text.trim().is_empty())
+    {
+        "the session's result is empty: nothing to answer".to_owned()
+    } else {
+        return None;
+    };
+    Some(ReplyOutcome::Skipped { error })
 }
 
 /// The outcome of the attempt after `attempts_before` others: sent; another attempt after the backoff

@@ -206,6 +206,8 @@ on_both_backends!(
     a_failed_session_is_skipped_and_nothing_is_sent,
     an_auto_submitted_mail_owes_no_reply_and_gets_none,
     a_mail_answer_threads_and_a_reply_to_it_by_in_reply_to_or_by_its_token_continues_the_conversation,
+    a_claimed_reply_is_leased_and_claimable_again_only_once_its_lease_ran_out,
+    a_sendgrid_answer_is_a_threaded_v3_mail_send_request,
 );
 
 fn sms_trigger() -> Value {
@@ -538,4 +540,72 @@ async fn concurrent_claims_on_postgres_take_each_due_reply_once() {
     all.dedup();
     assert_eq!((total, all.len()), (200, 200), "each claimed once");
     store.close().await;
+}
+
+/// What a crash mid-send leaves: the claim leased the reply, so no one takes it during the send, and once
+/// the lease ran out it is due again (not lost); one whose session is not final is never claimed.
+async fn a_claimed_reply_is_leased_and_claimable_again_only_once_its_lease_ran_out(db: TestDb) {
+    let store = control_plane::store::Store::connect(&db.url)
+        .await
+        .expect("connect");
+    for (sid, status) in [("s-done", "succeeded"), ("s-running", "running")] {
+        db.execute(&format!(
+            "INSERT INTO sessions (session_id, status, created_at) VALUES ('{sid}', '{status}', \
+             '2026-01-01T00:00:00.000Z')"
+        ))
+        .await;
+        db.execute(&format!(
+            "INSERT INTO trigger_replies (session_id, trigger_id, delivery_id, status) \
+             VALUES ('{sid}', 'orders', 'd-{sid}', 'pending')"
+        ))
+        .await;
+    }
+    let ids =
+        |due: Vec<control_plane::store::DueReply>| due.into_iter().map(|d| d.session_id).collect::<Vec<_>>();
+    let now = 1_000_000;
+    let claimed = ids(store.claim_replies(now, 60_000, 16).await.expect("claim"));
+    assert_eq!(claimed, ["s-done"], "a running session's reply is not due");
+    let again = ids(store
+        .claim_replies(now + 59_999, 60_000, 16)
+        .await
+        .expect("claim"));
+    assert!(again.is_empty(), "leased: {again:?}");
+    let after = ids(store
+        .claim_replies(now + 60_000, 60_000, 16)
+        .await
+        .expect("claim"));
+    assert_eq!(after, ["s-done"], "due again once the lease ran out");
+    store.close().await;
+}
+
+async fn a_sendgrid_answer_is_a_threaded_v3_mail_send_request(db: TestDb) {
+    let stand_in = StandIn::start(Provider::Sendgrid, []).await;
+    let serve = Serve::start(&db, &stand_in.url).await;
+    let mut trigger = mail_trigger();
+    trigger["reply"] = json!({"kind": "sendgrid", "from": "support@inbound.example.com",
+                              "credentials": {"apiKey": MAIL_API_KEY}});
+    serve.with_trigger("mail", trigger).await;
+    let form = mail_form("support@inbound.example.com", "m1@example.com", &[], "Hello?");
+    serve.post_mail("mail", form).await;
+    let [sid] = <[String; 1]>::try_from(serve.claim_all().await).expect("one session");
+    serve.finish(&sid, "succeeded", "Hello back.").await;
+    let reply = serve.settled_reply("mail").await;
+    assert_eq!(reply["status"], "sent", "{reply}");
+
+    let received = stand_in.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].path, "/v3/mail/send");
+    let auth = format!("Bearer {MAIL_API_KEY}");
+    assert_eq!(received[0].header("authorization"), Some(auth.as_str()));
+    let body = received[0].json();
+    assert_eq!(
+        body["personalizations"][0]["to"][0]["email"], "alice@example.com",
+        "{body}"
+    );
+    assert_eq!(body["subject"], "Re: Invoice 1042");
+    assert_eq!(body["content"][0]["value"], "Hello back.");
+    assert_eq!(body["headers"]["In-Reply-To"], "<m1@example.com>");
+    assert_eq!(body["headers"]["Auto-Submitted"], "auto-replied");
+    let reply_to = body["reply_to"]["email"].as_str().unwrap_or_default();
+    assert!(reply_to.starts_with("support+"), "{body}");
 }

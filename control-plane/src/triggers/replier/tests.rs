@@ -25,7 +25,7 @@ fn check_before(status: SessionStatus, expect: Expect) {
 }
 
 #[test]
-fn only_a_succeeded_session_is_answered() {
+fn only_a_succeeded_session_with_a_result_is_answered() {
     check_before(SessionStatus::Succeeded, expect!["None"]);
     check_before(
         SessionStatus::Failed,
@@ -43,6 +43,14 @@ fn only_a_succeeded_session_is_answered() {
         SessionStatus::Lost,
         expect![[r#"Some(Skipped { error: "the session ended lost" })"#]],
     );
+    for text in [None, Some(""), Some(" \n")] {
+        let due = DueReply {
+            result_text: text.map(str::to_owned),
+            ..due(SessionStatus::Succeeded)
+        };
+        expect![[r#"Some(Skipped { error: "the session's result is empty: nothing to answer" })"#]]
+            .assert_eq(&format!("{:?}", before_sending(&due)));
+    }
 }
 
 fn outgoing(message_id: Option<&str>) -> Outgoing {
