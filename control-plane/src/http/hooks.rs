@@ -21,8 +21,8 @@ use crate::store::{Acceptance, Accepted, QueueOutcome, Received, StoredAttachmen
 use crate::time;
 use crate::triggers::config::{TriggerConfig, config};
 use crate::triggers::intake::{self, Outcome};
-use crate::triggers::verify::{self, Inbound};
-use crate::triggers::{inbound, keys, template};
+use crate::triggers::verify::Inbound;
+use crate::triggers::{inbound, keys, signature_fields, template};
 
 /// Settings of the hook route (`agentctl serve` flags).
 #[derive(Debug, Clone)]
@@ -113,16 +113,18 @@ async fn intake(
         headers,
         url: &url,
     };
-    let verified = match verify::verify(&cfg.verify, &request, SystemTime::now()) {
-        Ok(verified) => verified,
-        Err(refusal) => {
-            let why = refusal.to_string();
-            store
-                .record_delivery(&received, DeliveryStatus::Refused, Some(&why))
-                .await?;
-            return Ok(Outcome::Refused(why));
-        }
-    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|h| h.to_str().ok());
+    let verified =
+        match signature_fields::verify(&cfg.verify, &request, content_type, SystemTime::now()).await {
+            Ok(verified) => verified,
+            Err(refusal) => {
+                let why = refusal.to_string();
+                store
+                    .record_delivery(&received, DeliveryStatus::Refused, Some(&why))
+                    .await?;
+                return Ok(Outcome::Refused(why));
+            }
+        };
     received.verified = true;
     if !cfg.trigger.enabled {
         store
@@ -130,7 +132,6 @@ async fn intake(
             .await?;
         return Ok(Outcome::Disabled);
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|h| h.to_str().ok());
     let inbound_request = inbound::Request {
         body,
         content_type,

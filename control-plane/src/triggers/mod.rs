@@ -1,6 +1,7 @@
 //! Triggers (DESIGN §10): inbound requests that become sessions, and the answers that go back.
 //!
-//! - `verify`: the signature checks of an inbound request, over the raw body, before anything is parsed.
+//! - `verify`: the signature checks of an inbound request, over the raw body, before anything is parsed;
+//!   `signature_fields`: the same for a multipart body that carries its signature as parts (Mailgun).
 //! - `inbound`: a verified body normalised into the template context, its attachments and its thread.
 //! - `template`: prompts and conversation keys rendered, sandboxed.
 //! - `intake`: the hook's pure decisions (answers per provider, dedupe id, signed URL); `keys`: the
@@ -21,5 +22,6 @@ pub mod replier;
 pub mod reply;
 pub mod secrets;
 pub mod sign;
+pub mod signature_fields;
 pub mod template;
 pub mod verify;

@@ -184,6 +184,7 @@ on_both_backends!(
     a_trigger_that_replies_owes_a_pending_reply_and_a_deleted_agent_is_answered_410,
     an_email_thread_by_in_reply_to_is_one_conversation_and_attachments_become_session_files,
     a_trigger_put_through_the_api_takes_deliveries_signed_with_its_secret,
+    a_mailgun_multipart_mail_with_an_attachment_is_verified_by_its_signature_parts,
 );
 
 async fn a_signed_webhook_queues_a_session_with_its_rendered_prompt(db: TestDb) {
@@ -668,4 +669,45 @@ async fn a_trigger_put_through_the_api_takes_deliveries_signed_with_its_secret(d
     let (status, answer) = post_signed(&app, "orders", "msg_1", r#"{"n": 3}"#, WHSEC).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     assert_eq!(queued(&db).await[0].1, "Order 3");
+}
+
+async fn a_mailgun_multipart_mail_with_an_attachment_is_verified_by_its_signature_parts(db: TestDb) {
+    let app = app_with_agent(&db).await;
+    let key = "key-mailgun-signing-7e1d";
+    let mail = json!({
+        "agentId": "support-bot", "kind": "email", "verify": {"scheme": "mailgun"},
+        "prompt": "{{ email.text }}",
+    });
+    store_trigger(&db, "mail", mail, &[key]).await;
+    let fixture = include_str!("../../src/triggers/inbound/tests/fixtures/mailgun_multipart.txt");
+    let (head, body) = fixture.split_once("\n\n").expect("a fixture");
+    let content_type = head.strip_prefix("Content-Type: ").expect("its content type");
+    // The fixture's signature parts, made valid for now with `key`.
+    let timestamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+        .to_string();
+    let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).expect("any key");
+    mac.update(format!("{timestamp}9d1c").as_bytes());
+    let signature = ::hex::encode(mac.finalize().into_bytes());
+    let signed = body
+        .replace("1764580400", &timestamp)
+        .replace("\nab12\n", &format!("\n{signature}\n"))
+        .replace('\n', "\r\n");
+    let wrong = signed.replace(&signature, &"0".repeat(64));
+    let (status, answer) = post_unsigned(&app, "mail", content_type, wrong).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    let (status, answer) = post_unsigned(&app, "mail", content_type, signed).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["status"], "queued", "{answer}");
+    let rows = deliveries(&db, "mail").await;
+    assert!(
+        rows[0].starts_with("refused|-|no secret of the trigger matched"),
+        "{rows:?}"
+    );
+    assert!(
+        rows[1].starts_with("queued|") && rows[1].contains("|1|"),
+        "verified: {rows:?}"
+    );
 }

@@ -28,3 +28,4 @@ mod recovery;
 mod rejections;
 mod sdk;
 mod secret_flags;
+mod triggers_e2e;

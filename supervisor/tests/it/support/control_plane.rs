@@ -7,7 +7,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use control_plane::http::auth::{Auth, Secret};
+use control_plane::http::hooks::HookSettings;
+use control_plane::secrets::KeySource;
 use control_plane::server::{Application, ServerConfig};
+use control_plane::triggers::replier::ReplierSettings;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -44,6 +47,32 @@ impl SqliteDb {
         self.0.path()
     }
 }
+
+/// What a test may set beyond a plain `start`.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) heartbeat_timeout: Duration,
+    /// `AGENTCTL_SECRETS_KEY` (base64): PostgreSQL has no generated key, and triggers seal their secrets.
+    pub(crate) secrets_key: Option<String>,
+    /// Where trigger replies go (`--twilio-api-url`, …): the providers' real APIs unless a test says.
+    pub(crate) replies: ReplierSettings,
+    /// `--public-url`, `--hook-body-max`: how `POST /hooks/{id}` reads and which URL it takes as signed.
+    pub(crate) hooks: HookSettings,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            heartbeat_timeout: Duration::from_secs(60),
+            secrets_key: None,
+            replies: ReplierSettings::default(),
+            hooks: HookSettings::default(),
+        }
+    }
+}
+
+/// A secrets key for control planes on PostgreSQL.
+pub(crate) const SECRETS_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";
 
 enum Stop {
     /// Drop the runtime with every connection and request in flight.
@@ -84,9 +113,18 @@ impl ControlPlane {
         database_url: &str,
         heartbeat_timeout: Duration,
     ) -> Self {
+        let settings = Settings {
+            heartbeat_timeout,
+            ..Settings::default()
+        };
+        Self::start_configured(addr, database_url, &settings).await
+    }
+
+    /// On `addr` with the database at `database_url` and these settings, retrying like `start_on`.
+    pub(crate) async fn start_configured(addr: SocketAddr, database_url: &str, settings: &Settings) -> Self {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            match Self::try_start(addr, database_url, heartbeat_timeout).await {
+            match Self::try_start(addr, database_url, settings).await {
                 Ok(cp) => return cp,
                 Err(err) if Instant::now() < deadline => {
                     eprintln!("control plane did not start yet: {err}");
@@ -97,11 +135,7 @@ impl ControlPlane {
         }
     }
 
-    async fn try_start(
-        addr: SocketAddr,
-        database_url: &str,
-        heartbeat_timeout: Duration,
-    ) -> Result<Self, String> {
+    async fn try_start(addr: SocketAddr, database_url: &str, settings: &Settings) -> Result<Self, String> {
         let config = ServerConfig {
             listen: addr,
             database_url: database_url.to_owned(),
@@ -110,10 +144,14 @@ impl ControlPlane {
                 api_tokens: vec![Secret::new(CP_TOKEN)],
                 disabled: false,
             },
-            heartbeat_timeout,
-            secrets_key: Default::default(),
+            heartbeat_timeout: settings.heartbeat_timeout,
+            secrets_key: match &settings.secrets_key {
+                Some(key) => KeySource::Env(key.clone()),
+                None => KeySource::Default,
+            },
             claim_lease: Duration::from_secs(30),
         };
+        let (replies, hooks) = (settings.replies.clone(), settings.hooks.clone());
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<Stop>();
         let thread = std::thread::spawn(move || {
@@ -123,7 +161,7 @@ impl ControlPlane {
                 .build()
                 .expect("a tokio runtime");
             let app = match rt.block_on(Application::build(config)) {
-                Ok(app) => app,
+                Ok(app) => app.reply_settings(replies).hook_settings(hooks),
                 Err(err) => {
                     let _ = ready_tx.send(Err(format!("{err:#}")));
                     return;
@@ -278,6 +316,63 @@ impl ControlPlane {
             .unwrap();
         let status = response.status();
         assert_eq!(status, 202, "queue {session}: {}", response.text().await.unwrap());
+    }
+
+    /// Creates or replaces trigger `id` from `definition`; anything but a 2xx fails the test.
+    pub(crate) async fn put_trigger(&self, id: &str, definition: &Value) {
+        let response = self
+            .public(reqwest::Method::PUT, &format!("/api/v1/triggers/{id}"))
+            .json(definition)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(
+            status.is_success(),
+            "PUT trigger {id}: {status} {}",
+            response.text().await.unwrap()
+        );
+    }
+
+    /// Posts `body` to `POST /hooks/{trigger}` as a provider does (no bearer token), with these headers;
+    /// answers the status, the content type and the body.
+    pub(crate) async fn post_hook(
+        &self,
+        trigger: &str,
+        content_type: &str,
+        headers: &[(&str, &str)],
+        body: String,
+    ) -> (u16, String, String) {
+        let mut request = self
+            .client
+            .post(format!("{}/hooks/{trigger}", self.url()))
+            .header("content-type", content_type)
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("the control plane answers");
+        let status = response.status().as_u16();
+        let content_type = response
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        (status, content_type, response.text().await.unwrap_or_default())
+    }
+
+    /// A public-API GET that must succeed, as JSON.
+    pub(crate) async fn get(&self, path: &str) -> Value {
+        let response = self
+            .public(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("the control plane answers");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        assert!(status.is_success(), "GET {path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {path}: {e}: {text}"))
     }
 
     /// The rows of a session in the database (the API could hide duplicate rows).
