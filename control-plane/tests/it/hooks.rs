@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use crate::helpers::{SECRETS_KEY, TestApp, TestDb, spawn_app};
+use crate::logged_serve::LoggedServe;
 use crate::on_both_backends;
 
 /// A Standard Webhooks signing secret: `whsec_` and the key in base64.
@@ -402,72 +403,11 @@ async fn bad_input_is_answered_with_its_problem_and_recorded_without_anything_ha
     assert!(orphans.is_empty(), "{orphans:?}");
 }
 
-/// A real `agentctl serve` process on `db`; `None` once killed.
-struct Serve {
-    child: Option<std::process::Child>,
-    base: String,
-}
-
-impl Serve {
-    /// Starts it and waits (30 s at most) until it logs the address it listens on.
-    async fn start(db: &TestDb) -> Self {
-        use std::io::BufRead;
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agentctl"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .env("DATABASE_URL", &db.url)
-            .env("INTERNAL_API_KEY", crate::helpers::KEY)
-            .env("AGENTCTL_API_TOKENS", crate::helpers::TOKEN)
-            .env("AGENTCTL_SECRETS_KEY", SECRETS_KEY)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = tokio::sync::oneshot::channel::<String>();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("addr=").nth(1)
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-                }
-            }
-        });
-        let Ok(Ok(addr)) = tokio::time::timeout(std::time::Duration::from_secs(30), rx).await else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("serve did not start listening within 30 s");
-        };
-        Self {
-            child: Some(child),
-            base: format!("http://{addr}"),
-        }
-    }
-
-    /// SIGKILL: no drain, no shutdown hook.
-    fn kill_9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            child.kill().expect("SIGKILL");
-            child.wait().expect("reaped");
-        }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        self.kill_9();
-    }
-}
-
 async fn a_delivery_answered_2xx_survives_a_kill_9_and_its_session_is_queued_after_the_restart(db: TestDb) {
     let http = reqwest::Client::new();
-    let mut serve = Serve::start(&db).await;
+    let mut serve = LoggedServe::spawn_with(&db, &[], "info").await;
     let response = http
-        .put(format!("{}/api/v1/agents/support-bot", serve.base))
+        .put(format!("{}/api/v1/agents/support-bot", serve.base()))
         .bearer_auth(crate::helpers::TOKEN)
         .json(&crate::agents::definition())
         .send()
@@ -481,15 +421,16 @@ async fn a_delivery_answered_2xx_survives_a_kill_9_and_its_session_is_queued_aft
         &[WHSEC],
     )
     .await;
-    let (status, answer) = post_signed_to(&http, &serve.base, "orders", "msg_1", r#"{"n": 1}"#, WHSEC).await;
+    let (status, answer) =
+        post_signed_to(&http, &serve.base(), "orders", "msg_1", r#"{"n": 1}"#, WHSEC).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
     serve.kill_9();
 
-    let serve = Serve::start(&db).await;
+    let serve = LoggedServe::spawn_with(&db, &[], "info").await;
     let answer: Value = serde_json::from_str(&answer).expect("JSON");
     let session = answer["sessionId"].as_str().expect("a session");
     let shown: Value = http
-        .get(format!("{}/api/v1/sessions/{session}", serve.base))
+        .get(format!("{}/api/v1/sessions/{session}", serve.base()))
         .bearer_auth(crate::helpers::TOKEN)
         .send()
         .await
@@ -503,7 +444,7 @@ async fn a_delivery_answered_2xx_survives_a_kill_9_and_its_session_is_queued_aft
     assert_eq!(rows.len(), 1);
     assert!(rows[0].starts_with(&format!("queued|{session}|")), "{rows:?}");
     // A redelivery after the restart is still a duplicate.
-    let (status, _) = post_signed_to(&http, &serve.base, "orders", "msg_1", r#"{"n": 1}"#, WHSEC).await;
+    let (status, _) = post_signed_to(&http, &serve.base(), "orders", "msg_1", r#"{"n": 1}"#, WHSEC).await;
     assert_eq!(status, StatusCode::OK);
 }
 

@@ -1,5 +1,5 @@
-//! A real `agentctl serve` process with debug logging, whose every stderr line is kept, and the text of
-//! everything its database holds: what the secret-leak scans read.
+//! A real `agentctl serve` process whose every stderr line is kept (the secret-leak scans read them with the
+//! text of everything its database holds), which a test may also `kill -9`.
 
 use std::io::BufRead;
 use std::process::{Child, Command, Stdio};
@@ -12,21 +12,29 @@ use crate::helpers::{KEY, SECRETS_KEY, TOKEN, TestDb, terminate};
 const BIN: &str = env!("CARGO_BIN_EXE_agentctl");
 
 pub struct LoggedServe {
-    child: Child,
+    /// `None` once killed or stopped.
+    child: Option<Child>,
     /// `host:port` it listens on.
     pub addr: String,
-    lines: tokio::task::JoinHandle<Vec<String>>,
+    lines: Option<tokio::task::JoinHandle<Vec<String>>>,
 }
 
 impl LoggedServe {
+    /// With debug logging, so a scan sees everything it could log.
     pub async fn spawn(db: &TestDb) -> Self {
+        Self::spawn_with(db, &[], "debug").await
+    }
+
+    /// With more `serve` flags and a log filter.
+    pub async fn spawn_with(db: &TestDb, args: &[&str], rust_log: &str) -> Self {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &db.url])
+            .args(args)
             .env("INTERNAL_API_KEY", KEY)
             .env("AGENTCTL_API_TOKENS", TOKEN)
             .env("AGENTCTL_SECRETS_KEY", SECRETS_KEY)
             .env_remove("DATABASE_URL")
-            .env("RUST_LOG", "debug")
+            .env("RUST_LOG", rust_log)
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -49,21 +57,54 @@ impl LoggedServe {
             }
             all
         });
-        let addr = tokio::time::timeout(Duration::from_secs(30), addr_rx)
-            .await
-            .expect("serve listens within 30 s")
-            .expect("an address");
-        Self { child, addr, lines }
+        let mut serve = Self {
+            child: Some(child),
+            addr: String::new(),
+            lines: Some(lines),
+        };
+        match tokio::time::timeout(Duration::from_secs(30), addr_rx).await {
+            Ok(Ok(addr)) => serve.addr = addr,
+            _ => {
+                serve.kill_9();
+                panic!("serve did not start listening within 30 s");
+            }
+        }
+        serve
+    }
+
+    /// `http://host:port`.
+    pub fn base(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
-    /// Stops it; every line it wrote to stderr.
-    pub async fn stop(self) -> Vec<String> {
-        terminate(self.child).await;
-        self.lines.await.expect("stderr lines")
+    /// SIGKILL: no drain, no shutdown hook.
+    pub fn kill_9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().expect("SIGKILL");
+            child.wait().expect("reaped");
+        }
+    }
+
+    /// Stops it (SIGTERM); every line it wrote to stderr.
+    pub async fn stop(mut self) -> Vec<String> {
+        if let Some(child) = self.child.take() {
+            terminate(child).await;
+        }
+        let lines = self.lines.take().expect("stderr lines");
+        lines.await.expect("stderr lines")
+    }
+}
+
+impl Drop for LoggedServe {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

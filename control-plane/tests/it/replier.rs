@@ -9,8 +9,9 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{KEY, Kind, SECRETS_KEY, TOKEN, TestDb, ev, eventually, sup};
+use crate::helpers::{KEY, Kind, TOKEN, TestDb, ev, eventually, sup};
 use crate::hooks::{AUTH_TOKEN, WHSEC, post_signed_to, twilio_signature};
+use crate::logged_serve::LoggedServe;
 use crate::on_both_backends;
 use crate::stand_ins::{Provider, StandIn, Step};
 
@@ -21,7 +22,7 @@ const TWILIO_REPLY_TOKEN: &str = "twilio-reply-auth-token";
 
 /// A real `agentctl serve` process on `db`, its providers' API URLs at `providers`.
 pub struct Serve {
-    child: Option<std::process::Child>,
+    _process: LoggedServe,
     pub base: String,
     pub http: reqwest::Client,
 }
@@ -29,43 +30,21 @@ pub struct Serve {
 impl Serve {
     /// Starts it and waits (30 s at most) until it logs the address it listens on.
     pub async fn start(db: &TestDb, providers: &url::Url) -> Self {
-        use std::io::BufRead;
         let url = providers.as_str();
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_agentctl"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(["--twilio-api-url", url, "--mailgun-api-url", url])
-            .args(["--sendgrid-api-url", url, "--reply-backoff-base", "50ms"])
-            .env("DATABASE_URL", &db.url)
-            .env("INTERNAL_API_KEY", KEY)
-            .env("AGENTCTL_API_TOKENS", TOKEN)
-            .env("AGENTCTL_SECRETS_KEY", SECRETS_KEY)
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .expect("spawn serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = tokio::sync::oneshot::channel::<String>();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("addr=").nth(1)
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(rest.split_whitespace().next().unwrap_or_default().to_owned());
-                }
-            }
-        });
-        let Ok(Ok(addr)) = tokio::time::timeout(Duration::from_secs(30), rx).await else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("serve did not start listening within 30 s");
-        };
+        let args = [
+            "--twilio-api-url",
+            url,
+            "--mailgun-api-url",
+            url,
+            "--sendgrid-api-url",
+            url,
+            "--reply-backoff-base",
+            "50ms",
+        ];
+        let process = LoggedServe::spawn_with(db, &args, "info").await;
         Self {
-            child: Some(child),
-            base: format!("http://{addr}"),
+            base: process.base(),
+            _process: process,
             http: reqwest::Client::new(),
         }
     }
@@ -187,15 +166,6 @@ impl Serve {
         let (status, answer) = self.send(request).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
         answer
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
     }
 }
 
