@@ -213,4 +213,28 @@ impl Tx {
         })?;
         Ok(())
     }
+
+    /// The first of `candidates` (in their order) that deliveries of `trigger_id` still wait under.
+    pub(super) async fn waiting_key(
+        &mut self,
+        trigger_id: &str,
+        candidates: &[String],
+    ) -> Result<Option<String>> {
+        for key in candidates {
+            let waiting = with_conn!(&mut *self, |c| {
+                sqlx::query_scalar::<_, String>(
+                    "SELECT delivery_id FROM trigger_deliveries \
+                     WHERE trigger_id = $1 AND conversation_key = $2 AND status = 'waiting' LIMIT 1",
+                )
+                .bind(trigger_id)
+                .bind(key)
+                .fetch_optional(c)
+                .await?
+            });
+            if waiting.is_some() {
+                return Ok(Some(key.clone()));
+            }
+        }
+        Ok(None)
+    }
 }

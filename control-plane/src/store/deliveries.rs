@@ -126,9 +126,16 @@ impl Store {
         let found = tx
             .find_conversation(received.trigger_id, accepted.candidates)
             .await?;
+        // A debounced message of a thread that has no conversation yet joins the burst still waiting under
+        // one of its keys (B answering A inside A's window): the thread becomes one conversation, not two.
+        let joined = match (&found, accepted.debounce) {
+            (None, true) => tx.waiting_key(received.trigger_id, accepted.candidates).await?,
+            _ => None,
+        };
         let key = found
             .as_ref()
             .map(|(key, _)| key.clone())
+            .or(joined)
             .or_else(|| accepted.candidates.last().cloned());
         let fields = DeliveryFields {
             delivery_id: received.delivery_id,

@@ -13,6 +13,7 @@ on_both_backends!(
     two_sms_in_quick_succession_become_one_session_holding_both,
     a_burst_whose_agent_was_deleted_is_recorded_invalid_and_starts_nothing,
     a_debounced_reply_to_a_waiting_mail_of_a_known_thread_joins_that_thread,
+    two_mails_of_a_new_thread_inside_the_window_are_one_session_of_one_conversation,
 );
 
 /// Waits (10 s at most) until `n` sessions are queued.
@@ -182,5 +183,34 @@ async fn a_debounced_reply_to_a_waiting_mail_of_a_known_thread_joins_that_thread
     assert!(
         conversations.iter().all(|c| *c == first[0].0),
         "one thread, one conversation: {queued:?}"
+    );
+}
+
+async fn two_mails_of_a_new_thread_inside_the_window_are_one_session_of_one_conversation(db: TestDb) {
+    use crate::hooks::{mailgun_form, post_unsigned};
+    let app = app_with_agent(&db).await;
+    let mail = serde_json::json!({
+        "agentId": "support-bot", "kind": "email", "verify": {"scheme": "none"},
+        "prompt": "{{ email.text }}", "debounceSeconds": 1,
+    });
+    store_trigger(&db, "mail", mail, &[]).await;
+    let form = "application/x-www-form-urlencoded";
+    // A starts a thread nobody knows yet; B answers A while A still waits.
+    post_unsigned(&app, "mail", form, mailgun_form("a@x", None, "first")).await;
+    post_unsigned(&app, "mail", form, mailgun_form("b@x", Some("a@x"), "second")).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !db
+        .fetch_strings("SELECT delivery_id FROM trigger_deliveries WHERE status = 'waiting'")
+        .await
+        .is_empty()
+    {
+        assert!(tokio::time::Instant::now() < deadline, "the burst flushes");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let queued = queued(&db).await;
+    assert_eq!(queued.len(), 1, "one burst, one session: {queued:?}");
+    assert!(
+        queued[0].1.contains("first") && queued[0].1.contains("second"),
+        "{queued:?}"
     );
 }
