@@ -10,13 +10,12 @@
 //! - `http`: the internal (supervisor) and public APIs, auth and error bodies.
 //! - `server`: `agentctl serve`: configuration, startup, background tasks, shutdown; `connections`: its
 //!   accept loop (connection cap, header-read and idle timeouts); `serve_args`: its flags, secrets never on
-//!   argv; `database_url`: whether a database URL holds a password, and the URL with it hidden; `exclusive`:
+//!   argv (`trigger_flags`: the hook's and the reply worker's); `database_url`: whether a database URL holds a password, and the URL with it hidden; `exclusive`:
 //!   one server per SQLite file; `credentials`: the credentials it generates.
 //! - `conversation`: `conversation.state` pieces diverted from the event log at ingest, and joined into the
 //!   next job's `conversation` at claim time.
 //! - `cli`: every other subcommand, a client of the public API.
-//! - `triggers`: inbound requests that become sessions (DESIGN §10); `triggers::verify` checks their
-//!   signatures.
+//! - `triggers`: inbound requests that become sessions and the answers that go back (DESIGN §10).
 
 pub mod agents;
 pub mod cli;
@@ -36,4 +35,5 @@ pub mod serve_args;
 pub mod server;
 pub mod store;
 pub mod time;
+pub mod trigger_flags;
 pub mod triggers;
