@@ -16,6 +16,7 @@
 //!   next job's `conversation` at claim time.
 //! - `cli`: every other subcommand, a client of the public API.
 //! - `triggers`: inbound requests that become sessions and the answers that go back (DESIGN §10).
+//! - `ui`: the web UI (DESIGN §11): server-rendered pages over the same store calls as `http`'s handlers.
 
 pub mod agents;
 pub mod cli;
@@ -37,3 +38,4 @@ pub mod store;
 pub mod time;
 pub mod trigger_flags;
 pub mod triggers;
+pub mod ui;

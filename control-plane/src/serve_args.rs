@@ -68,6 +68,9 @@ pub struct ServeFlags {
     /// Accept every request without credentials (local development only).
     #[arg(long)]
     pub no_auth: bool,
+    /// Do not serve the web UI (`/`, `/sessions`, …): only the APIs, `/hooks/…` and `/health`.
+    #[arg(long, env = "AGENTCTL_NO_UI")]
+    pub no_ui: bool,
     /// Log format: text or json.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,

@@ -87,6 +87,8 @@ pub struct Application {
     limits: Limits,
     replies: ReplierSettings,
     tasks: TaskTracker,
+    /// Whether the web UI is served (`--no-ui` turns it off).
+    ui: bool,
 }
 
 impl Application {
@@ -141,7 +143,14 @@ impl Application {
             limits: Limits::default(),
             replies: ReplierSettings::default(),
             tasks: TaskTracker::new(),
+            ui: true,
         })
+    }
+
+    /// Serves the web UI or not (`--no-ui`).
+    pub fn serve_ui(mut self, ui: bool) -> Self {
+        self.ui = ui;
+        self
     }
 
     /// Serves `POST /hooks/{id}` with these settings instead of [`HookSettings::default`].
@@ -183,6 +192,7 @@ impl Application {
             mut limits,
             replies,
             tasks,
+            ui,
         } = self;
         // Released only once the server has stopped and drained.
         let _lock = lock;
@@ -226,7 +236,7 @@ impl Application {
             shutdown.await;
             stop.cancel();
         });
-        connections::serve(listener, http::router(state), limits, token.clone()).await;
+        connections::serve(listener, http::router(state, ui), limits, token.clone()).await;
         token.cancel();
         tasks.close();
         tasks.wait().await;

@@ -102,6 +102,11 @@ fn matches(candidates: &[CredentialDigest], presented: &CredentialDigest) -> boo
 }
 
 impl Keyring {
+    /// Whether `digest` is one of the API tokens (every one compared, constant-time); `--no-auth` accepts all.
+    pub fn accepts_api_token(&self, digest: &CredentialDigest) -> bool {
+        self.disabled || matches(&self.api_tokens, digest)
+    }
+
     pub fn check(&self, headers: &HeaderMap, api: Api) -> Result<(), ApiError> {
         if self.disabled {
             return Ok(());

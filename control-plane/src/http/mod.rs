@@ -69,7 +69,8 @@ pub struct AppState {
     pub hooks: hooks::HookSettings,
 }
 
-pub fn router(state: AppState) -> Router {
+/// The APIs, and the web UI (`crate::ui`) when `ui`.
+pub fn router(state: AppState, ui: bool) -> Router {
     let internal = Router::new()
         .route("/api/internal/v1/events", post(internal::events))
         .route("/api/internal/v1/heartbeat", post(internal::heartbeat))
@@ -108,9 +109,11 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_public,
         ));
+    let pages = if ui { crate::ui::routes() } else { Router::new() };
     Router::new()
         .merge(internal)
         .merge(public)
+        .merge(pages)
         // Outside both auth layers: a provider's signature is the credential (`hooks`).
         .route("/hooks/{id}", post(hooks::hook))
         .route("/health", get(public::health))

@@ -39,6 +39,10 @@ pub(super) const POSTGRES: Files = &[
         "0006_triggers.sql",
         include_str!("../../../migrations/postgres/0006_triggers.sql"),
     ),
+    (
+        "0007_ui_sessions.sql",
+        include_str!("../../../migrations/postgres/0007_ui_sessions.sql"),
+    ),
 ];
 
 pub(super) const SQLITE: Files = &[
@@ -65,6 +69,10 @@ pub(super) const SQLITE: Files = &[
     (
         "0006_triggers.sql",
         include_str!("../../../migrations/sqlite/0006_triggers.sql"),
+    ),
+    (
+        "0007_ui_sessions.sql",
+        include_str!("../../../migrations/sqlite/0007_ui_sessions.sql"),
     ),
 ];
 

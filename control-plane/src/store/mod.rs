@@ -54,6 +54,7 @@ mod seed;
 mod sessions;
 mod trigger_conversations;
 mod triggers;
+mod ui_sessions;
 
 use protocol::SessionStatus;
 
@@ -71,6 +72,7 @@ pub use replies::{DueReply, ReplyOutcome};
 pub use rows::SessionRow;
 pub use seed::{SeedRefusal, legal_transition};
 pub use triggers::{TriggerPlan, TriggerPut, TriggerRow};
+pub use ui_sessions::UiSessionRow;
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

@@ -261,6 +261,8 @@ pub struct Options {
     pub secrets_key: control_plane::secrets::KeySource,
     /// The accept loop's limits.
     pub limits: Limits,
+    /// Whether the web UI is served (`--no-ui` when false).
+    pub ui: bool,
 }
 
 impl Default for Options {
@@ -270,6 +272,7 @@ impl Default for Options {
             claim_lease: Duration::from_secs(30),
             secrets_key: control_plane::secrets::KeySource::Env(SECRETS_KEY.into()),
             limits: Limits::default(),
+            ui: true,
         }
     }
 }
@@ -291,6 +294,7 @@ async fn try_spawn_app_with_options(
         claim_lease,
         secrets_key,
         limits,
+        ui,
     } = options;
     let config = ServerConfig {
         listen,
@@ -304,7 +308,10 @@ async fn try_spawn_app_with_options(
         secrets_key,
         claim_lease,
     };
-    let app = Application::build(config).await?.limit_connections(limits);
+    let app = Application::build(config)
+        .await?
+        .limit_connections(limits)
+        .serve_ui(ui);
     let addr = app.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let done = tokio::spawn(async move {

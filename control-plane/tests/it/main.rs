@@ -34,3 +34,4 @@ mod secrets;
 mod seed;
 mod stand_ins;
 mod triggers;
+mod ui;

@@ -12,7 +12,8 @@ pub(super) async fn serve(args: &ServeArgs) -> Result<Exit, CliError> {
         .await?
         .limit_connections(args.limits())
         .hook_settings(args.hook_settings())
-        .reply_settings(args.reply_settings());
+        .reply_settings(args.reply_settings())
+        .serve_ui(!args.flags.no_ui);
     app.run(shutdown_signal()).await?;
     Ok(Exit::Ok)
 }

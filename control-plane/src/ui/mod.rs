@@ -1,0 +1,39 @@
+//! The web UI of `agentctl serve` (DESIGN.md §11): server-rendered pages (askama templates in
+//! `control-plane/templates/`, auto-escaped) with htmx and its SSE extension for live parts, all embedded in
+//! the binary (`assets`). Off with `--no-ui`.
+//!
+//! - `auth`: sign-in with an API token → session cookie; [`auth::Viewer`], the extractor every page takes.
+//! - `form`: [`form::Posted`], the CSRF-checked form every POST takes.
+//! - `page`: the layout, rendering, the error page; `headers`: CSP and the other headers of every answer.
+//! - `cookie`, `format`: pure helpers.
+//! - One module per section: `runtimes`.
+//!
+//! Pages read the store directly, as the JSON handlers of `crate::http` do, and change things only through
+//! the same store calls those handlers make.
+
+pub mod assets;
+pub mod auth;
+pub mod cookie;
+pub mod form;
+pub mod format;
+pub mod headers;
+pub mod page;
+mod runtimes;
+
+use axum::Router;
+use axum::middleware;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+
+use crate::http::AppState;
+
+/// The UI's routes, merged into the API's router by `crate::http::router` unless `--no-ui`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/sessions") }))
+        .route("/sign-in", get(auth::show).post(auth::submit))
+        .route("/sign-out", post(auth::sign_out))
+        .route("/runtimes", get(runtimes::list))
+        .route("/assets/{name}", get(assets::asset))
+        .layer(middleware::from_fn(headers::security))
+}
