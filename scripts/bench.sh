@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Benchmarks (speed and memory goals are measured here, never asserted in tests).
 #
-#   scripts/bench.sh                 the supervisor (static musl build), the control plane, dispatch, then hooks
+#   scripts/bench.sh                 the supervisor (static musl build), the control plane, dispatch, hooks, then the UI
 #   scripts/bench.sh supervisor      only the supervisor
 #   scripts/bench.sh dispatch        only the dispatch benchmark (scripts/bench-dispatch.sh: pull vs POST /execute)
 #   scripts/bench.sh hooks           only the trigger intake benchmark (scripts/bench-hooks.sh: webhooks vs /health)
+#   scripts/bench.sh ui              only the web UI benchmark (scripts/bench-ui.sh: big session page and list vs /health)
 #
 # Machines are shared and noisy: every goal is stated as a ratio or a bound measured in one run.
 set -euo pipefail
@@ -31,4 +32,8 @@ fi
 
 if [[ $what == all || $what == hooks ]]; then
     scripts/bench-hooks.sh
+fi
+
+if [[ $what == all || $what == ui ]]; then
+    scripts/bench-ui.sh
 fi

@@ -2,6 +2,7 @@
 # The quickstart (README): the whole system on one machine, then the transcript of one real agent session.
 #
 #   scripts/quickstart.sh ["prompt"]
+#   scripts/quickstart.sh --ui ["prompt"]     the same, then keeps running: open the web UI it prints, Ctrl-C stops
 #
 # Starts `agentctl serve` on an embedded SQLite file, `fake-anthropic` (unless ANTHROPIC_API_KEY is set, in
 # which case the real API is used), and one `agent-supervisor` that pulls its work from the control plane;
@@ -12,6 +13,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
+keep_ui=
+if [[ ${1:-} == --ui ]]; then
+    keep_ui=1
+    shift
+fi
 prompt=${1:-"Where am I? Run one shell command to find out."}
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -99,3 +105,10 @@ echo
 echo
 "$bin/agentctl" sessions
 "$bin/agentctl" runtimes
+
+if [[ -n $keep_ui ]]; then
+    echo
+    log "web UI: http://127.0.0.1:$cp_port/  (sign in with the API token $token)"
+    log "running until Ctrl-C"
+    wait
+fi

@@ -32,6 +32,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 
@@ -118,7 +119,13 @@ pub fn router(state: AppState, ui: bool) -> Router {
         .route("/hooks/{id}", post(hooks::hook))
         .route("/health", get(public::health))
         .route("/api/internal/health", get(public::health))
-        .fallback(|| async { ApiError::not_found("no such route") })
+        .fallback(move |headers: HeaderMap| async move {
+            if ui && crate::ui::page::wants_html(&headers) {
+                crate::ui::page::UiError::not_found("There is no such page.").into_response()
+            } else {
+                ApiError::not_found("no such route").into_response()
+            }
+        })
         .with_state(state)
 }
 

@@ -77,6 +77,15 @@ impl Layout {
     }
 }
 
+/// Whether a request is a browser's asking for a page (`Accept` names `text/html`), so an unknown path
+/// gets the HTML error page rather than the API's JSON error.
+pub fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim().starts_with("text/html")))
+}
+
 /// Renders a page template (auto-escaped: agent output is text, never markup).
 pub fn render<T: Template>(template: &T) -> Result<Response, UiError> {
     Ok(Html(template.render()?).into_response())
@@ -146,6 +155,35 @@ impl IntoResponse for UiError {
         match page.render() {
             Ok(html) => (self.status, Html(html)).into_response(),
             Err(_) => (self.status, self.message).into_response(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::{HeaderMap, HeaderValue, header};
+
+    use super::wants_html;
+
+    #[test]
+    fn only_a_request_that_accepts_html_gets_the_html_error_page() {
+        let cases: &[(Option<&str>, bool)] = &[
+            (None, false),
+            (Some("application/json"), false),
+            (Some("*/*"), false),
+            (Some("text/html"), true),
+            (
+                Some("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+                true,
+            ),
+            (Some("application/json, text/html;q=0.5"), true),
+        ];
+        for (accept, want) in cases {
+            let mut headers = HeaderMap::new();
+            if let Some(a) = accept {
+                headers.insert(header::ACCEPT, HeaderValue::from_str(a).expect("a header"));
+            }
+            assert_eq!(wants_html(&headers), *want, "{accept:?}");
         }
     }
 }

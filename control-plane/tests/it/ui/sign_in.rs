@@ -222,6 +222,30 @@ async fn pages_carry_a_strict_content_security_policy_and_assets_are_embedded(db
         browser.get("/assets/nothing.js").await.status,
         StatusCode::NOT_FOUND
     );
+    // An unknown path: the HTML error page to a browser, the API's JSON error to everyone else.
+    let page = app
+        .http
+        .get(app.url("/no-such-page"))
+        .header("accept", "text/html,*/*;q=0.8")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .expect("text")
+            .starts_with("text/html")
+    );
+    let api = app
+        .http
+        .get(app.url("/no-such-page"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(api.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = api.json().await.expect("the API's JSON error");
+    assert_eq!(body["error"]["code"], "not_found");
     app.stop().await;
 }
 
