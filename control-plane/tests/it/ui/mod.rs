@@ -3,4 +3,6 @@
 
 mod agents;
 pub mod browser;
+mod conversations;
 mod sign_in;
+mod triggers;
