@@ -6,19 +6,22 @@
 //! - `form`: [`form::Posted`], the CSRF-checked form every POST takes.
 //! - `page`: the layout, rendering, the error page; `headers`: CSP and the other headers of every answer.
 //! - `cookie`, `format`: pure helpers.
-//! - One module per section: `runtimes`.
+//! - One module per section: `runtimes`, `agents`, `triggers`, `conversations`.
 //!
 //! Pages read the store directly, as the JSON handlers of `crate::http` do, and change things only through
 //! the same store calls those handlers make.
 
+mod agents;
 pub mod assets;
 pub mod auth;
+mod conversations;
 pub mod cookie;
 pub mod form;
 pub mod format;
 pub mod headers;
 pub mod page;
 mod runtimes;
+mod triggers;
 
 use axum::Router;
 use axum::middleware;
@@ -34,6 +37,27 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-in", get(auth::show).post(auth::submit))
         .route("/sign-out", post(auth::sign_out))
         .route("/runtimes", get(runtimes::list))
+        .route("/agents", get(agents::list).post(agents::create))
+        .route("/agents/new", get(agents::new))
+        .route("/agents/{id}", get(agents::show).post(agents::update))
+        .route("/agents/{id}/edit", get(agents::edit))
+        .route(
+            "/agents/{id}/delete",
+            get(agents::confirm_delete).post(agents::delete),
+        )
+        .route("/agents/{id}/versions/{version}", get(agents::version))
+        .route("/agents/{id}/diff", get(agents::diff))
+        .route("/agents/{id}/run", post(agents::run))
+        .route("/conversations/{id}", get(conversations::show))
+        .route("/triggers", get(triggers::list).post(triggers::create))
+        .route("/triggers/new", get(triggers::new))
+        .route("/triggers/{id}", get(triggers::show).post(triggers::update))
+        .route("/triggers/{id}/edit", get(triggers::edit))
+        .route(
+            "/triggers/{id}/delete",
+            get(triggers::confirm_delete).post(triggers::delete),
+        )
+        .route("/deliveries/{id}/replay", post(triggers::replay))
         .route("/assets/{name}", get(assets::asset))
         .layer(middleware::from_fn(headers::security))
 }
