@@ -14,7 +14,8 @@
 //!   one server per SQLite file; `credentials`: the credentials it generates.
 //! - `conversation`: `conversation.state` pieces diverted from the event log at ingest, and joined into the
 //!   next job's `conversation` at claim time.
-//! - `cli`: every other subcommand, a client of the public API.
+//! - `cli`: every other subcommand, a client of the public API; `manifest`: a definition file's text (YAML or
+//!   JSON) as JSON, for `agents|triggers apply -f` and the UI's trigger form.
 //! - `triggers`: inbound requests that become sessions and the answers that go back (DESIGN §10).
 //! - `ui`: the web UI (DESIGN §11): server-rendered pages over the same store calls as `http`'s handlers.
 
@@ -30,6 +31,7 @@ pub mod exclusive;
 pub mod follow;
 pub mod http;
 pub mod ingest;
+pub mod manifest;
 pub mod metrics;
 pub mod secrets;
 pub mod serve_args;

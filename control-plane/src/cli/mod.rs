@@ -8,7 +8,7 @@
 //!   `error`: how a command fails; `terminal`: tty, colour, stdout; `token`: the API token.
 //! - `commands`: one file per subcommand; `client`: the HTTP client of the public API; `endpoint`: the
 //!   `--url`/`--runtime` check (a missing scheme is a usage error with a hint); `lookup`: an id argument
-//!   (a full id or a unique prefix) to its session; `manifest`: an agent definition file (YAML or JSON).
+//!   (a full id or a unique prefix) to its session (the definition files are `crate::manifest`).
 //! - `render`: pure text of session tables and transcripts.
 
 mod args;
@@ -18,7 +18,6 @@ mod endpoint;
 mod error;
 mod exit;
 mod lookup;
-mod manifest;
 pub mod render;
 mod terminal;
 mod token;

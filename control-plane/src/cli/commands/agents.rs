@@ -7,9 +7,9 @@ use crate::cli::args::{AgentsCommand, ApplyArgs, ShowFormat, TableFormat};
 use crate::cli::client::Client;
 use crate::cli::error::CliError;
 use crate::cli::exit::Exit;
-use crate::cli::manifest;
 use crate::cli::render::{self, Applied};
 use crate::cli::terminal::{Term, out};
+use crate::manifest;
 use crate::time;
 
 pub(super) async fn agents(client: &Client, command: &AgentsCommand, term: Term) -> Result<Exit, CliError> {

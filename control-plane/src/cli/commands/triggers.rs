@@ -4,9 +4,9 @@ use crate::cli::args::{ApplyArgs, ShowFormat, TableFormat, TriggersCommand};
 use crate::cli::client::Client;
 use crate::cli::error::CliError;
 use crate::cli::exit::Exit;
-use crate::cli::manifest;
 use crate::cli::render::{self, Applied};
 use crate::cli::terminal::{Term, out};
+use crate::manifest;
 
 use super::agents::{json, read};
 

@@ -4,16 +4,7 @@
 
 use protocol::Trigger;
 
-/// The CLI's reader of definition files (`cli/manifest.rs`), compiled here too because `cli` keeps it
-/// private (`mod manifest`); only `parse` and `format_of` are used. Once `cli` declares it
-/// `pub(crate) mod manifest`, this becomes `use crate::cli::manifest;`.
-#[path = "../../cli/manifest.rs"]
-#[allow(
-    dead_code,
-    clippy::duplicate_mod,
-    reason = "the same reader as the CLI's, not a copy of it; `agent_id` is the CLI's alone"
-)]
-mod manifest;
+use crate::manifest;
 
 /// The trigger in `text`; `id` (the form's field) wins, else the text's `id`. An error names the line
 /// (YAML) or the field.

@@ -1,4 +1,5 @@
-//! `agents apply -f FILE`: a definition file, YAML or JSON, read into the JSON value the API takes.
+//! A definition file (`agents apply -f`, `triggers apply -f`, the UI's trigger form), YAML or JSON, read
+//! into the JSON value the API takes.
 //!
 //! The value goes to the server as it is: the server's checks name the field that is wrong, so the CLI only
 //! reads the file and finds the agent's `id` (the PUT's path). YAML is read with serde-saphyr's budget on
