@@ -236,7 +236,7 @@ impl Application {
             shutdown.await;
             stop.cancel();
         });
-        connections::serve(listener, http::router(state, ui), limits, token.clone()).await;
+        connections::serve(listener, router(state, ui), limits, token.clone()).await;
         token.cancel();
         tasks.close();
         tasks.wait().await;
@@ -246,6 +246,27 @@ impl Application {
 }
 
 /// Marks `lost` the sessions of runtimes silent for longer than `timeout`.
+/// Every route: the APIs, the web UI unless `--no-ui`, and for anything else the API's JSON 404, or the UI's
+/// error page to a browser asking for a page.
+fn router(state: AppState, ui: bool) -> axum::Router {
+    use axum::http::HeaderMap;
+    use axum::response::IntoResponse;
+
+    let mut routes = http::routes(&state);
+    if ui {
+        routes = routes.merge(crate::ui::routes());
+    }
+    routes
+        .fallback(move |headers: HeaderMap| async move {
+            if ui && crate::ui::page::wants_html(&headers) {
+                crate::ui::page::UiError::not_found("There is no such page.").into_response()
+            } else {
+                http::error::ApiError::not_found("no such route").into_response()
+            }
+        })
+        .with_state(state)
+}
+
 async fn sweep_lost(state: AppState, timeout: Duration, shutdown: CancellationToken) {
     let period = (timeout / 4).clamp(Duration::from_millis(100), Duration::from_secs(5));
     let mut tick = tokio::time::interval(period);

@@ -17,11 +17,11 @@ mod deliveries;
 pub mod error;
 pub mod hooks;
 mod internal;
-mod public;
+pub(crate) mod public;
 mod query;
 mod queue;
 mod runtimes;
-mod sse;
+pub(crate) mod sse;
 mod triggers;
 
 use std::io::Read;
@@ -32,7 +32,6 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware;
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use serde::de::DeserializeOwned;
 
@@ -70,8 +69,8 @@ pub struct AppState {
     pub hooks: hooks::HookSettings,
 }
 
-/// The APIs, and the web UI (`crate::ui`) when `ui`.
-pub fn router(state: AppState, ui: bool) -> Router {
+/// The APIs' routes; `crate::server` adds the web UI's and the fallback, and gives them the state.
+pub fn routes(state: &AppState) -> Router<AppState> {
     let internal = Router::new()
         .route("/api/internal/v1/events", post(internal::events))
         .route("/api/internal/v1/heartbeat", post(internal::heartbeat))
@@ -110,23 +109,13 @@ pub fn router(state: AppState, ui: bool) -> Router {
             state.clone(),
             auth::require_public,
         ));
-    let pages = if ui { crate::ui::routes() } else { Router::new() };
     Router::new()
         .merge(internal)
         .merge(public)
-        .merge(pages)
         // Outside both auth layers: a provider's signature is the credential (`hooks`).
         .route("/hooks/{id}", post(hooks::hook))
         .route("/health", get(public::health))
         .route("/api/internal/health", get(public::health))
-        .fallback(move |headers: HeaderMap| async move {
-            if ui && crate::ui::page::wants_html(&headers) {
-                crate::ui::page::UiError::not_found("There is no such page.").into_response()
-            } else {
-                ApiError::not_found("no such route").into_response()
-            }
-        })
-        .with_state(state)
 }
 
 /// Reads a request body of at most [`MAX_BODY`] bytes, gunzipping it when it says so.

@@ -1,12 +1,10 @@
 //! Signing in to the web UI: an API token of this server is exchanged for a random session cookie
 //! (`HttpOnly`, `SameSite=Strict`, 12 hours), kept in `ui_sessions` by its digest with the browser's CSRF
-//! token. Every page takes a [`Viewer`]: without a valid cookie it answers 303 to `/sign-in?next=…`.
-//! A token taken away from the server (a restart without it) signs its browsers out on their next request.
+//! token; who a later request comes from is `crate::ui::viewer`.
 //! With `--no-auth` anyone may sign in, but still through the form, so forms keep their CSRF token.
 
 use askama::Template;
-use axum::extract::{FromRequestParts, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -19,21 +17,12 @@ use crate::time;
 use crate::ui::cookie::{self, Attributes};
 use crate::ui::form::Posted;
 use crate::ui::page::{Layout, UiError, render};
+use crate::ui::viewer::cookies;
 
 /// How long a sign-in lasts.
 const SESSION_TTL_S: u64 = 12 * 60 * 60;
 /// How long a sign-in form may be left open before it is posted.
 const SIGN_IN_FORM_TTL_S: u64 = 60 * 60;
-
-/// A signed-in browser.
-#[derive(Debug, Clone)]
-pub struct Viewer {
-    /// What its forms carry (`crate::ui::form`).
-    pub csrf: String,
-    /// `--no-auth`: shown on every page.
-    pub no_auth: bool,
-    id_digest: String,
-}
 
 /// 244 random bits as hex: a cookie value or a CSRF token.
 fn random_token() -> String {
@@ -42,15 +31,6 @@ fn random_token() -> String {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     )
-}
-
-fn cookies(headers: &HeaderMap) -> String {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join("; ")
 }
 
 /// Cookies get `Secure` when the server is reached over HTTPS (`--public-url https://…`).
@@ -75,71 +55,6 @@ pub fn safe_next(next: Option<&str>) -> &str {
         }
         _ => "/",
     }
-}
-
-impl Viewer {
-    async fn find(parts: &Parts, state: &AppState) -> Option<Self> {
-        let cookies = cookies(&parts.headers);
-        let value = cookie::read(&cookies, cookie::SESSION)?;
-        let id_digest = CredentialDigest::of(value).to_hex();
-        let row = match state.store.ui_session(&id_digest, time::now_ms()).await {
-            Ok(row) => row?,
-            Err(error) => {
-                tracing::warn!(error = %error, "ui: read the sign-in");
-                return None;
-            }
-        };
-        let no_auth = state.keyring.disabled;
-        if !no_auth {
-            let digest = CredentialDigest::from_hex(&row.token_digest)?;
-            if !state.keyring.accepts_api_token(&digest) {
-                return None;
-            }
-        }
-        Some(Self {
-            csrf: row.csrf,
-            no_auth,
-            id_digest,
-        })
-    }
-
-    /// Whether `presented` is this browser's CSRF token (constant-time).
-    pub fn csrf_matches(&self, presented: &str) -> bool {
-        presented.len() == self.csrf.len() && bool::from(presented.as_bytes().ct_eq(self.csrf.as_bytes()))
-    }
-}
-
-impl FromRequestParts<AppState> for Viewer {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        match Self::find(parts, state).await {
-            Some(viewer) => Ok(viewer),
-            None => Err(to_sign_in(parts)),
-        }
-    }
-}
-
-/// 303 to the sign-in page, coming back here after; to htmx (which follows redirects itself and would swap
-/// the sign-in page into a fragment) 401 with `HX-Redirect`.
-fn to_sign_in(parts: &Parts) -> Response {
-    let next = if parts.method == axum::http::Method::GET {
-        parts.uri.path_and_query().map_or("/", |p| p.as_str())
-    } else {
-        "/"
-    };
-    let location = format!(
-        "/sign-in?next={}",
-        form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
-    );
-    if parts.headers.contains_key("hx-request") {
-        let mut response = StatusCode::UNAUTHORIZED.into_response();
-        if let Ok(value) = HeaderValue::from_str(&location) {
-            response.headers_mut().insert("hx-redirect", value);
-        }
-        return response;
-    }
-    Redirect::to(&location).into_response()
 }
 
 #[derive(Template)]

@@ -7,9 +7,9 @@ use axum::response::Response;
 use protocol::SessionId;
 
 use crate::http::AppState;
-use crate::ui::auth::Viewer;
 use crate::ui::format;
 use crate::ui::page::{Layout, Section, UiError, render};
+use crate::ui::viewer::Viewer;
 
 struct Row {
     id: String,

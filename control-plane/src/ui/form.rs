@@ -9,8 +9,8 @@ use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use crate::http::AppState;
-use crate::ui::auth::Viewer;
 use crate::ui::page::UiError;
+use crate::ui::viewer::Viewer;
 
 /// The form field (and, for htmx requests, the header) that carries the CSRF token.
 pub const CSRF_FIELD: &str = "csrf";

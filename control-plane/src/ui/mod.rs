@@ -2,11 +2,12 @@
 //! `control-plane/templates/`, auto-escaped) with htmx and its SSE extension for live parts, all embedded in
 //! the binary (`assets`). Off with `--no-ui`.
 //!
-//! - `auth`: sign-in with an API token → session cookie; [`auth::Viewer`], the extractor every page takes.
+//! - `auth`: sign-in with an API token → session cookie, sign-out; `viewer`: [`viewer::Viewer`], the
+//!   extractor every page takes.
 //! - `form`: [`form::Posted`], the CSRF-checked form every POST takes.
 //! - `page`: the layout, rendering, the error page; `headers`: CSP and the other headers of every answer.
 //! - `cookie`, `format`: pure helpers.
-//! - One module per section: `runtimes`, `agents`, `triggers`, `conversations`.
+//! - One module per section: `sessions`, `agents`, `conversations`, `triggers`, `runtimes`.
 //!
 //! Pages read the store directly, as the JSON handlers of `crate::http` do, and change things only through
 //! the same store calls those handlers make.
@@ -21,7 +22,9 @@ pub mod format;
 pub mod headers;
 pub mod page;
 mod runtimes;
+mod sessions;
 mod triggers;
+pub mod viewer;
 
 use axum::Router;
 use axum::middleware;
@@ -30,7 +33,7 @@ use axum::routing::{get, post};
 
 use crate::http::AppState;
 
-/// The UI's routes, merged into the API's router by `crate::http::router` unless `--no-ui`.
+/// The UI's routes, merged beside the APIs by `crate::server` unless `--no-ui`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/sessions") }))
@@ -58,6 +61,14 @@ pub fn routes() -> Router<AppState> {
             get(triggers::confirm_delete).post(triggers::delete),
         )
         .route("/deliveries/{id}/replay", post(triggers::replay))
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/{id}", get(sessions::show))
+        .route("/sessions/{id}/head", get(sessions::head))
+        .route("/sessions/{id}/transcript", get(sessions::earlier))
+        .route("/sessions/{id}/live", get(sessions::live))
+        .route("/sessions/{id}/download.jsonl", get(sessions::download))
+        .route("/sessions/{id}/events/{seq}", get(sessions::event))
+        .route("/sessions/{id}/cancel", post(sessions::cancel))
         .route("/assets/{name}", get(assets::asset))
         .layer(middleware::from_fn(headers::security))
 }

@@ -8,9 +8,9 @@ use protocol::{RuntimeInfo, RuntimeState};
 
 use crate::http::AppState;
 use crate::time;
-use crate::ui::auth::Viewer;
 use crate::ui::format;
 use crate::ui::page::{Layout, Section, UiError, render};
+use crate::ui::viewer::Viewer;
 
 /// One row of the table, as shown.
 struct Row {

@@ -14,9 +14,9 @@ use super::{agent_id, current};
 use crate::agents::put;
 use crate::http::AppState;
 use crate::store::PutError;
-use crate::ui::auth::Viewer;
 use crate::ui::form::Posted;
 use crate::ui::page::{Layout, Section, UiError, render};
+use crate::ui::viewer::Viewer;
 
 #[derive(Template)]
 #[template(path = "agent_form.html")]

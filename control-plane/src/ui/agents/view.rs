@@ -15,10 +15,10 @@ use crate::agents::definition;
 use crate::agents::queue::{self, QueueError, Queued};
 use crate::http::AppState;
 use crate::time;
-use crate::ui::auth::Viewer;
 use crate::ui::form::Posted;
 use crate::ui::format;
 use crate::ui::page::{Layout, Section, UiError, render};
+use crate::ui::viewer::Viewer;
 
 struct Row {
     id: String,

@@ -10,9 +10,9 @@ use super::{answer, text, trigger_id};
 use crate::http::AppState;
 use crate::store::{PutError, TriggerPut};
 use crate::triggers::put;
-use crate::ui::auth::Viewer;
 use crate::ui::form::Posted;
 use crate::ui::page::{Layout, Section, UiError, render};
+use crate::ui::viewer::Viewer;
 
 #[derive(Template)]
 #[template(path = "trigger_form.html")]

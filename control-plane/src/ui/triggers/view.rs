@@ -15,10 +15,10 @@ use crate::store::DeliveryRow;
 use crate::triggers::config::hook_path;
 use crate::triggers::definition::scheme_name;
 use crate::triggers::replay::{self, ReplayError};
-use crate::ui::auth::Viewer;
 use crate::ui::form::Posted;
 use crate::ui::format;
 use crate::ui::page::{Layout, Section, UiError, render};
+use crate::ui::viewer::Viewer;
 
 /// Deliveries per page of a trigger's page.
 const PAGE: u32 = 50;

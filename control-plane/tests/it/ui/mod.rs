@@ -4,5 +4,7 @@
 mod agents;
 pub mod browser;
 mod conversations;
+mod sessions;
+mod sessions_live;
 mod sign_in;
 mod triggers;
