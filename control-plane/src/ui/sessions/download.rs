@@ -100,7 +100,7 @@ pub(crate) async fn event(
                 HeaderValue::from_str(&disposition).map_err(|_| UiError::bad_request("a session id"))?,
             ),
         ],
-        serde_json::to_string(&event).expect("events serialise"),
+        serde_json::to_string_pretty(&event).expect("events serialise"),
     )
         .into_response())
 }

@@ -14,9 +14,6 @@ use serde_json::Value;
 use super::shown::{Shown, dom_id, one_line, tool_summary};
 use crate::ui::format;
 
-/// The raw JSON view of an event shows at most this much of its data (the whole event is a link away).
-const RAW_MAX: usize = 1024;
-
 /// One event as shown.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Item {
@@ -29,9 +26,7 @@ pub(crate) struct Item {
     /// A failed tool result or an error: marked, and its details open.
     pub failed: bool,
     pub body: Body,
-    /// The event's data as stored (JSON), cut to [`RAW_MAX`].
-    pub raw: Shown,
-    /// `/sessions/{id}/events/{seq}`: the whole event.
+    /// `/sessions/{id}/events/{seq}`: the whole event (the raw view, fetched when opened).
     pub href: String,
 }
 
@@ -154,9 +149,6 @@ pub(crate) fn item(
     paired: &mut dyn FnMut(&str) -> Option<ToolResult>,
 ) -> Item {
     let (body, failed) = body(event, data, paired);
-    // The envelope (seq, time, source, type) is in the item's line already; the raw view is the data as
-    // stored, which keeps a page of small events small. The whole event is a link away.
-    let raw_json = event.data.get();
     Item {
         seq: event.seq,
         time: event
@@ -168,7 +160,6 @@ pub(crate) fn item(
         kind: event.kind.clone(),
         failed,
         body,
-        raw: Shown::within(raw_json, RAW_MAX),
         href: format!("/sessions/{session_id}/events/{}", event.seq),
     }
 }

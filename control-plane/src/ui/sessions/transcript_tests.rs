@@ -246,6 +246,7 @@ fn hostile_text_is_escaped_everywhere_it_is_shown() {
     .expect("renders");
     assert!(!html.contains("<script"), "{html}");
     assert!(!html.contains("<img"), "{html}");
-    // Shown as text in the assistant text, the tool's name and input, its result, stderr and the raw JSON.
+    // Shown as text in the assistant text, the tool's name and input, its result and stderr (the raw JSON is
+    // fetched when opened: `/sessions/{id}/events/{seq}`, JSON, `nosniff`).
     assert!(html.matches("&#60;script&#62;").count() >= 7, "{html}");
 }
