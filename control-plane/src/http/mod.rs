@@ -17,11 +17,11 @@ mod deliveries;
 pub mod error;
 pub mod hooks;
 mod internal;
-mod public;
+pub(crate) mod public;
 mod query;
 mod queue;
 mod runtimes;
-mod sse;
+pub(crate) mod sse;
 mod triggers;
 
 use std::io::Read;

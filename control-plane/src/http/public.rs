@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::http::error::ApiError;
 use crate::http::query::{EventsQuery, ListQuery, Params};
 use crate::http::{AppState, sse};
-use crate::store::{CancelOutcome, SessionFilter};
+use crate::store::{CancelOutcome, SessionFilter, StoreError};
 use crate::time;
 
 fn session_id(raw: String) -> Result<SessionId, ApiError> {
@@ -73,9 +73,23 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Resu
     Ok(Json(row.to_detail()).into_response())
 }
 
+/// What a cancel does, for the API and the UI's cancel form alike: the store queues it for the session's
+/// runtime (or cancels a still-queued session at once); `None` when there is no such session.
+pub(crate) async fn cancel_session(
+    state: &AppState,
+    id: &SessionId,
+) -> Result<Option<CancelOutcome>, StoreError> {
+    let outcome = state.store.request_cancel(id, time::now_ms()).await?;
+    if outcome == Some(CancelOutcome::Dequeued) {
+        // The next session of its conversation may run now.
+        state.dispatch.bell.ring().await;
+    }
+    Ok(outcome)
+}
+
 pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let id = session_id(id)?;
-    match state.store.request_cancel(&id, time::now_ms()).await? {
+    match cancel_session(&state, &id).await? {
         None => Err(ApiError::not_found(format!("session {id} not found"))),
         Some(CancelOutcome::Queued) => Ok((
             StatusCode::ACCEPTED,
@@ -85,18 +99,14 @@ pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> Re
             }),
         )
             .into_response()),
-        Some(CancelOutcome::Dequeued) => {
-            // The next session of its conversation may run now.
-            state.dispatch.bell.ring().await;
-            Ok((
-                StatusCode::OK,
-                Json(CancelResponse {
-                    session_id: id,
-                    status: "cancelled".into(),
-                }),
-            )
-                .into_response())
-        }
+        Some(CancelOutcome::Dequeued) => Ok((
+            StatusCode::OK,
+            Json(CancelResponse {
+                session_id: id,
+                status: "cancelled".into(),
+            }),
+        )
+            .into_response()),
         Some(CancelOutcome::AlreadyFinished(status)) => Ok((
             StatusCode::OK,
             Json(CancelResponse {

@@ -1,4 +1,6 @@
-//! The live follow of `GET /api/v1/sessions/{id}/events` with `Accept: text/event-stream`.
+//! The live follow of `GET /api/v1/sessions/{id}/events` with `Accept: text/event-stream`, and of the web
+//! UI's `GET /sessions/{id}/live`: one loop ([`follow_with`]), the message it sends for an event and for the
+//! end chosen by a [`Render`] (JSON for the API, HTML fragments for the UI).
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
@@ -23,12 +25,45 @@ const GAP_GRACE: Duration = Duration::from_secs(10);
 
 type Sender = mpsc::Sender<Result<SseEvent, Infallible>>;
 
+/// How a follow writes its messages. `&mut self`: a renderer may remember what it sent (the UI pairs a live
+/// tool result with its call).
+pub(crate) trait Render: Send + 'static {
+    /// The message of one event.
+    fn event(&mut self, event: &Event) -> SseEvent;
+    /// The last message, once the session is finished and every event was sent.
+    fn end(&mut self, row: &SessionRow) -> SseEvent;
+}
+
+/// The API's messages: `id: <seq>`, `event: <type>`, `data: <Event as JSON>`; `event: end` with the session.
+struct ApiMessages;
+
+impl Render for ApiMessages {
+    fn event(&mut self, event: &Event) -> SseEvent {
+        sse_event(event)
+    }
+
+    fn end(&mut self, row: &SessionRow) -> SseEvent {
+        let data = serde_json::to_string(&row.to_detail()).expect("sessions serialise");
+        SseEvent::default().event("end").data(data)
+    }
+}
+
+/// The API's SSE stream (see [`follow_with`]).
+pub(crate) fn follow(state: AppState, id: SessionId, after: Option<u64>) -> Response {
+    follow_with(state, id, after, ApiMessages)
+}
+
 /// The SSE stream: every event after `after` in seq order, then live ones, then `end`.
 ///
 /// It sends only up to the highest seq stored with no gap below (`acked_seq`), so a batch committed out of
 /// order can never make a follower skip a seq; once the session is finished and has no gap (or a gap has
 /// stayed open for [`GAP_GRACE`]) it sends the rest and ends.
-pub(crate) fn follow(state: AppState, id: SessionId, mut after: Option<u64>) -> Response {
+pub(crate) fn follow_with<R: Render>(
+    state: AppState,
+    id: SessionId,
+    mut after: Option<u64>,
+    mut render: R,
+) -> Response {
     let (tx, rx) = mpsc::channel::<Result<SseEvent, Infallible>>(64);
     let keep_alive = state.sse_keep_alive;
     state.metrics.followers.fetch_add(1, Ordering::Relaxed);
@@ -63,7 +98,7 @@ pub(crate) fn follow(state: AppState, id: SessionId, mut after: Option<u64>) -> 
                 match state.store.events(&id, after, upto, FOLLOW_PAGE).await {
                     Ok(events) if !events.is_empty() => {
                         for event in &events {
-                            if tx.send(Ok(sse_event(event))).await.is_err() {
+                            if tx.send(Ok(render.event(event))).await.is_err() {
                                 state.metrics.followers.fetch_sub(1, Ordering::Relaxed);
                                 return;
                             }
@@ -74,7 +109,7 @@ pub(crate) fn follow(state: AppState, id: SessionId, mut after: Option<u64>) -> 
                     // Only a finished session can have nothing between `after` and `last_seq`: a gap that
                     // will never be filled. Everything there is was sent.
                     Ok(_) if finished => {
-                        send_end(&tx, &row).await;
+                        send_end(&tx, render.end(&row)).await;
                         break;
                     }
                     Ok(_) => {}
@@ -83,7 +118,7 @@ pub(crate) fn follow(state: AppState, id: SessionId, mut after: Option<u64>) -> 
                     }
                 }
             } else if finished {
-                send_end(&tx, &row).await;
+                send_end(&tx, render.end(&row)).await;
                 break;
             }
             let gap_waited = async {
@@ -120,8 +155,7 @@ fn sse_event(event: &Event) -> SseEvent {
         .data(json)
 }
 
-/// `event: end`, with the session as it ended.
-async fn send_end(tx: &Sender, row: &SessionRow) {
-    let data = serde_json::to_string(&row.to_detail()).expect("sessions serialise");
-    let _ = tx.send(Ok(SseEvent::default().event("end").data(data))).await;
+/// The end message; a follower that left already is no error.
+async fn send_end(tx: &Sender, end: SseEvent) {
+    let _ = tx.send(Ok(end)).await;
 }

@@ -43,6 +43,10 @@ pub(super) const POSTGRES: Files = &[
         "0007_ui_sessions.sql",
         include_str!("../../../migrations/postgres/0007_ui_sessions.sql"),
     ),
+    (
+        "0008_ui_indexes.sql",
+        include_str!("../../../migrations/postgres/0008_ui_indexes.sql"),
+    ),
 ];
 
 pub(super) const SQLITE: Files = &[
@@ -73,6 +77,10 @@ pub(super) const SQLITE: Files = &[
     (
         "0007_ui_sessions.sql",
         include_str!("../../../migrations/sqlite/0007_ui_sessions.sql"),
+    ),
+    (
+        "0008_ui_indexes.sql",
+        include_str!("../../../migrations/sqlite/0008_ui_indexes.sql"),
     ),
 ];
 

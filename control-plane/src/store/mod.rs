@@ -28,6 +28,7 @@
 //!   deliveries flushed into one session; `delivery_list`: the deliveries list and replay; `scope`: which
 //!   deliveries are serialised; `trigger_conversations`: conversation keys → conversations; `replies`: the
 //!   reply worker's claims and outcomes.
+//! - `session_pages`: the web UI's pages of sessions and of one session's events (one index scan each).
 //! - `credentials`: digests of the credentials `agentctl serve` generated.
 
 mod agents;
@@ -51,6 +52,7 @@ mod rows;
 mod runtimes;
 mod scope;
 mod seed;
+mod session_pages;
 mod sessions;
 mod trigger_conversations;
 mod triggers;
@@ -71,6 +73,7 @@ pub use queue::{NewQueued, QueueOutcome, QueuedRow};
 pub use replies::{DueReply, ReplyOutcome};
 pub use rows::SessionRow;
 pub use seed::{SeedRefusal, legal_transition};
+pub use session_pages::SessionPage;
 pub use triggers::{TriggerPlan, TriggerPut, TriggerRow};
 pub use ui_sessions::UiSessionRow;
 

@@ -6,7 +6,7 @@
 //! - `form`: [`form::Posted`], the CSRF-checked form every POST takes.
 //! - `page`: the layout, rendering, the error page; `headers`: CSP and the other headers of every answer.
 //! - `cookie`, `format`: pure helpers.
-//! - One module per section: `runtimes`.
+//! - One module per section: `runtimes`, `sessions`.
 //!
 //! Pages read the store directly, as the JSON handlers of `crate::http` do, and change things only through
 //! the same store calls those handlers make.
@@ -19,6 +19,7 @@ pub mod format;
 pub mod headers;
 pub mod page;
 mod runtimes;
+mod sessions;
 
 use axum::Router;
 use axum::middleware;
@@ -34,6 +35,14 @@ pub fn routes() -> Router<AppState> {
         .route("/sign-in", get(auth::show).post(auth::submit))
         .route("/sign-out", post(auth::sign_out))
         .route("/runtimes", get(runtimes::list))
+        .route("/sessions", get(sessions::list))
+        .route("/sessions/{id}", get(sessions::show))
+        .route("/sessions/{id}/head", get(sessions::head))
+        .route("/sessions/{id}/transcript", get(sessions::earlier))
+        .route("/sessions/{id}/live", get(sessions::live))
+        .route("/sessions/{id}/download.jsonl", get(sessions::download))
+        .route("/sessions/{id}/events/{seq}", get(sessions::event))
+        .route("/sessions/{id}/cancel", post(sessions::cancel))
         .route("/assets/{name}", get(assets::asset))
         .layer(middleware::from_fn(headers::security))
 }

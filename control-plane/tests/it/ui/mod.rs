@@ -2,4 +2,6 @@
 //! are `supervisor/tests/it/ui_browser`). `browser`: a signed-in cookie client for these tests.
 
 pub mod browser;
+mod sessions;
+mod sessions_live;
 mod sign_in;
