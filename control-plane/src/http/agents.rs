@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use protocol::{Agent, AgentId, AgentList, AgentVersion, AgentVersions};
 use serde::Deserialize;
 
-use crate::agents::definition;
+use crate::agents::{definition, put};
 use crate::http::error::ApiError;
 use crate::http::query::Params;
 use crate::http::{AppState, read_json};
@@ -40,25 +40,12 @@ pub async fn put(
     body: Body,
 ) -> Result<Response, ApiError> {
     let body: Agent = read_json(&headers, body, MAX_DEFINITION, "an agent definition").await?;
-    let (id, definition) = definition::check(&id, body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let now = time::rfc3339_ms(time::now_ms());
     let key = state.dispatch.secrets_key.as_ref();
-    let outcome = state
-        .store
-        .put_agent(id.as_str(), &now, |current| {
-            definition::plan(&id, &definition, current, key, &now)
-        })
-        .await?;
+    let (_, outcome) = put::put(&state.store, key, &id, body).await?;
     let (status, row) = match outcome {
         PutOutcome::Created(row) => (StatusCode::CREATED, row),
-        PutOutcome::Replaced(row) => (StatusCode::OK, row),
-        PutOutcome::Unchanged(row) => (StatusCode::OK, row),
+        PutOutcome::Replaced(row) | PutOutcome::Unchanged(row) => (StatusCode::OK, row),
     };
-    if status == StatusCode::CREATED {
-        tracing::info!(agent_id = %id, version = row.version, "agent created");
-    } else {
-        tracing::info!(agent_id = %id, version = row.version, "agent put");
-    }
     Ok((status, Json(definition::answer(&row)?)).into_response())
 }
 

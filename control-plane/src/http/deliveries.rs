@@ -8,16 +8,15 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use protocol::{
-    Delivery, DeliveryList, DeliveryReply, PreviewRequest, PreviewResponse, QueuedSession, ReplyStatus,
-    SessionId,
+    Delivery, DeliveryList, DeliveryReply, PreviewRequest, PreviewResponse, ReplyStatus, SessionId,
 };
 use serde::Deserialize;
 
 use crate::http::error::ApiError;
 use crate::http::{AppState, parse_json, read_body};
-use crate::store::{DeliveryRow, QueueOutcome, Replay, Replayed, StoreError};
-use crate::time;
+use crate::store::{DeliveryRow, StoreError};
 use crate::triggers::config::config;
+use crate::triggers::replay::{self, ReplayError};
 use crate::triggers::{inbound, intake, keys, template};
 
 const DEFAULT_LIMIT: u32 = 50;
@@ -96,51 +95,11 @@ fn session_id(s: String) -> Result<SessionId, StoreError> {
 }
 
 pub async fn replay(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let conflict = |why: String| ApiError::new(StatusCode::CONFLICT, "conflict", why);
-    let Some(found) = state.store.delivery(&id).await? else {
-        return Err(ApiError::not_found(format!("delivery {id} not found")));
-    };
-    let Some(row) = state.store.trigger(&found.trigger_id).await? else {
-        return Err(conflict(format!(
-            "delivery {id} cannot be replayed: its trigger {} was deleted",
-            found.trigger_id
-        )));
-    };
-    let cfg = config(&row, state.dispatch.secrets_key.as_ref())?;
-    let session = uuid::Uuid::new_v4().to_string();
-    let replayed = state
-        .store
-        .replay_delivery(&Replay {
-            delivery_id: &id,
-            agent_id: cfg.trigger.agent_id.as_str(),
-            session_id: &session,
-            reply: cfg.trigger.reply.is_some(),
-            now_ms: time::now_ms(),
-        })
-        .await?;
-    match replayed {
-        Replayed::Queued(row) => {
-            tracing::info!(delivery_id = %id, session_id = %row.session_id, "delivery replayed");
-            state.dispatch.bell.ring().await;
-            let answer = QueuedSession {
-                session_id: session_id(row.session_id)?,
-                conversation_id: session_id(row.conversation_id)?,
-                agent_version: row.agent_version,
-                status: row.status,
-            };
-            Ok((StatusCode::ACCEPTED, Json(answer)).into_response())
-        }
-        Replayed::UnknownDelivery => Err(ApiError::not_found(format!("delivery {id} not found"))),
-        Replayed::NothingToReplay(why) => {
-            Err(conflict(format!("delivery {id} has nothing to replay: {why}")))
-        }
-        Replayed::NotQueued(QueueOutcome::DeletedAgent | QueueOutcome::UnknownAgent) => {
-            Err(conflict(format!(
-                "delivery {id} cannot be replayed: agent {} was deleted",
-                cfg.trigger.agent_id
-            )))
-        }
-        Replayed::NotQueued(other) => Err(conflict(format!("delivery {id} cannot be replayed: {other:?}"))),
+    match replay::replay(&state.store, &state.dispatch, &id).await {
+        Ok(answer) => Ok((StatusCode::ACCEPTED, Json(answer)).into_response()),
+        Err(ReplayError::NotFound(why)) => Err(ApiError::not_found(why)),
+        Err(ReplayError::Conflict(why)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", why)),
+        Err(ReplayError::Store(e)) => Err(e.into()),
     }
 }
 

@@ -5,14 +5,13 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use protocol::validate;
-use protocol::{AgentId, Conversation, QueueSessionRequest, QueuedSession, SessionId};
+use protocol::{AgentId, Conversation, QueueSessionRequest, SessionId};
 
+use crate::agents::queue::{self, QueueError, Queued};
 use crate::http::agents::agent_id;
 use crate::http::error::ApiError;
 use crate::http::{AppState, read_json};
-use crate::store::{NewQueued, QueueOutcome, QueuedRow, StoreError};
-use crate::time;
+use crate::store::StoreError;
 
 /// Largest queue request (prompt and env): what a supervisor takes as one job, with the definition.
 const MAX_QUEUE_BODY: usize = 1024 * 1024;
@@ -24,76 +23,15 @@ pub async fn queue(
     body: Body,
 ) -> Result<Response, ApiError> {
     let agent = agent_id(&id)?;
-    let mut request: QueueSessionRequest =
-        read_json(&headers, body, MAX_QUEUE_BODY, "a queue request").await?;
-    validate::check_prompt(&request.prompt).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    validate::check_env("env", &request.env).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    validate::plan_files(&[], &request.files).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let session_id = match request.session_id.take() {
-        Some(id) => id,
-        None => SessionId::parse(uuid::Uuid::new_v4().to_string()).expect("a UUID is a session id"),
-    };
-    let stored = serde_json::to_string(&request).expect("a request serialises");
-    let now_ms = time::now_ms();
-    let created_at = time::rfc3339_ms(now_ms);
-    let outcome = state
-        .store
-        .queue_session(&NewQueued {
-            session_id: session_id.as_str(),
-            agent_id: agent.as_str(),
-            conversation_id: request.conversation_id.as_ref().map(SessionId::as_str),
-            request: &stored,
-            now_ms,
-            created_at: &created_at,
-        })
-        .await?;
-    match outcome {
-        QueueOutcome::Queued(row) => {
-            tracing::info!(session_id = %session_id, agent_id = %agent, conversation_id = %row.conversation_id, "session queued");
-            state.dispatch.bell.ring().await;
-            Ok((StatusCode::ACCEPTED, Json(answer(row)?)).into_response())
-        }
-        QueueOutcome::Existing(row) => Ok((StatusCode::OK, Json(answer(row)?)).into_response()),
-        QueueOutcome::Conflict => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("session {session_id} exists with another request"),
-        )),
-        QueueOutcome::UnknownAgent => Err(ApiError::not_found(format!("agent {agent} not found"))),
-        QueueOutcome::DeletedAgent => Err(ApiError::not_found(format!(
-            "agent {agent} was deleted: it takes no new sessions"
-        ))),
-        QueueOutcome::UnknownConversation => Err(ApiError::not_found(format!(
-            "conversation {} not found",
-            request
-                .conversation_id
-                .as_ref()
-                .map(SessionId::as_str)
-                .unwrap_or_default()
-        ))),
-        QueueOutcome::ForeignConversation(owner) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!(
-                "conversationId: conversation {} belongs to agent {owner}, not {agent}",
-                request
-                    .conversation_id
-                    .as_ref()
-                    .map(SessionId::as_str)
-                    .unwrap_or_default()
-            ),
-        )),
+    let request: QueueSessionRequest = read_json(&headers, body, MAX_QUEUE_BODY, "a queue request").await?;
+    match queue::queue(&state.store, &state.dispatch, &agent, request).await {
+        Ok(Queued::New(answer)) => Ok((StatusCode::ACCEPTED, Json(answer)).into_response()),
+        Ok(Queued::Existing(answer)) => Ok((StatusCode::OK, Json(answer)).into_response()),
+        Err(QueueError::Invalid(e)) => Err(ApiError::bad_request(e.to_string())),
+        Err(QueueError::NotFound(why)) => Err(ApiError::not_found(why)),
+        Err(QueueError::Conflict(why)) => Err(ApiError::new(StatusCode::CONFLICT, "conflict", why)),
+        Err(QueueError::Store(e)) => Err(e.into()),
     }
-}
-
-fn answer(row: QueuedRow) -> Result<QueuedSession, StoreError> {
-    let parse = |s: &str| SessionId::parse(s).map_err(|e| StoreError::Corrupt(format!("session {s}: {e}")));
-    Ok(QueuedSession {
-        session_id: parse(&row.session_id)?,
-        conversation_id: parse(&row.conversation_id)?,
-        agent_version: row.agent_version,
-        status: row.status,
-    })
 }
 
 pub async fn conversation(

@@ -11,8 +11,7 @@ use protocol::{Trigger, TriggerId, TriggerList};
 use crate::http::error::ApiError;
 use crate::http::{AppState, read_json};
 use crate::store::TriggerPut;
-use crate::time;
-use crate::triggers::definition;
+use crate::triggers::{definition, put};
 
 /// Largest definition: two templates of at most 64 KiB each, with room for the rest.
 pub const MAX_DEFINITION: usize = 256 * 1024;
@@ -28,30 +27,13 @@ pub async fn put(
     body: Body,
 ) -> Result<Response, ApiError> {
     let body: Trigger = read_json(&headers, body, MAX_DEFINITION, "a trigger definition").await?;
-    let (id, definition) = definition::check(&id, body).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let now = time::rfc3339_ms(time::now_ms());
     let key = state.dispatch.secrets_key.as_ref();
-    let outcome = state
-        .store
-        .put_trigger(id.as_str(), &now, |current| {
-            definition::plan(&id, &definition, current, key, &now)
-        })
-        .await?;
+    let (_, outcome) = put::put(&state.store, key, &id, body).await?;
     let (status, row) = match outcome {
         TriggerPut::Created(row) => (StatusCode::CREATED, row),
         TriggerPut::Replaced(row) | TriggerPut::Unchanged(row) => (StatusCode::OK, row),
-        TriggerPut::UnknownAgent(agent) => {
-            return Err(ApiError::not_found(format!(
-                "agentId: agent {agent} not found (or deleted): put the agent first"
-            )));
-        }
+        TriggerPut::UnknownAgent(agent) => return Err(ApiError::not_found(put::unknown_agent(&agent))),
     };
-    tracing::info!(
-        trigger_id = %id,
-        agent_id = %row.agent_id,
-        created = status == StatusCode::CREATED,
-        "trigger put"
-    );
     Ok((status, Json(definition::answer(&row)?)).into_response())
 }
 

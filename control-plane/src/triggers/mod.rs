@@ -7,7 +7,8 @@
 //! - `intake`: the hook's pure decisions (answers per provider, dedupe id, signed URL); `keys`: the
 //!   conversation key candidates; `debounce`: a burst's prompt and files, and the task that flushes them.
 //! - `definition`, `secrets`: a PUT checked, its write-only values named and sealed; `config`: a stored
-//!   trigger as the hook needs it.
+//!   trigger as the hook needs it; `put`, `replay`: the shared paths of a PUT and of a replay (the JSON API
+//!   and the UI).
 //! - `reply`: an answer composed for its channel and sent; `replier`: the worker that sends each owed
 //!   answer once its session succeeded, with retries; `sign`: `verify`'s mirror, for
 //!   `agentctl triggers test`.
@@ -18,6 +19,8 @@ pub mod definition;
 pub mod inbound;
 pub mod intake;
 pub mod keys;
+pub mod put;
+pub mod replay;
 pub mod replier;
 pub mod reply;
 pub mod secrets;

@@ -6,11 +6,12 @@
 //! - `form`: [`form::Posted`], the CSRF-checked form every POST takes.
 //! - `page`: the layout, rendering, the error page; `headers`: CSP and the other headers of every answer.
 //! - `cookie`, `format`: pure helpers.
-//! - One module per section: `runtimes`, `sessions`.
+//! - One module per section: `runtimes`, `sessions`, `agents`.
 //!
 //! Pages read the store directly, as the JSON handlers of `crate::http` do, and change things only through
 //! the same store calls those handlers make.
 
+mod agents;
 pub mod assets;
 pub mod auth;
 pub mod cookie;
@@ -43,6 +44,17 @@ pub fn routes() -> Router<AppState> {
         .route("/sessions/{id}/download.jsonl", get(sessions::download))
         .route("/sessions/{id}/events/{seq}", get(sessions::event))
         .route("/sessions/{id}/cancel", post(sessions::cancel))
+        .route("/agents", get(agents::list).post(agents::create))
+        .route("/agents/new", get(agents::new))
+        .route("/agents/{id}", get(agents::show).post(agents::update))
+        .route("/agents/{id}/edit", get(agents::edit))
+        .route(
+            "/agents/{id}/delete",
+            get(agents::confirm_delete).post(agents::delete),
+        )
+        .route("/agents/{id}/versions/{version}", get(agents::version))
+        .route("/agents/{id}/diff", get(agents::diff))
+        .route("/agents/{id}/run", post(agents::run))
         .route("/assets/{name}", get(assets::asset))
         .layer(middleware::from_fn(headers::security))
 }
