@@ -23,3 +23,27 @@ document.addEventListener("click", function (event) {
     area.remove();
   }
 });
+
+// ---- Sessions (ui/sessions, templates/session.html): the live transcript ----
+// htmx's SSE extension reconnects with the URL it was opened with, so after a drop it can send events the
+// page already has: a message whose event (`#ev-<seq>`) is there is skipped. While the reader is at the
+// bottom, the view follows new events; the "No event yet" line goes once one arrives.
+(function () {
+  var pinned = false;
+  document.addEventListener("htmx:sseBeforeMessage", function (event) {
+    if (event.target.id !== "transcript") return;
+    var seq = event.detail && event.detail.lastEventId;
+    if (seq && document.getElementById("ev-" + seq)) {
+      event.preventDefault();
+      return;
+    }
+    var page = document.documentElement;
+    pinned = window.innerHeight + window.scrollY >= page.scrollHeight - 40;
+  });
+  document.addEventListener("htmx:sseMessage", function (event) {
+    if (event.target.id !== "transcript") return;
+    var empty = document.getElementById("transcript-empty");
+    if (empty) empty.remove();
+    if (pinned) window.scrollTo(0, document.documentElement.scrollHeight);
+  });
+})();
