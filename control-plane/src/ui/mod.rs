@@ -6,7 +6,7 @@
 //! - `form`: [`form::Posted`], the CSRF-checked form every POST takes.
 //! - `page`: the layout, rendering, the error page; `headers`: CSP and the other headers of every answer.
 //! - `cookie`, `format`: pure helpers.
-//! - One module per section: `runtimes`, `sessions`, `agents`.
+//! - One module per section: `runtimes`, `sessions`, `agents`, `triggers`, `conversations`.
 //!
 //! Pages read the store directly, as the JSON handlers of `crate::http` do, and change things only through
 //! the same store calls those handlers make.
@@ -14,6 +14,7 @@
 mod agents;
 pub mod assets;
 pub mod auth;
+mod conversations;
 pub mod cookie;
 pub mod form;
 pub mod format;
@@ -21,6 +22,7 @@ pub mod headers;
 pub mod page;
 mod runtimes;
 mod sessions;
+mod triggers;
 
 use axum::Router;
 use axum::middleware;
@@ -55,6 +57,16 @@ pub fn routes() -> Router<AppState> {
         .route("/agents/{id}/versions/{version}", get(agents::version))
         .route("/agents/{id}/diff", get(agents::diff))
         .route("/agents/{id}/run", post(agents::run))
+        .route("/conversations/{id}", get(conversations::show))
+        .route("/triggers", get(triggers::list).post(triggers::create))
+        .route("/triggers/new", get(triggers::new))
+        .route("/triggers/{id}", get(triggers::show).post(triggers::update))
+        .route("/triggers/{id}/edit", get(triggers::edit))
+        .route(
+            "/triggers/{id}/delete",
+            get(triggers::confirm_delete).post(triggers::delete),
+        )
+        .route("/deliveries/{id}/replay", post(triggers::replay))
         .route("/assets/{name}", get(assets::asset))
         .layer(middleware::from_fn(headers::security))
 }

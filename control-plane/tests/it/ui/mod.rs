@@ -3,6 +3,8 @@
 
 mod agents;
 pub mod browser;
+mod conversations;
 mod sessions;
 mod sessions_live;
 mod sign_in;
+mod triggers;
