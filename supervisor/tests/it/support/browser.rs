@@ -185,6 +185,15 @@ impl Browser {
             .unwrap_or_else(|e| panic!("type into {css}: {e}"));
     }
 
+    /// Chooses the option of value `value` in the select matching `css`.
+    pub(crate) async fn select(&self, css: &str, value: &str) {
+        let element = self.find(css).await;
+        element
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("choose {value} in {css}: {e}"));
+    }
+
     async fn find(&self, css: &str) -> fantoccini::elements::Element {
         match self.client.find(Locator::Css(css)).await {
             Ok(element) => element,
@@ -209,7 +218,8 @@ impl Browser {
     /// Fails the test with `message`, what the page shows, and a screenshot of it.
     pub(crate) async fn fail(&self, message: &str) -> ! {
         let url = self.client.current_url().await.map(|u| u.to_string());
-        let name = format!("failed-{}", std::process::id());
+        let test = std::thread::current().name().unwrap_or("test").replace("::", "-");
+        let name = format!("failed-{test}");
         self.screenshot(&name).await;
         let body = self.text("body").await.unwrap_or_default();
         let body: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -219,6 +229,15 @@ impl Browser {
             screenshot_dir().join(format!("{name}.png")).display(),
             self.console().await,
         );
+    }
+
+    /// Scrolls the first element matching `css` into view (`body`: the top of the page).
+    pub(crate) async fn scroll_to(&self, css: &str) {
+        self.js(
+            "document.querySelector(arguments[0]).scrollIntoView()",
+            vec![json!(css)],
+        )
+        .await;
     }
 
     /// Saves what the window shows as `target/ui-screenshots/<name>.png`.
@@ -248,6 +267,12 @@ impl Browser {
             });
         }
         console.clone()
+    }
+
+    /// Drops every console entry read so far (after a test provoked one on purpose).
+    pub(crate) async fn forget_console(&self) {
+        self.console().await;
+        self.console.lock().unwrap().clear();
     }
 
     /// Fails unless the console holds no error but those whose text contains one of `expected`.

@@ -3,9 +3,16 @@
 //! this process) with a supervisor pulling from it. The pages are found by the ids and classes of the UI's
 //! DOM contract; every test saves screenshots of the pages it passes through to `target/ui-screenshots/`.
 //!
-//! `sign_in`: the cookie, the CSRF check, sign-in and sign-out.
+//! `sign_in`: the cookie, the CSRF check, sign-in and sign-out; `live`: a running session's transcript grows
+//! without a reload and the page's cancel ends it; `hostile`: agent output with markup shows as text and runs
+//! nothing; `long`: a session of 100,000 events pages; `agents`, `triggers`: an agent and a trigger made in the UI.
 
+mod agents;
+mod hostile;
+mod live;
+mod long;
 mod sign_in;
+mod triggers;
 
 use std::time::Duration;
 
@@ -25,4 +32,38 @@ pub(super) fn plain_http() -> reqwest::Client {
         .timeout(Duration::from_secs(20))
         .build()
         .expect("an HTTP client")
+}
+
+/// How long a session may take to reach what a test waits for.
+pub(super) const WAIT: Duration = Duration::from_secs(60);
+
+/// A shell-runner command that prints `lines` (stream-json messages as the SDK prints them), one a line.
+pub(super) fn printing(lines: &[serde_json::Value]) -> String {
+    let quoted: Vec<String> = lines
+        .iter()
+        .map(|line| {
+            let line = line.to_string();
+            assert!(!line.contains('\''), "a line the shell would end early: {line}");
+            format!("'{line}'")
+        })
+        .collect();
+    format!("printf '%s\\n' {}", quoted.join(" "))
+}
+
+/// Defines agent `id` whose shell runner runs `cmd`.
+pub(super) async fn shell_agent(cp: &ControlPlane, id: &str, cmd: &str) {
+    cp.put_agent(id, &serde_json::json!({"id": id, "env": {"CMD": cmd}}))
+        .await;
+}
+
+/// Waits until session `id` has `status` in the public API; answers the session.
+pub(super) async fn api_status(cp: &ControlPlane, sup: &Sup, id: &str, status: &str) -> serde_json::Value {
+    let mut session = serde_json::Value::Null;
+    let reached = eventually(WAIT, async || {
+        session = cp.session(id).await;
+        session["status"] == status
+    })
+    .await;
+    assert!(reached, "{id} is not {status}: {session}\n{}", sup.stderr());
+    session
 }
