@@ -27,7 +27,8 @@ document.addEventListener("click", function (event) {
 // ---- Sessions (ui/sessions, templates/session.html): the live transcript ----
 // htmx's SSE extension reconnects with the URL it was opened with, so after a drop it can send events the
 // page already has: a message whose event (`#ev-<seq>`) is there is skipped. While the reader is at the
-// bottom, the view follows new events; the "No event yet" line goes once one arrives.
+// bottom, the view follows new events; the "No event yet" line goes once one arrives; a call whose live
+// result failed opens.
 (function () {
   var pinned = false;
   document.addEventListener("htmx:sseBeforeMessage", function (event) {
@@ -44,6 +45,12 @@ document.addEventListener("click", function (event) {
     if (event.target.id !== "transcript") return;
     var empty = document.getElementById("transcript-empty");
     if (empty) empty.remove();
+    // A failed result swapped into its call (out of band) opens the call, as the server renders it.
+    document.querySelectorAll("#transcript details.tool:not([open]) .tool-result.failed").forEach(function (r) {
+      var call = r.closest("details.tool");
+      call.open = true;
+      call.classList.add("failed");
+    });
     if (pinned) window.scrollTo(0, document.documentElement.scrollHeight);
   });
 })();
