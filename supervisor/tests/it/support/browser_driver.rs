@@ -1,7 +1,8 @@
 //! `chromedriver`, the WebDriver server of Debian's `chromium-driver`: one per test process while any test
 //! holds it (a `Weak` in a static, so tests running at the same time share it and the last one to let go
 //! kills it), on a free port, in a process group of its own so that the Chromium processes it started die
-//! with it when a test panics before it closed its browser.
+//! with it when a test panics before it closed its browser. Its `TMPDIR` is a directory of its own, removed
+//! after it: Chromium leaves `org.chromium.Chromium.*` directories behind in the temp dir even when it quits.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
@@ -23,6 +24,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 pub(crate) struct Chromedriver {
     child: Child,
     pub(crate) url: String,
+    /// The `TMPDIR` of chromedriver and every browser it starts; dropped after they are killed.
+    _tmp: tempfile::TempDir,
 }
 
 static SHARED: Mutex<Weak<Chromedriver>> = Mutex::new(Weak::new());
@@ -48,9 +51,11 @@ impl Chromedriver {
             );
         }
         let port = free_addr().port();
+        let tmp = tempfile::tempdir().expect("a temp dir for the browsers");
         let mut child = Command::new(CHROMEDRIVER)
             .arg(format!("--port={port}"))
             .arg("--allowed-ips=127.0.0.1")
+            .env("TMPDIR", tmp.path())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -82,6 +87,7 @@ impl Chromedriver {
             Ok(Ok(())) => Self {
                 child,
                 url: format!("http://127.0.0.1:{port}"),
+                _tmp: tmp,
             },
             Ok(Err(said)) => {
                 kill_group(&mut child);
