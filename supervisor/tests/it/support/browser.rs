@@ -36,7 +36,8 @@ pub(crate) struct Browser {
 
 /// Where the screenshots of a test run go: the workspace's `target/`.
 pub(crate) fn screenshot_dir() -> PathBuf {
-    repo().join("target/ui-screenshots")
+    let repo = repo();
+    repo.canonicalize().unwrap_or(repo).join("target/ui-screenshots")
 }
 
 impl Browser {
