@@ -1,6 +1,6 @@
-//! A running session watched in the browser: its transcript grows while the page is never reloaded (events
-//! arrive over SSE), the sessions list shows it, and the page's cancel form ends it `cancelled`, which the
-//! page and the JSON API both say.
+//! A running session watched in the browser: the sessions list, open before it was queued, shows it
+//! running, its transcript grows while the page is never reloaded (events arrive over SSE), and the page's
+//! cancel form ends it `cancelled`, which the page and the JSON API both say.
 
 use serde_json::json;
 
@@ -27,21 +27,27 @@ async fn a_running_sessions_transcript_grows_without_a_reload_and_cancel_on_the_
     let cp = ControlPlane::start().await;
     let sup = shell_puller(&cp, "rt-browser-live");
     shell_agent(&cp, "ticker", &ticking()).await;
-    cp.queue("ticker", "s-ticking", "tick").await;
-    api_status(&cp, &sup, "s-ticking", "running").await;
 
+    // The list, open before the session exists, shows it running without a reload.
     let browser = Browser::open(&cp.url()).await;
     browser.sign_in("/sessions").await;
     browser
-        .wait_for(r#"table#sessions tr[data-session="s-ticking"]"#)
+        .js("window.notReloaded = 'still the same page'", vec![])
         .await;
+    cp.queue("ticker", "s-ticking", "tick").await;
+    api_status(&cp, &sup, "s-ticking", "running").await;
     browser
         .wait_until("s-ticking listed as running", async |b| {
-            b.text(r#"tr[data-session="s-ticking"] td.status .badge"#)
+            b.text(r#"table#sessions tr[data-session="s-ticking"] td.status .badge"#)
                 .await
                 .is_some_and(|s| s.trim() == "running")
         })
         .await;
+    assert_eq!(
+        browser.js("return window.notReloaded", vec![]).await,
+        "still the same page",
+        "the list was reloaded"
+    );
     browser.screenshot("sessions-list").await;
 
     browser.goto("/sessions/s-ticking").await;
