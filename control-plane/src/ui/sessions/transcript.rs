@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use protocol::{Event, EventSource};
 use serde_json::Value;
 
-use super::shown::{Shown, dom_id, one_line, tool_summary};
+use super::shown::{Shown, dom_id, one_line, thousands, tool_summary};
 use crate::ui::format;
 
 /// One event as shown.
@@ -194,6 +194,17 @@ fn body(event: &Event, data: &Value, paired: &mut dyn FnMut(&str) -> Option<Tool
                 .collect();
             (Body::Results(results), failed)
         }
+        // The runner's copy of the SDK's session files, kept for the conversation's next turn: a line, not
+        // the piece's JSON (its path is a temp directory of the runtime's, of no use to a reader).
+        (EventSource::Agent, "conversation.state") => (
+            Body::Meta(format!(
+                "conversation state saved: piece {}, {} bytes{}",
+                data["seq"].as_u64().unwrap_or(0),
+                thousands(usize::try_from(data["bytes"].as_u64().unwrap_or(0)).unwrap_or(usize::MAX)),
+                if data["last"] == true { " (last)" } else { "" }
+            )),
+            false,
+        ),
         (EventSource::Agent, "system") if data["subtype"] == "init" => (
             Body::Init(Init {
                 model: data["model"].as_str().unwrap_or("").to_owned(),

@@ -191,6 +191,11 @@ fn a_result_whose_call_is_on_an_earlier_page_stands_alone_and_lifecycle_events_a
                 json!({"status": "failed", "exitCode": 1, "signal": null, "durationMs": 40, "error": "boom"}),
             ),
             ("agent", "stream_event", json!({"type": "stream_event", "n": 1})),
+            (
+                "agent",
+                "conversation.state",
+                json!({"seq": 1, "last": true, "bytes": 83377, "path": "projects/-tmp-x/s.jsonl"}),
+            ),
             ("agent", "text", json!({"text": "y".repeat(5000)})),
         ]),
         expect![[r##"
@@ -204,7 +209,8 @@ fn a_result_whose_call_is_on_an_earlier_page_stands_alone_and_lifecycle_events_a
             #6 supervisor session.finished: meta finished: cancelled, signal SIGTERM, after 9.0 s: cancelled
             #7 supervisor session.finished FAILED: meta finished: failed, exit code 1, after 40 ms: boom
             #8 agent stream_event: json {"n":1,"type":"stream_event"}
-            #9 agent text: text yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy… [truncated, 5,000 bytes]
+            #9 agent conversation.state: meta conversation state saved: piece 1, 83,377 bytes (last)
+            #10 agent text: text yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy… [truncated, 5,000 bytes]
         "##]],
     );
 }

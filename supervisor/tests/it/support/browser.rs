@@ -283,9 +283,6 @@ impl Browser {
             .await
             .into_iter()
             .filter(|e| e.level == "SEVERE" && !expected.iter().any(|x| e.message.contains(x)))
-            // The browser asks for `/favicon.ico` by itself and the UI has none (404): noise of the
-            // browser's, not an error of a page's.
-            .filter(|e| !e.message.contains("/favicon.ico - Failed to load resource"))
             .collect();
         assert!(errors.is_empty(), "console errors: {errors:#?}");
     }

@@ -106,6 +106,14 @@ async fn an_agents_markup_shows_as_text_on_the_session_page_and_runs_nothing() {
             vec![],
         )
         .await;
+    // Opened, each event's raw view fetches its JSON, shown as text too.
+    browser
+        .wait_until("the raw JSON of the assistant's event", async |b| {
+            b.text("#ev-1 details.raw pre")
+                .await
+                .is_some_and(|t| t.contains(&format!("TEXT-MARK {SCRIPT}")))
+        })
+        .await;
     browser.scroll_to("#ev-1").await;
     browser.screenshot("session-hostile").await;
     assert_eq!(
