@@ -1,43 +1,14 @@
 //! One shape for inbound mail, whichever provider posted it: the provider is told by the fields
-//! present (not by configuration), its reader fills an [`Email`], and this file makes the context,
+//! present (not by configuration), its reader fills an [`Email`] (`mail.rs`), and this file makes the context,
 //! the thread and the loop guard from it.
 
 use serde_json::{Value, json};
 
-use super::attachment::{self, Incoming};
+use super::attachment;
 use super::form::Form;
-use super::headers::{self, HeaderList};
+use super::headers;
+use super::mail::Email;
 use super::{Invalid, Limits, Normalised, Thread, loop_guard, mailgun, mime, quote, sendgrid};
-
-/// A mail as a provider's fields describe it.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct Email {
-    /// The From header as sent.
-    pub(crate) from: String,
-    /// The recipients' addresses (the envelope's where the provider gives it).
-    pub(crate) recipients: Vec<String>,
-    pub(crate) subject: String,
-    pub(crate) text: Option<String>,
-    /// The provider's reply without quotes; computed from `text` when it has none.
-    pub(crate) stripped_text: Option<String>,
-    pub(crate) html: Option<String>,
-    /// The mail's headers in order, which hold its ids and the loop guard's fields.
-    pub(crate) headers: HeaderList,
-    /// The envelope sender (SMTP `MAIL FROM`); `None` when the provider does not say.
-    pub(crate) return_path: Option<String>,
-    pub(crate) attachments: Vec<Incoming>,
-}
-
-impl Email {
-    pub(crate) fn from_headers(headers: HeaderList, from: String, recipients: Vec<String>) -> Self {
-        Self {
-            from,
-            recipients,
-            headers,
-            ..Self::default()
-        }
-    }
-}
 
 pub(crate) fn normalise(form: Form, limits: &Limits) -> Result<Normalised, Invalid> {
     let email = if mailgun::recognises(&form) {

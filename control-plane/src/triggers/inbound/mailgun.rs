@@ -2,9 +2,9 @@
 //! or the raw mail as `body-mime` when the route's URL asks for MIME.
 
 use super::attachment::Incoming;
-use super::email::Email;
 use super::form::Form;
 use super::headers::{self, HeaderList};
+use super::mail::Email;
 use super::{Invalid, mime};
 
 /// Headers Mailgun also posts as top-level fields; those win over `message-headers`.

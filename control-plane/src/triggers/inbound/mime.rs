@@ -5,8 +5,8 @@ use mail_parser::{MessageParser, MimeHeaders as _};
 
 use super::Invalid;
 use super::attachment::Incoming;
-use super::email::Email;
 use super::headers::{self, HeaderList};
+use super::mail::Email;
 
 /// Reads a whole mail. Its recipients are the To and Cc addresses, and its return path is left to the
 /// `Return-Path` header (the loop guard reads it), until the provider's envelope says better; `field`

@@ -11,6 +11,7 @@ mod email;
 mod form;
 mod headers;
 mod loop_guard;
+mod mail;
 mod mailgun;
 mod mime;
 mod quote;

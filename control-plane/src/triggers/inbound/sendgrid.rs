@@ -9,8 +9,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::attachment::Incoming;
-use super::email::Email;
 use super::form::Form;
+use super::mail::Email;
 use super::{Invalid, headers, mime};
 
 /// The SMTP envelope: "exact addresses, safe to use without further parsing".
