@@ -7,7 +7,7 @@ use protocol::{SessionId, SessionStatus};
 
 use super::backend::{Tx, json_list, with_conn, with_pool};
 use super::rows::{SESSION_COLUMNS, SessionRecord, SessionRow};
-use super::{CancelOutcome, Result, SessionFilter, Store, StoreError};
+use super::{CancelOutcome, Result, SessionFilter, SessionPage, Store, StoreError};
 
 impl Store {
     pub async fn session(&self, session_id: &SessionId) -> Result<Option<SessionRow>> {
@@ -21,38 +21,16 @@ impl Store {
         record.map(SessionRow::try_from).transpose()
     }
 
-    /// Sessions newest first; one more than `limit` is returned when there is a next page.
+    /// Sessions newest first; one more than `limit` is returned when there is a next page. The API's filter
+    /// (one status at most) as a page of the UI's list: one query builder for both.
     pub async fn sessions(&self, filter: &SessionFilter) -> Result<Vec<SessionRow>> {
-        let mut sql = format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE 1 = 1");
-        let mut n = 0;
-        let mut param = || {
-            n += 1;
-            format!("${n}")
-        };
-        if filter.status.is_some() {
-            sql.push_str(&format!(" AND status = {}", param()));
-        }
-        if filter.agent_id.is_some() {
-            sql.push_str(&format!(" AND agent_id = {}", param()));
-        }
-        if filter.before.is_some() {
-            sql.push_str(&format!(" AND id < {}", param()));
-        }
-        sql.push_str(&format!(" ORDER BY id DESC LIMIT {}", param()));
-        let records = with_pool!(self, |p| {
-            let mut query = sqlx::query_as::<_, SessionRecord>(&sql);
-            if let Some(status) = filter.status {
-                query = query.bind(status.as_str());
-            }
-            if let Some(agent) = &filter.agent_id {
-                query = query.bind(agent.as_str());
-            }
-            if let Some(before) = filter.before {
-                query = query.bind(before);
-            }
-            query.bind(i64::from(filter.limit) + 1).fetch_all(p).await?
-        });
-        records.into_iter().map(SessionRow::try_from).collect()
+        self.session_page(&SessionPage {
+            statuses: filter.status.into_iter().collect(),
+            agent_id: filter.agent_id.clone(),
+            before: filter.before,
+            limit: filter.limit,
+        })
+        .await
     }
 
     /// Queues a cancel for the runtime that owns the session; `None` when there is no such session.

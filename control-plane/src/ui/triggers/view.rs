@@ -14,6 +14,7 @@ use crate::http::AppState;
 use crate::store::DeliveryRow;
 use crate::triggers::config::hook_path;
 use crate::triggers::definition::scheme_name;
+use crate::triggers::intake;
 use crate::triggers::replay::{self, ReplayError};
 use crate::ui::form::Posted;
 use crate::ui::format;
@@ -118,19 +119,11 @@ pub struct Paging {
     before: Option<i64>,
 }
 
-/// Where the provider posts: `--public-url`, else `http://` and the Host this page was asked on.
+/// Where the provider posts: the URL the hook itself checks signatures against (`--public-url`, else `http://`
+/// and the Host this page was asked on).
 fn hook_url(state: &AppState, headers: &HeaderMap, id: &str) -> String {
-    let base = match &state.hooks.public_url {
-        Some(url) => url.trim_end_matches('/').to_owned(),
-        None => format!(
-            "http://{}",
-            headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost")
-        ),
-    };
-    format!("{base}{}", hook_path(id))
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    intake::hook_url(state.hooks.public_url.as_deref(), host, &hook_path(id))
 }
 
 pub async fn show(
