@@ -11,7 +11,7 @@ use protocol::{Event, SessionId};
 
 use super::page::session_row;
 use crate::http::AppState;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::ui::page::UiError;
 use crate::ui::viewer::Viewer;
 
@@ -28,20 +28,18 @@ pub(crate) fn json_line(event: &Event) -> String {
     json
 }
 
-/// The next page of lines after `after`, or `None` at the end (a store error ends the body, cut short).
-async fn next_page(store: &Store, id: &SessionId, after: Option<u64>) -> Option<(Bytes, Option<u64>)> {
-    match store.events(id, after, None, DOWNLOAD_PAGE).await {
-        Ok(events) if events.is_empty() => None,
-        Ok(events) => {
-            let last = events.last().map(|e| e.seq);
-            let text: String = events.iter().map(json_line).collect();
-            Some((Bytes::from(text), last))
-        }
-        Err(error) => {
-            tracing::warn!(error = %error, session_id = %id, "ui: download events");
-            None
-        }
-    }
+/// The next page of lines after `after`, or `None` at the end.
+async fn next_page(
+    store: &Store,
+    id: &SessionId,
+    after: Option<u64>,
+) -> Result<Option<(Bytes, Option<u64>)>, StoreError> {
+    let events = store.events(id, after, None, DOWNLOAD_PAGE).await?;
+    let Some(last) = events.last().map(|e| e.seq) else {
+        return Ok(None);
+    };
+    let text: String = events.iter().map(json_line).collect();
+    Ok(Some((Bytes::from(text), Some(last))))
 }
 
 pub(crate) async fn download(
@@ -53,12 +51,20 @@ pub(crate) async fn download(
     let id = row.session_id;
     let disposition = format!("attachment; filename=\"{id}.jsonl\"");
     let store = state.store.clone();
+    // A store error aborts the body (the browser reports a failed download) rather than ending it, which
+    // would look like a whole file.
     let pages = futures_util::stream::unfold(Some(None), move |cursor: Option<Option<u64>>| {
         let (store, id) = (store.clone(), id.clone());
         async move {
             let after = cursor?;
-            let (bytes, last) = next_page(&store, &id, after).await?;
-            Some((Ok::<_, std::convert::Infallible>(bytes), Some(last)))
+            match next_page(&store, &id, after).await {
+                Ok(Some((bytes, last))) => Some((Ok(bytes), Some(last))),
+                Ok(None) => None,
+                Err(error) => {
+                    tracing::warn!(error = %error, session_id = %id, "ui: download events");
+                    Some((Err(std::io::Error::other("the events could not be read")), None))
+                }
+            }
         }
     });
     Ok((
