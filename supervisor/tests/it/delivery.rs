@@ -156,8 +156,10 @@ async fn a_full_spool_blocks_the_agent_and_everything_drains_afterwards() {
 async fn output_left_in_the_pipe_is_kept_when_a_blocked_agent_is_stopped() {
     let addr = free_addr();
     let sup = shipping_to(addr).arg("--spool-max").arg("64KiB").start();
-    // 20,000 lines fit in the agent's pipe; the full spool stops the supervisor reading them.
-    sup.run_cmd("s-stuck", "seq 1 20000; exec sleep 100").await;
+    // 20,000 lines fit in the agent's pipe; the full spool stops the supervisor reading them. The agent
+    // marks when all of them are written, so the cancel cannot cut `seq` short on a loaded machine.
+    sup.run_cmd("s-stuck", "seq 1 20000; touch written; exec sleep 100")
+        .await;
     let paused = async || {
         sup.logged(
             "spool full: pausing the agent's output until events are delivered",
@@ -167,6 +169,11 @@ async fn output_left_in_the_pipe_is_kept_when_a_blocked_agent_is_stopped() {
     assert!(
         eventually(WAIT, paused).await,
         "the supervisor paused the agent's output"
+    );
+    let written = sup.workspace().join("sessions/s-stuck/written");
+    assert!(
+        eventually(WAIT, async || written.exists()).await,
+        "the agent wrote its 20,000 lines into the pipe"
     );
     assert_eq!(sup.post("/sessions/s-stuck/cancel", &json!({})).await.0, 202);
     let session = sup.wait_finished("s-stuck", WAIT).await;
