@@ -25,6 +25,7 @@ fi
 if [[ -n "$quick" ]]; then
     export SUPS=${1:-${SUPS:-10}} SESSIONS=${2:-${SESSIONS:-400}}
     export EMIT_LINES=${EMIT_LINES:-10} EMIT_PAUSE=${EMIT_PAUSE:-0.05} RESTART_AFTER=${RESTART_AFTER:-3}
+    export DEADLINE=${DEADLINE:-300}
     bin=target/debug
     for b in agentctl agent-supervisor examples/balancer; do
         if [[ ! -x "$bin/$b" ]]; then
