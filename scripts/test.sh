@@ -74,4 +74,10 @@ step "fault suite (scripts/faults.sh runs the same, with a results table)"
 # dependency features differently and rebuilds them).
 cargo test --workspace --locked -- faults:: --test-threads=1
 
+step "scale simulation (quick)"
+# Issue 14: 10 supervisors, 2 replicas, 400 sessions through every fault (a replica and five supervisors
+# killed, PostgreSQL restarted, five drained), on the debug binaries the tests built; fails on a lost,
+# twice-started, missing or duplicated session or event. scripts/scale.sh without --quick is the full run.
+scripts/scale.sh --quick
+
 step "all green"

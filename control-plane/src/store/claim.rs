@@ -237,8 +237,9 @@ impl Store {
     pub async fn queued_per_agent(&self) -> Result<Vec<(String, i64)>> {
         let rows = super::backend::with_pool!(self, |p| {
             sqlx::query_as::<_, (String, i64)>(
-                "SELECT agent_id, COUNT(*) FROM session_jobs j JOIN sessions s ON s.session_id = j.session_id \
-                 WHERE s.status = 'queued' GROUP BY agent_id ORDER BY agent_id",
+                // `j.`: both tables have an `agent_id`; unqualified, both backends refuse the query.
+                "SELECT j.agent_id, COUNT(*) FROM session_jobs j JOIN sessions s ON s.session_id = j.session_id \
+                 WHERE s.status = 'queued' GROUP BY j.agent_id ORDER BY j.agent_id",
             )
             .fetch_all(p)
             .await?

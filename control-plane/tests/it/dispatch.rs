@@ -377,6 +377,28 @@ async fn a_claimed_session_of_a_silent_runtime_is_requeued_not_lost(db: TestDb) 
     app.stop().await;
 }
 
+/// The gauge a Kubernetes autoscaler reads (deploy/kubernetes/): queued sessions per agent. On PostgreSQL
+/// its query once named a column both joined tables have, so the gauge was never rendered there.
+async fn the_metrics_count_the_queued_sessions_of_each_agent(db: TestDb) {
+    let app = with_agent(&db).await;
+    for sid in ["s-1", "s-2"] {
+        let (status, answer) = queue(&app, json!({"prompt": "p", "sessionId": sid})).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    }
+    let text = metrics(&app).await;
+    assert!(
+        text.contains("agentctl_sessions_queued{agent_id=\"support-bot\"} 2"),
+        "{text}"
+    );
+    assert_eq!(claim(&app, "rt-1", pool(), 1, 0).await.len(), 1);
+    let text = metrics(&app).await;
+    assert!(
+        text.contains("agentctl_sessions_queued{agent_id=\"support-bot\"} 1"),
+        "{text}"
+    );
+    app.stop().await;
+}
+
 async fn metrics(app: &TestApp) -> String {
     app.http
         .get(app.url("/metrics"))
@@ -452,6 +474,7 @@ on_both_backends!(
     concurrent_claimers_get_each_session_exactly_once,
     the_claim_route_refuses_bad_input,
     a_claimed_session_of_a_silent_runtime_is_requeued_not_lost,
+    the_metrics_count_the_queued_sessions_of_each_agent,
 );
 
 /// Two replicas on one PostgreSQL: 50 sessions claimed by 4 claimers, each exactly once, and a claimer
