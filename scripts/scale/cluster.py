@@ -112,8 +112,8 @@ class Slot:
         self.incarnations = []
 
     def start(self):
-        log = open(self.log, "a")
-        self.incarnations.append(Incarnation(subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=log)))
+        with open(self.log, "a") as log:  # the child keeps its own copy of the descriptor
+            self.incarnations.append(Incarnation(subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=log)))
         return self.current
 
     @property

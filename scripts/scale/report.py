@@ -122,7 +122,7 @@ def print_table(c, db, marks, counts, wall, cfg):
     def per_k(x):
         return 1000 * x / max(events, 1)
 
-    reps = [s for s in c.replicas]
+    reps = c.replicas
     sups = c.supervisors
     rep_cpu = sum(s.cpu() for s in reps)
     sup_cpu = [s.cpu() for s in sups]
@@ -133,24 +133,30 @@ def print_table(c, db, marks, counts, wall, cfg):
 
     table = [("measure", "value", "must be")]
     add = table.append
+    gates = []  # the values of the must-be-0 rows, recorded where each row is added
+
+    def must_be_zero(label, text, *values):
+        gates.extend(values)
+        add((label, text, " / ".join("0" for _ in values)))
+
     add(("sessions queued (public API, through the balancer)", f"{n}", ""))
     add(("sessions finished, by status", ", ".join(f"{k} {v}" for k, v in status.items()), ""))
     add(("lost on killed runtimes (running there at the kill -9)", f"{len(lost_on_killed)}", ""))
-    add(("lost otherwise", f"{len(lost_otherwise)}", "0"))
-    add(("started twice (emitter ran > once, or > 1 session.started)", f"{twice} ({started_runner} runner-side, "
-         f"{started_db} in events)", "0"))
+    must_be_zero("lost otherwise", f"{len(lost_otherwise)}", len(lost_otherwise))
+    must_be_zero("started twice (emitter ran > once, or > 1 session.started)", f"{twice} ({started_runner} "
+                 f"runner-side, {started_db} in events)", twice)
     add(("re-claimed after a lease expired (never started before)", f"{len(reclaimed)}", ""))
-    add(("never finished", f"{n - ended}", "0"))
-    add(("logs not stored whole (gap, or no session.finished)", f"{not_whole}", "0"))
-    add(("lost sessions whose local log did not all arrive", f"{short_local}", "0"))
+    must_be_zero("never finished", f"{n - ended}", n - ended)
+    must_be_zero("logs not stored whole (gap, or no session.finished)", f"{not_whole}", not_whole)
+    must_be_zero("lost sessions whose local log did not all arrive", f"{short_local}", short_local)
     add(("claimed while replica-0 was down (through the other one)", f"{down}", ""))
-    add(("drained: exit code not 0 / sessions they claimed after the drain", f"{drain_bad} / {after_drain}",
-         "0 / 0"))
+    must_be_zero("drained: exit code not 0 / sessions they claimed after the drain", f"{drain_bad} / {after_drain}",
+                 drain_bad, after_drain)
     add(("events emitted (emitter lines, counted runner-side)", f"{total_emitted}", ""))
     add(("event lines stored (all events stored)", f"{total_stored} ({events})", ""))
-    add(("missing (emitted - stored, sessions not lost at a kill -9)", f"{missing}", "0"))
+    must_be_zero("missing (emitted - stored, sessions not lost at a kill -9)", f"{missing}", missing)
     add(("in the pipe at kill -9, never read (lost sessions)", f"{in_pipe}", ""))
-    add(("duplicated (same session and n stored twice)", f"{duplicated}", "0"))
+    must_be_zero("duplicated (same session and n stored twice)", f"{duplicated}", duplicated)
     add((f"queue-to-start p50 / p99 ({len(q2s)} sessions, backlog <= {cfg['backlog']})",
          f"{pct(q2s, 0.5)} / {pct(q2s, 0.99)} ms", ""))
     peak = c.peak_ingest()
@@ -194,8 +200,6 @@ def print_table(c, db, marks, counts, wall, cfg):
         print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
-    gates = [len(lost_otherwise), twice, n - ended, not_whole, short_local, drain_bad, after_drain, missing,
-             duplicated]
     for session, attempts, st, runtime in reclaimed[:10]:
         print(f"re-claimed: {session}, {attempts} attempts, {st} on {runtime}")
     if any(gates):

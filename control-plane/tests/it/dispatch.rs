@@ -377,8 +377,8 @@ async fn a_claimed_session_of_a_silent_runtime_is_requeued_not_lost(db: TestDb) 
     app.stop().await;
 }
 
-/// The gauge a Kubernetes autoscaler reads (deploy/kubernetes/): queued sessions per agent. On PostgreSQL
-/// its query once named a column both joined tables have, so the gauge was never rendered there.
+/// The gauge a Kubernetes autoscaler reads (deploy/kubernetes/): queued sessions per agent. Its query once
+/// named a column both joined tables have, which both backends refuse, so the gauge was never rendered.
 async fn the_metrics_count_the_queued_sessions_of_each_agent(db: TestDb) {
     let app = with_agent(&db).await;
     for sid in ["s-1", "s-2"] {
