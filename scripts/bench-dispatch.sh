@@ -13,15 +13,7 @@ cd "$(dirname "$0")/.."
 echo "==> release build (agentctl, agent-supervisor)" >&2
 cargo build --release -q --locked -p control-plane -p agent-supervisor --bin agentctl --bin agent-supervisor
 
-cleanup() {
-    if [[ -n "${db:-}" ]]; then psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; fi
-    if [[ -n "${STARTED_PG:-}" ]]; then scripts/pg.sh stop; fi
-}
-trap cleanup EXIT
-if [[ -z "${DATABASE_URL:-}" ]]; then
-    eval "$(scripts/pg.sh start)"
-    STARTED_PG=1
-fi
-db="agentctl_dispatch_$$"
-psql -q "$DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null
-python3 scripts/bench/dispatch.py target/release/agentctl target/release/agent-supervisor "${DATABASE_URL%/*}/$db"
+# shellcheck source=lib/throwaway-db.sh
+source scripts/lib/throwaway-db.sh
+throwaway_db agentctl_dispatch
+python3 scripts/bench/dispatch.py target/release/agentctl target/release/agent-supervisor "$DB_URL"

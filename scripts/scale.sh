@@ -45,19 +45,11 @@ if (( SUPS < 10 )); then
     exit 2
 fi
 
-cleanup() {
-    if [[ -n "${db:-}" ]]; then psql -q "$DATABASE_URL" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; fi
-    if [[ -n "${STARTED_PG:-}" ]]; then scripts/pg.sh stop; fi
-}
-trap cleanup EXIT
-if [[ -z "${DATABASE_URL:-}" ]]; then
-    eval "$(scripts/pg.sh start)"
-    STARTED_PG=1
-fi
+# shellcheck source=lib/throwaway-db.sh
+source scripts/lib/throwaway-db.sh
+throwaway_db agentctl_scale
 if [[ -z "${AGENTCTL_PG_DIR:-}" ]]; then
     echo "scale.sh: WARNING: DATABASE_URL is external (no AGENTCTL_PG_DIR): the PostgreSQL restart is SKIPPED" >&2
 fi
-db="agentctl_scale_$$"
-psql -q "$DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null
 python3 scripts/scale/scale.py "$bin/agentctl" "$bin/agent-supervisor" "$bin/examples/balancer" \
-    "${DATABASE_URL%/*}/$db"
+    "$DB_URL"
