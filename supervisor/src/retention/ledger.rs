@@ -110,7 +110,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn removed_ids_survive_a_restart_and_a_torn_line_is_skipped() {
+    fn removed_ids_survive_a_restart_and_a_torn_line_is_cut() {
         let dir = tempfile::tempdir().unwrap();
         let id = |s: &str| SessionId::parse(s).unwrap();
         let (mut ledger, ids) = Ledger::load(dir.path());
@@ -131,5 +131,22 @@ mod tests {
             [id("s-1"), id("s-2"), id("s-4")],
             "the torn line does not swallow the next"
         );
+    }
+
+    #[test]
+    fn a_ledger_twice_as_long_as_what_is_remembered_is_rewritten_with_the_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let ids: Vec<SessionId> = (0..=2 * REMEMBERED)
+            .map(|i| SessionId::parse(format!("s-{i}")).unwrap())
+            .collect();
+        let (mut ledger, _) = Ledger::load(dir.path());
+        ledger.append(&ids[..2 * REMEMBERED]).unwrap();
+        ledger.compact_if_large(|| panic!("not yet: exactly twice is not more"));
+        ledger.append(&ids[2 * REMEMBERED..]).unwrap();
+        let newest = ids[ids.len() - REMEMBERED..].to_vec();
+        ledger.compact_if_large(|| newest.clone());
+        let (ledger, loaded) = Ledger::load(dir.path());
+        assert_eq!(loaded, newest);
+        assert_eq!(ledger.lines, REMEMBERED);
     }
 }
