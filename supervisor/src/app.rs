@@ -20,6 +20,7 @@ use crate::config::{Cli, Command, Config, SECRET_FLAGS, secret_on_command_line};
 use crate::http::server::{Limits, connection_cap};
 use crate::metrics::Metrics;
 use crate::process::Reaper;
+use crate::retention::ledger::Ledger;
 use crate::secret::{Secret, SecretName};
 use crate::session::table::SessionTable;
 use crate::ship::context::ShipContext;
@@ -82,8 +83,8 @@ fn serve(config: Config) -> anyhow::Result<()> {
         startup::prepare_dirs(&config)?;
         let proxy_stop = CancellationToken::new();
         let served = async {
-            let (state, listener) = build(config, proxy_stop.clone()).await?;
-            run(state, listener, signals).await
+            let (state, listener, ledger) = build(config, proxy_stop.clone()).await?;
+            run(state, listener, ledger, signals).await
         }
         .await;
         proxy_stop.cancel();
@@ -99,7 +100,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
 async fn build(
     config: Config,
     proxy_stop: CancellationToken,
-) -> anyhow::Result<(Arc<AppState>, TcpListener)> {
+) -> anyhow::Result<(Arc<AppState>, TcpListener, Ledger)> {
     let labels = crate::labels::collect(&config.labels).map_err(startup::Refused)?;
     if config.pull && config.control_plane_url.is_none() {
         return Err(startup::Refused(
@@ -183,6 +184,9 @@ async fn build(
         sessions,
     });
     let recovered = crate::recover::recover(&state);
+    // Before the server answers: a session removed by an earlier incarnation is "removed", not unknown.
+    let (ledger, removed) = Ledger::load(&state.config.state_dir);
+    state.sessions.remember_removed(removed);
     tracing::info!(
         sessions = recovered.sessions,
         lost = recovered.lost,
@@ -191,7 +195,7 @@ async fn build(
         resumed_deliveries = recovered.resumed_deliveries,
         "recovered earlier sessions"
     );
-    Ok((state, listener))
+    Ok((state, listener, ledger))
 }
 
 /// The HTTP server's limits: the connection cap kept below the file-descriptor limit.
@@ -221,12 +225,19 @@ fn proxy_limits(limits: Limits) -> Limits {
 }
 
 /// Serves until a stop signal, then runs the shutdown sequence. Returns when everything is flushed.
-async fn run(state: Arc<AppState>, listener: TcpListener, signals: Signals) -> anyhow::Result<()> {
+async fn run(
+    state: Arc<AppState>,
+    listener: TcpListener,
+    ledger: Ledger,
+    signals: Signals,
+) -> anyhow::Result<()> {
     let (mut stop, child) = signals.ignore_the_rest();
     let reaper_stop = CancellationToken::new();
     let reaper = tokio::spawn(state.reaper.clone().run(child, reaper_stop.clone()));
     // Before the first session can take a uid: nothing of an earlier incarnation may still run as one.
     crate::recover::end_leftover_processes(&state).await;
+    // After recovery: the first sweep sees every session of earlier incarnations.
+    tokio::spawn(crate::retention::sweep::run(state.clone(), ledger));
 
     let sessions = state.sessions.clone();
     let open_logs = move || {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::process::UidRange;
+use crate::retention::Retain;
 
 /// PID 1 of the agent runtime container: runs agents, reaps every process, keeps every line.
 #[derive(Debug, Parser)]
@@ -194,6 +195,12 @@ pub(crate) struct Config {
     /// nothing new is claimed or admitted) before the shutdown.
     #[arg(long, env = "SUPERVISOR_DRAIN_TIMEOUT", default_value = "0s", value_parser = humantime::parse_duration)]
     pub(crate) drain_timeout: Duration,
+
+    /// How long a finished session's local log and directories stay once its destination acknowledged
+    /// every event of it (a session that ships nowhere counts as acknowledged when written); `off` keeps
+    /// everything, `0s` removes it as soon as it is acknowledged. Nothing unacknowledged is removed.
+    #[arg(long, env = "SUPERVISOR_RETAIN", default_value = "24h", value_parser = Retain::parse)]
+    pub(crate) retain: Retain,
 
     /// How long one claim waits at the control plane for a job to fit (1s to 30s).
     #[arg(long, default_value = "30s", value_parser = parse_claim_wait)]

@@ -5,11 +5,12 @@
 //! log, and shuts down without losing a line.
 //!
 //! Layers (a module names only modules of its own layer or below):
-//! - values: `secret`, `random`, `redact`, `metrics`, `labels`, `eventlog`, `process`, and the value modules of
-//!   `session` (`request`, `workspace`, `env`, `lines`, `log`, `outcome`);
+//! - values: `secret`, `random`, `redact`, `metrics`, `labels`, `eventlog`, `process`, the value modules of
+//!   `session` (`request`, `workspace`, `env`, `lines`, `log`, `outcome`, `removed`) and of `retention`
+//!   (`decide`, `ledger`);
 //! - config: `config` (flags and environment), `startup` (what is decided once before serving);
 //! - state: `session::entry`, `session::table`, `ship::destination`, `ship::shippers`, `state`;
-//! - behaviour: `session::{launch, supervise, pump, refused}`, the shippers' tasks, `dispatch` (the one
+//! - behaviour: `session::{launch, supervise, pump, refused}`, the shippers' tasks, `retention::sweep`, `dispatch` (the one
 //!   way a session starts, and the pull loop), `proxy`, `recover`, `http`, `signals`, `drain`, `shutdown`,
 //!   `healthcheck`, and `app`, the composition that `main` calls.
 
@@ -29,6 +30,7 @@ mod proxy;
 mod random;
 mod recover;
 mod redact;
+mod retention;
 mod secret;
 mod session;
 mod ship;

@@ -21,12 +21,15 @@ pub(crate) struct Metrics {
     pub(crate) delivery_retries: AtomicU64,
     pub(crate) delivery_dead_letters: AtomicU64,
     pub(crate) delivery_misconfigured: AtomicU64,
+    pub(crate) sessions_removed: AtomicU64,
 }
 
 /// Values that are read from elsewhere when rendering.
 #[derive(Debug)]
 pub(crate) struct Gauges {
     pub(crate) sessions_running: usize,
+    /// Finished sessions whose local log is still on disk.
+    pub(crate) sessions_retained: usize,
     pub(crate) orphans_reaped: u64,
     pub(crate) uptime_seconds: u64,
 }
@@ -100,6 +103,11 @@ impl Metrics {
             get(&self.delivery_misconfigured),
         );
         counter(
+            "supervisor_sessions_removed_total",
+            "Finished sessions whose local log and directories retention removed after delivery.",
+            get(&self.sessions_removed),
+        );
+        counter(
             "supervisor_orphans_reaped_total",
             "Adopted processes reaped.",
             gauges.orphans_reaped,
@@ -120,6 +128,11 @@ impl Metrics {
             out,
             "# HELP supervisor_sessions_running Agent processes running now.\n# TYPE supervisor_sessions_running gauge\nsupervisor_sessions_running {}\n",
             gauges.sessions_running
+        );
+        let _ = write!(
+            out,
+            "# HELP supervisor_sessions_retained Finished sessions whose local log is still on disk.\n# TYPE supervisor_sessions_retained gauge\nsupervisor_sessions_retained {}\n",
+            gauges.sessions_retained
         );
         let _ = write!(
             out,

@@ -127,7 +127,7 @@ async fn run_job(state: &Arc<AppState>, job: Job) {
     match submit(state, request.clone()).await {
         // A spawn that failed was finished `failed` by the launch, and is shipped.
         Ok(Launch::Started(_)) | Err(Refusal::Launch(L::Spawn { .. })) => {}
-        Ok(Launch::Existing(_)) | Err(Refusal::Launch(L::Conflict(_))) => {
+        Ok(Launch::Existing(_)) | Err(Refusal::Launch(L::Conflict(_) | L::Removed(_))) => {
             // Handed out again (its lease ran out before `session.started` arrived): it runs here already.
             tracing::info!(session_id = %session_id, "claimed a session this runtime already has; nothing to do");
         }

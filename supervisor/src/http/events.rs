@@ -34,6 +34,10 @@ pub(crate) async fn events(
     let reader = LogReader::open(&entry.log_path, entry.progress.clone())
         .await
         .map_err(|err| {
+            if err.kind() == std::io::ErrorKind::NotFound {
+                // Retention removed it between the lookup and the open.
+                return super::removed(&entry.id);
+            }
             tracing::error!(session_id = %entry.id, error = %err, "open event log");
             ApiError::new(
                 axum::http::StatusCode::INTERNAL_SERVER_ERROR,

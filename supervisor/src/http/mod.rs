@@ -107,7 +107,9 @@ async fn execute(
         };
         match err {
             E::ShuttingDown => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "shutting_down", message),
-            E::Conflict(_) => reject(&state, ApiError::new(StatusCode::CONFLICT, "conflict", message)),
+            E::Conflict(_) | E::Removed(_) => {
+                reject(&state, ApiError::new(StatusCode::CONFLICT, "conflict", message))
+            }
             E::Busy(_) => reject(
                 &state,
                 ApiError::new(StatusCode::TOO_MANY_REQUESTS, "too_many_sessions", message)
@@ -176,6 +178,7 @@ async fn cancel(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> R
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let gauges = Gauges {
         sessions_running: state.sessions.running(),
+        sessions_retained: state.sessions.retained(),
         orphans_reaped: state.reaper.orphans_reaped(),
         uptime_seconds: state.started.elapsed().as_secs(),
     };
@@ -219,10 +222,24 @@ fn parse_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError
 
 fn find(state: &AppState, id: &str) -> Result<Arc<SessionEntry>, ApiError> {
     let id = SessionId::parse(id).map_err(|e| ApiError::bad_request(format!("sessionId {id:?}: {e}")))?;
-    state
-        .sessions
-        .get(&id)
-        .ok_or_else(|| ApiError::not_found(format_args!("session {id}")))
+    state.sessions.get(&id).ok_or_else(|| not_found(state, &id))
+}
+
+/// A plain 404, or one saying that retention removed the session after its delivery.
+fn not_found(state: &AppState, id: &SessionId) -> ApiError {
+    if state.sessions.was_removed(id) {
+        removed(id)
+    } else {
+        ApiError::not_found(format_args!("session {id}"))
+    }
+}
+
+fn removed(id: &SessionId) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        format!("session {id} was removed after delivery (--retain): its events are at its destination"),
+    )
 }
 
 fn reject(state: &AppState, error: ApiError) -> ApiError {

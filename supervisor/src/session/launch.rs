@@ -37,6 +37,10 @@ pub(crate) enum LaunchError {
     ShuttingDown,
     #[error("session {0} already exists with a different request")]
     Conflict(String),
+    #[error(
+        "session {0} ran here before and was removed after delivery (--retain); a session id is never reused"
+    )]
+    Removed(String),
     #[error("{0} sessions are running, the limit of --max-sessions")]
     Busy(usize),
     #[error(transparent)]
@@ -206,6 +210,7 @@ fn admit(state: &Arc<AppState>, prepared: &Prepared) -> Result<Launch, LaunchErr
         Admission::Admitted(entry) => Ok(Launch::Started(entry)),
         Admission::Existing(entry) => Ok(Launch::Existing(entry)),
         Admission::Conflict => Err(LaunchError::Conflict(id.to_string())),
+        Admission::Removed => Err(LaunchError::Removed(id.to_string())),
         Admission::Busy(running) => Err(LaunchError::Busy(running)),
         Admission::Failed(err) => Err(err),
     }

@@ -14,6 +14,7 @@ pub(crate) mod log;
 pub(crate) mod outcome;
 mod pump;
 pub(crate) mod refused;
+pub(crate) mod removed;
 pub(crate) mod request;
 mod supervise;
 pub(crate) mod table;

@@ -39,7 +39,7 @@ pub(crate) fn record_failed(
         });
     let entry = match admission {
         Admission::Admitted(entry) => entry,
-        Admission::Existing(_) | Admission::Conflict => {
+        Admission::Existing(_) | Admission::Conflict | Admission::Removed => {
             tracing::info!(session_id = %id, "a refused job names a session this runtime already has; left as it is");
             return;
         }

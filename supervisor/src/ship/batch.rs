@@ -38,6 +38,9 @@ pub(super) struct Batch {
 impl Tracked {
     pub(super) fn new(entry: Arc<SessionEntry>, acked: Option<u64>) -> Self {
         let cursor_path = super::cursor::cursor_path(&entry.log_path);
+        if acked.is_none() {
+            super::cursor::mark(&cursor_path);
+        }
         entry.shipping.store(true, std::sync::atomic::Ordering::Relaxed);
         Self {
             entry,
@@ -49,6 +52,11 @@ impl Tracked {
 
     pub(super) fn session_id(&self) -> &SessionId {
         &self.entry.id
+    }
+
+    /// The shipper's cursor.
+    pub(super) fn cursor(&self) -> super::cursor::Cursor {
+        super::cursor::Cursor::of(self.acked)
     }
 
     /// Finished and everything delivered.

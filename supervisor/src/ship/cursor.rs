@@ -1,5 +1,7 @@
 //! Delivery cursors: `<state>/sessions/<id>.acked` holds the highest seq a session's destination
-//! confirmed, so a restarted supervisor ships from there.
+//! confirmed, so a restarted supervisor ships from there. It is created empty when shipping starts, so
+//! its presence says the session has a destination, even before anything was confirmed (retention
+//! relies on it: a session without a cursor ships nowhere).
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +20,52 @@ pub(crate) fn read(log_path: &Path) -> Option<u64> {
     std::fs::read_to_string(cursor_path(log_path))
         .ok()
         .and_then(|s| s.trim().parse::<u64>().ok())
+}
+
+/// What a session's cursor says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cursor {
+    /// No cursor: the session was never shipped.
+    Absent,
+    /// Shipped, nothing confirmed yet (or the cursor is unreadable).
+    Nothing,
+    /// Every event up to this seq is confirmed.
+    Through(u64),
+    /// The destination refused the session for good.
+    Rejected,
+}
+
+impl Cursor {
+    pub(super) fn of(acked: Option<u64>) -> Self {
+        match acked {
+            None => Self::Nothing,
+            Some(REJECTED) => Self::Rejected,
+            Some(seq) => Self::Through(seq),
+        }
+    }
+}
+
+/// The cursor on disk of the session logged at `log_path`.
+pub(crate) fn on_disk(log_path: &Path) -> Cursor {
+    match std::fs::read_to_string(cursor_path(log_path)) {
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Cursor::Absent,
+        Err(_) => Cursor::Nothing,
+        Ok(text) => Cursor::of(text.trim().parse::<u64>().ok()),
+    }
+}
+
+/// Creates an empty cursor (nothing confirmed) unless there is one: the session has a destination.
+pub(super) fn mark(cursor_path: &Path) {
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(cursor_path);
+    match created {
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+        // Not fatal: while it ships, the session's `shipping` flag says the same.
+        Err(err) => tracing::warn!(path = %cursor_path.display(), error = %err, "create delivery cursor"),
+    }
 }
 
 /// Replaces the cursor atomically (write a temporary file, rename it over).

@@ -79,6 +79,14 @@ impl Shipper {
         self.wake.notify_one();
     }
 
+    /// The cursor of `id` while this shipper tracks it.
+    pub(super) fn cursor_of(&self, id: &SessionId) -> Option<super::cursor::Cursor> {
+        self.tracked()
+            .iter()
+            .find(|t| t.session_id() == id)
+            .map(|t| t.cursor())
+    }
+
     fn shipped(&self) -> MutexGuard<'_, Vec<Arc<SessionEntry>>> {
         self.shipped.lock().unwrap_or_else(|p| p.into_inner())
     }

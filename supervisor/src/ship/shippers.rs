@@ -8,8 +8,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::context::ShipContext;
+use super::cursor::Cursor;
 use super::destination::Destination;
 use super::shipper::Shipper;
+use crate::session::entry::SessionEntry;
 
 /// Every shipper of this supervisor.
 #[derive(Debug)]
@@ -47,6 +49,25 @@ impl Shippers {
         self.tasks
             .spawn(async move { super::heartbeat::heartbeats(task, draining).await });
         shipper
+    }
+
+    /// How far the session's destination confirmed its events: the cursor of the shipper tracking it,
+    /// else the one it left on disk (a shipper stops tracking a session once it delivered all of it, and
+    /// a session of an earlier incarnation may be tracked by none).
+    pub(crate) fn cursor(&self, entry: &SessionEntry) -> Cursor {
+        let shippers: Vec<Arc<Shipper>> = self
+            .by_dest
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        // A shipper takes its tracked sessions out while it reads a batch: then the disk answers, which
+        // is never ahead of the shipper.
+        shippers
+            .iter()
+            .find_map(|shipper| shipper.cursor_of(&entry.id))
+            .unwrap_or_else(|| super::cursor::on_disk(&entry.log_path))
     }
 
     /// Waits until every shipper delivered everything, or `deadline` passes.

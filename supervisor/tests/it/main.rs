@@ -26,6 +26,7 @@ mod proxy;
 mod pull;
 mod recovery;
 mod rejections;
+mod retention;
 mod sdk;
 mod secret_flags;
 mod triggers_e2e;

@@ -20,6 +20,6 @@ pub(crate) mod fixtures;
 mod oracle;
 
 /// Whether the long variants run (`FAULTS_FULL=1`, `scripts/faults.sh --full`).
-fn full() -> bool {
+pub(crate) fn full() -> bool {
     std::env::var("FAULTS_FULL").as_deref() == Ok("1")
 }

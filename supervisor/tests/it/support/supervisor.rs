@@ -164,6 +164,11 @@ impl Sup {
         sigkill(self.pid);
     }
 
+    /// Like `start`, on a directory the test prepared (e.g. a small file system mounted there).
+    pub(crate) fn start_in(options: Options, dir: tempfile::TempDir) -> Self {
+        Self::launch(options, true, Some(dir))
+    }
+
     /// Starts without `--no-auth` even when `options.auth` is off, so the supervisor generates a token.
     pub(crate) fn start_raw(options: Options) -> Self {
         Self::launch(options, false, None)

@@ -10,6 +10,9 @@
 //!   its task calls only once no process of that uid is left (`process::kill_uid`); `finish` frees the
 //!   slot, not the uid. So the pool never hands out a uid in use, and a uid whose processes survived is
 //!   never handed out again.
+//! - A session leaves the table only through `forget` (it never ran) or `retire` (retention removed it
+//!   after delivery); a retired id is remembered in the same lock, so no request can run it again in
+//!   between.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -19,6 +22,7 @@ use protocol::SessionId;
 use tokio::sync::Notify;
 
 use super::entry::SessionEntry;
+use super::removed::RemovedIds;
 use crate::process::{UidPool, signal_group};
 
 #[derive(Debug, Default)]
@@ -42,6 +46,8 @@ struct Inner {
     uids: Option<UidPool>,
     /// The uid each session holds, until its processes are gone.
     uid_of: HashMap<SessionId, u32>,
+    /// Sessions retention removed (the most recent ones).
+    removed: RemovedIds,
 }
 
 /// What `admit` found.
@@ -53,6 +59,8 @@ pub(crate) enum Admission<E> {
     Existing(Arc<SessionEntry>),
     /// The id is taken by a different request.
     Conflict,
+    /// A session of this id ran here and was removed after delivery.
+    Removed,
     /// Every slot (or every uid) is taken; the number of sessions running.
     Busy(usize),
     /// `create` failed.
@@ -93,6 +101,9 @@ impl SessionTable {
             } else {
                 Admission::Conflict
             };
+        }
+        if table.removed.contains(id) {
+            return Admission::Removed;
         }
         if table.admitted.len() >= max {
             return Admission::Busy(table.admitted.len());
@@ -137,6 +148,52 @@ impl SessionTable {
         table.give_back_uid(id);
         drop(table);
         self.freed.notify_waiters();
+    }
+
+    /// Takes finished sessions out of the table for good, remembering their ids; answers the entries it
+    /// took (a session still admitted is left alone: it has not finished).
+    pub(crate) fn retire(&self, ids: &[SessionId]) -> Vec<Arc<SessionEntry>> {
+        let mut table = self.lock();
+        let mut retired = Vec::new();
+        for id in ids {
+            if table.admitted.contains(id) {
+                continue;
+            }
+            if let Some(entry) = table.by_id.remove(id) {
+                table.removed.insert(id.clone());
+                retired.push(entry);
+            }
+        }
+        if !retired.is_empty() {
+            let gone: HashSet<&SessionId> = retired.iter().map(|e| &e.id).collect();
+            let Inner { order, .. } = &mut *table;
+            order.retain(|id| !gone.contains(id));
+        }
+        retired
+    }
+
+    /// Remembers ids removed by an earlier incarnation.
+    pub(crate) fn remember_removed(&self, ids: impl IntoIterator<Item = SessionId>) {
+        let mut table = self.lock();
+        for id in ids {
+            table.removed.insert(id);
+        }
+    }
+
+    /// Whether a session of this id was removed after delivery (and is not known again).
+    pub(crate) fn was_removed(&self, id: &SessionId) -> bool {
+        let table = self.lock();
+        !table.by_id.contains_key(id) && table.removed.contains(id)
+    }
+
+    /// The removed ids remembered, oldest first.
+    pub(crate) fn removed_ids(&self) -> Vec<SessionId> {
+        self.lock().removed.iter().cloned().collect()
+    }
+
+    /// Whether the session still holds its uid (after it finished: processes of it survived).
+    pub(crate) fn holds_uid(&self, id: &SessionId) -> bool {
+        self.lock().uid_of.contains_key(id)
     }
 
     /// Gives the session's uid back to the pool. Only once no process of it is left.
@@ -229,6 +286,12 @@ impl SessionTable {
         self.lock().admitted.len()
     }
 
+    /// Sessions listed and not admitted: the finished ones, whose logs are on disk.
+    pub(crate) fn retained(&self) -> usize {
+        let table = self.lock();
+        table.by_id.len().saturating_sub(table.admitted.len())
+    }
+
     /// Bytes of local logs not yet confirmed by their destination: what `--spool-max` bounds.
     pub(crate) fn undelivered_bytes(&self) -> u64 {
         self.lock().by_id.values().map(|e| e.undelivered_bytes()).sum()
@@ -244,118 +307,4 @@ impl Inner {
 }
 
 #[cfg(test)]
-mod tests {
-    use protocol::{AgentId, Session};
-    use tokio::sync::watch;
-
-    use super::*;
-    use crate::eventlog::Progress;
-
-    fn entry(id: &str, request_hash: u64) -> Arc<SessionEntry> {
-        let session = Session::pending(
-            SessionId::parse(id).unwrap(),
-            AgentId::parse("a").unwrap(),
-            String::new(),
-        );
-        let (_, progress) = watch::channel(Progress::default());
-        let mut entry = SessionEntry::recovered(session, "/nonexistent".into(), progress);
-        entry.request_hash = request_hash;
-        Arc::new(entry)
-    }
-
-    fn admit(table: &SessionTable, id: &str, hash: u64) -> String {
-        let id = SessionId::parse(id).unwrap();
-        match table.admit(&id, hash, 2, |uid| {
-            let mut entry = entry(id.as_str(), hash);
-            Arc::get_mut(&mut entry).expect("a new entry").uid = uid;
-            Ok::<_, ()>(entry)
-        }) {
-            Admission::Admitted(e) => match e.uid {
-                Some(uid) => format!("admitted {} as {uid}", e.id),
-                None => format!("admitted {}", e.id),
-            },
-            Admission::Existing(e) => format!("existing {}", e.id),
-            Admission::Conflict => "conflict".into(),
-            Admission::Busy(n) => format!("busy {n}"),
-            Admission::Failed(()) => "failed".into(),
-        }
-    }
-
-    #[test]
-    fn a_slot_is_held_from_admission_until_finish_or_forget() {
-        let table = SessionTable::default();
-        assert_eq!(admit(&table, "s-1", 1), "admitted s-1");
-        assert_eq!(admit(&table, "s-1", 1), "existing s-1");
-        assert_eq!(admit(&table, "s-1", 2), "conflict");
-        assert_eq!(admit(&table, "s-2", 1), "admitted s-2");
-        assert_eq!(admit(&table, "s-3", 1), "busy 2");
-        // Finishing twice frees one slot, not two.
-        table.finish(&SessionId::parse("s-1").unwrap());
-        table.finish(&SessionId::parse("s-1").unwrap());
-        assert_eq!(table.running(), 1);
-        table.forget(&SessionId::parse("s-2").unwrap());
-        assert_eq!(table.running(), 0);
-        let listed: Vec<String> = table.list().iter().map(|e| e.id.to_string()).collect();
-        assert_eq!(
-            listed,
-            ["s-1"],
-            "a finished session stays listed, a forgotten one does not"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_wait_for_room_ends_when_a_slot_and_a_uid_are_free() {
-        let range = crate::process::UidRange::parse("100-101").unwrap();
-        let table = Arc::new(SessionTable::new(Some(UidPool::new(range))));
-        let room = |t: &SessionTable| (t.room(2) > 0).then(|| t.room(2));
-        assert_eq!(table.until(room).await, 2, "at once when there is room");
-        assert_eq!(admit(&table, "s-1", 1), "admitted s-1 as 100");
-        assert_eq!(admit(&table, "s-2", 1), "admitted s-2 as 101");
-        let waiter = tokio::spawn({
-            let table = table.clone();
-            async move { table.until(room).await }
-        });
-        tokio::task::yield_now().await;
-        let id = |s: &str| SessionId::parse(s).unwrap();
-        table.finish(&id("s-1"));
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished(), "a free slot without a free uid is no room");
-        table.release_uid(&id("s-1"));
-        assert_eq!(waiter.await.unwrap(), 1);
-    }
-
-    #[test]
-    fn a_uid_is_held_until_released_after_finish_and_never_handed_out_twice() {
-        let range = crate::process::UidRange::parse("100-101").unwrap();
-        let table = SessionTable::new(Some(UidPool::new(range)));
-        assert_eq!(admit(&table, "s-1", 1), "admitted s-1 as 100");
-        assert_eq!(admit(&table, "s-2", 1), "admitted s-2 as 101");
-        let id = |s: &str| SessionId::parse(s).unwrap();
-        table.finish(&id("s-1"));
-        // The slot is free, but processes of uid 100 may still run: no uid to hand out.
-        assert_eq!(admit(&table, "s-3", 1), "busy 1");
-        table.release_uid(&id("s-1"));
-        table.release_uid(&id("s-1"));
-        assert_eq!(admit(&table, "s-3", 1), "admitted s-3 as 100");
-        // A session that never ran gives its uid back at once.
-        table.finish(&id("s-2"));
-        table.forget(&id("s-3"));
-        assert_eq!(table.free_uids(), Some(1), "101 is still held by s-2");
-        assert_eq!(admit(&table, "s-4", 1), "admitted s-4 as 100");
-    }
-
-    /// Above the kernel's largest `pid_max` (2^22): no process group can have this number.
-    const NO_SUCH_GROUP: u32 = 1 << 30;
-
-    #[test]
-    fn a_process_group_is_signalled_only_while_it_is_live() {
-        let table = SessionTable::default();
-        // A pgid no live session holds is refused before any signal is sent.
-        assert!(!table.signal_group(NO_SUCH_GROUP, Signal::SIGKILL));
-        table.started(NO_SUCH_GROUP);
-        // No such group exists: ESRCH is not an error, and the signal was allowed.
-        assert!(table.signal_group(NO_SUCH_GROUP, Signal::SIGTERM));
-        table.release_group(NO_SUCH_GROUP);
-        assert!(!table.signal_group(NO_SUCH_GROUP, Signal::SIGKILL));
-    }
-}
+mod tests;
