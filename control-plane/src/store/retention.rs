@@ -29,7 +29,8 @@ const DELETABLE: &str = "finished_at IS NOT NULL AND status NOT IN ('queued', 'p
 
 impl Store {
     /// Up to `limit` sessions finished before `cutoff` (RFC 3339 text, compared as stored), after `after`,
-    /// oldest first: one range of the (finished_at, id) index.
+    /// oldest first: one range of the (finished_at, id) index. The newest session of a conversation is
+    /// left out here already (it is always kept), so the many conversations of one turn cost no round trip.
     pub async fn retention_candidates(
         &self,
         cutoff: &str,
@@ -44,6 +45,8 @@ impl Store {
                  AND r.status = 'pending') THEN 1 ELSE 0 END AS BIGINT) \
                  FROM sessions s WHERE s.finished_at IS NOT NULL AND s.finished_at < $1 \
                  AND (s.finished_at > $2 OR (s.finished_at = $2 AND s.id > $3)) \
+                 AND (s.conversation_id IS NULL OR EXISTS (SELECT 1 FROM sessions n \
+                 WHERE n.conversation_id = s.conversation_id AND n.id > s.id)) \
                  ORDER BY s.finished_at, s.id LIMIT $4",
             )
             .bind(cutoff)

@@ -67,8 +67,9 @@ async fn ingest_flows_while_old_events_are_deleted(db: TestDb) {
     latencies.sort();
     let pick = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
     println!(
-        "retention: 100,000 events of 100 sessions deleted in {deletion:?}; meanwhile {} batches of 50 \
-         ingested, latency p50 {:?} p99 {:?} max {:?}",
+        "retention ({}): 100,000 events of 100 sessions deleted in {deletion:?} (from the server's start); \
+         meanwhile {} batches of 50 ingested, latency p50 {:?} p99 {:?} max {:?}",
+        if db.admin.is_some() { "postgres" } else { "sqlite" },
         latencies.len(),
         pick(0.5),
         pick(0.99),
