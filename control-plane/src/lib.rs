@@ -12,6 +12,7 @@
 //!   accept loop (connection cap, header-read and idle timeouts); `serve_args`: its flags, secrets never on
 //!   argv (`trigger_flags`: the hook's and the reply worker's); `database_url`: whether a database URL holds a password, and the URL with it hidden; `exclusive`:
 //!   one server per SQLite file; `credentials`: the credentials it generates.
+//! - `retention`: `serve --retention`, the task that deletes old finished sessions in bounded batches.
 //! - `conversation`: `conversation.state` pieces diverted from the event log at ingest, and joined into the
 //!   next job's `conversation` at claim time.
 //! - `cli`: every other subcommand, a client of the public API; `manifest`: a definition file's text (YAML or
@@ -33,6 +34,7 @@ pub mod http;
 pub mod ingest;
 pub mod manifest;
 pub mod metrics;
+pub mod retention;
 pub mod secrets;
 pub mod serve_args;
 pub mod server;

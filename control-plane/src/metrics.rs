@@ -19,6 +19,9 @@ pub struct Metrics {
     pub claims: AtomicU64,
     /// Claimed sessions not started within the lease (requeued or failed).
     pub lease_expiries: AtomicU64,
+    /// Sessions, and their events, deleted by `--retention`.
+    pub retention_deleted_sessions: AtomicU64,
+    pub retention_deleted_events: AtomicU64,
     /// How long claims waited before they answered (jobs or empty).
     pub claim_wait: Histogram,
     /// From queuing a session to handing it to a runtime.
@@ -88,7 +91,7 @@ impl Metrics {
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters: [(&str, &str, &AtomicU64); 11] = [
+        let counters: [(&str, &str, &AtomicU64); 13] = [
             (
                 "agentctl_ingest_batches_total",
                 "event batches answered 200",
@@ -143,6 +146,16 @@ impl Metrics {
                 "agentctl_lease_expiries_total",
                 "claimed sessions not started within the claim lease",
                 &self.lease_expiries,
+            ),
+            (
+                "agentctl_retention_deleted_sessions_total",
+                "finished sessions deleted by --retention",
+                &self.retention_deleted_sessions,
+            ),
+            (
+                "agentctl_retention_deleted_events_total",
+                "events of sessions deleted by --retention",
+                &self.retention_deleted_events,
             ),
         ];
         for (name, help, value) in counters {

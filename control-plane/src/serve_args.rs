@@ -87,6 +87,12 @@ pub struct ServeFlags {
     /// limit allows.
     #[arg(long, env = "AGENTCTL_MAX_CONNECTIONS", default_value_t = 4096)]
     pub max_connections: usize,
+    /// Delete finished sessions, with their events, once they are older than this (`30d`, `12h`); `off`
+    /// keeps every session. Never a queued or running one, one whose reply is not sent yet, or what a
+    /// conversation's next turn needs.
+    #[arg(long, env = "AGENTCTL_RETENTION", default_value = "off", value_name = "DUR|off",
+        value_parser = crate::retention::parse_flag)]
+    pub retention: crate::retention::Retention,
     /// Where triggers are called from, how large a hook's body may be, where replies go.
     #[command(flatten)]
     pub triggers: Box<TriggerFlags>,

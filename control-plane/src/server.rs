@@ -2,7 +2,7 @@
 //!
 //! Shutdown: the caller's trigger cancels one token; live followers end their streams on it, the accept loop
 //! (`connections`) stops accepting and drains the open requests, then the background tasks (lost sweeper,
-//! doorbell, lease sweep, debounce, reply worker) stop and are waited for.
+//! doorbell, lease sweep, debounce, reply worker, retention) stop and are waited for.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -25,6 +25,7 @@ use crate::http::hooks::HookSettings;
 use crate::http::{self, AppState};
 use crate::ingest::Ingestor;
 use crate::metrics::Metrics;
+use crate::retention::Retention;
 use crate::secrets::{self, KeySource};
 pub use crate::serve_args::ServeArgs;
 use crate::store::{Backend, Store};
@@ -89,6 +90,8 @@ pub struct Application {
     tasks: TaskTracker,
     /// Whether the web UI is served (`--no-ui` turns it off).
     ui: bool,
+    /// `--retention`: off unless set.
+    retention: Retention,
 }
 
 impl Application {
@@ -144,12 +147,19 @@ impl Application {
             replies: ReplierSettings::default(),
             tasks: TaskTracker::new(),
             ui: true,
+            retention: Retention::default(),
         })
     }
 
     /// Serves the web UI or not (`--no-ui`).
     pub fn serve_ui(mut self, ui: bool) -> Self {
         self.ui = ui;
+        self
+    }
+
+    /// Deletes old finished sessions (`--retention`); off by default.
+    pub fn retention(mut self, retention: Retention) -> Self {
+        self.retention = retention;
         self
     }
 
@@ -193,6 +203,7 @@ impl Application {
             replies,
             tasks,
             ui,
+            retention,
         } = self;
         // Released only once the server has stopped and drained.
         let _lock = lock;
@@ -219,6 +230,14 @@ impl Application {
             replies,
             token.clone(),
         ));
+        if let Retention(Some(retention)) = retention {
+            tasks.spawn(crate::retention::run(
+                state.store.clone(),
+                state.metrics.clone(),
+                retention,
+                token.clone(),
+            ));
+        }
         tracing::info!(addr = %listener.local_addr()?, backend = ?state.store.backend(), "agentctl serving");
         let nofile = getrlimit(Resource::RLIMIT_NOFILE).map_or(u64::MAX, |(soft, _)| soft);
         let cap = connections::connection_cap(limits.max_connections, nofile);

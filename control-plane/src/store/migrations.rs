@@ -47,6 +47,10 @@ pub(super) const POSTGRES: Files = &[
         "0008_ui_indexes.sql",
         include_str!("../../../migrations/postgres/0008_ui_indexes.sql"),
     ),
+    (
+        "0009_retention.sql",
+        include_str!("../../../migrations/postgres/0009_retention.sql"),
+    ),
 ];
 
 pub(super) const SQLITE: Files = &[
@@ -81,6 +85,10 @@ pub(super) const SQLITE: Files = &[
     (
         "0008_ui_indexes.sql",
         include_str!("../../../migrations/sqlite/0008_ui_indexes.sql"),
+    ),
+    (
+        "0009_retention.sql",
+        include_str!("../../../migrations/sqlite/0009_retention.sql"),
     ),
 ];
 

@@ -30,6 +30,8 @@
 //!   reply worker's claims and outcomes.
 //! - `session_pages`: the web UI's pages of sessions and of one session's events (one index scan each).
 //! - `credentials`: digests of the credentials `agentctl serve` generated.
+//! - `retention`: the retention sweep's scan and bounded deletions; `retention_plan`: its pure decisions
+//!   (what may go, what a conversation keeps, how deletions are cut into transactions).
 
 mod agents;
 mod backend;
@@ -48,6 +50,8 @@ mod migrations;
 pub mod projection;
 mod queue;
 mod replies;
+mod retention;
+pub mod retention_plan;
 mod rows;
 mod runtimes;
 mod scope;
@@ -71,6 +75,7 @@ pub use error::StoreError;
 pub use ingest::{BatchOutcome, CommitResult, IngestBatch, Refusal};
 pub use queue::{NewQueued, QueueOutcome, QueuedRow};
 pub use replies::{DueReply, ReplyOutcome};
+pub use retention::Cursor as RetentionCursor;
 pub use rows::SessionRow;
 pub use seed::{SeedRefusal, legal_transition};
 pub use session_pages::SessionPage;

@@ -263,6 +263,8 @@ pub struct Options {
     pub limits: Limits,
     /// Whether the web UI is served (`--no-ui` when false).
     pub ui: bool,
+    /// `--retention` (off unless a test sets it).
+    pub retention: control_plane::retention::Retention,
 }
 
 impl Default for Options {
@@ -273,6 +275,7 @@ impl Default for Options {
             secrets_key: control_plane::secrets::KeySource::Env(SECRETS_KEY.into()),
             limits: Limits::default(),
             ui: true,
+            retention: control_plane::retention::Retention::default(),
         }
     }
 }
@@ -295,6 +298,7 @@ async fn try_spawn_app_with_options(
         secrets_key,
         limits,
         ui,
+        retention,
     } = options;
     let config = ServerConfig {
         listen,
@@ -311,7 +315,8 @@ async fn try_spawn_app_with_options(
     let app = Application::build(config)
         .await?
         .limit_connections(limits)
-        .serve_ui(ui);
+        .serve_ui(ui)
+        .retention(retention);
     let addr = app.local_addr();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let done = tokio::spawn(async move {

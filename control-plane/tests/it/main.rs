@@ -28,6 +28,8 @@ mod logged_serve;
 mod rejections;
 mod replier;
 mod replies;
+mod retention;
+mod retention_ingest;
 mod runtimes;
 mod secret_leak;
 mod secrets;

@@ -13,7 +13,8 @@ pub(super) async fn serve(args: &ServeArgs) -> Result<Exit, CliError> {
         .limit_connections(args.limits())
         .hook_settings(args.hook_settings())
         .reply_settings(args.reply_settings())
-        .serve_ui(!args.flags.no_ui);
+        .serve_ui(!args.flags.no_ui)
+        .retention(args.flags.retention);
     app.run(shutdown_signal()).await?;
     Ok(Exit::Ok)
 }
