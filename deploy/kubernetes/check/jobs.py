@@ -35,10 +35,13 @@ def errors(obj, container):
     max_jobs = flag(container, "--max-jobs")
     if max_jobs is None:
         found.append(f"{at}: the supervisor has no --max-jobs: a Job's runtime would claim sessions forever")
+    elif not max_jobs.isdigit() or int(max_jobs) < 1:
+        found.append(f"{at}: --max-jobs {max_jobs!r} is not a whole number of at least 1")
+        max_jobs = None
     idle = flag(container, "--exit-when-idle")
     if idle is None or seconds(idle) <= 0:
-        found.append(f"{at}: the supervisor has no --exit-when-idle: a Job whose session another runtime "
-                     "claimed would wait until its deadline")
+        found.append(f"{at}: the supervisor has no --exit-when-idle (or 0): a Job whose session another "
+                     "runtime claimed would wait until its deadline")
     elif "activeDeadlineSeconds" in job:
         session = seconds(flag(container, "--session-timeout"))
         grace = seconds(flag(container, "--grace"))

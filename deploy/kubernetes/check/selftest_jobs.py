@@ -56,6 +56,10 @@ def max_jobs_from_env(objs):
     supervisor(objs)["env"].append({"name": "SUPERVISOR_MAX_JOBS", "value": "2"})
 
 
+def max_jobs_as_text(objs):
+    supervisor(objs)["args"].append("--max-jobs=one")
+
+
 def no_exit_when_idle(objs):
     without_arg(objs, "--exit-when-idle")
 
@@ -170,6 +174,7 @@ CASES = [
     ("a Job's runtime without --max-jobs is refused", no_max_jobs, "has no --max-jobs"),
     ("SUPERVISOR_MAX_JOBS is read, and must equal the target value", max_jobs_from_env,
      "is not the runtime's --max-jobs 2"),
+    ("a --max-jobs that is not a number is refused", max_jobs_as_text, "--max-jobs 'one' is not a whole number"),
     ("a Job's runtime without --exit-when-idle is refused", no_exit_when_idle, "has no --exit-when-idle"),
     ("a query counting running sessions is refused", counts_running,
      "the query counts sessions ['pending', 'queued', 'running']"),
