@@ -2,9 +2,9 @@
 # The Kubernetes manifests' gate (scripts/test.sh runs it): renders every kustomization of deploy/kubernetes/
 # (the base and each overlay) with `kubectl kustomize` and validates every object offline
 # (deploy/kubernetes/check/validate.py: the Kubernetes schemas of each pinned version, strictly; KEDA's kinds
-# against deploy/kubernetes/schemas/; then the rules of check/policy.py). Then it proves the validation can
-# fail: broken copies of the dev rendering, and a broken copy of the sources rendered and validated end to end,
-# must each be refused.
+# against deploy/kubernetes/schemas/; then the rules of check/policy.py and check/jobs.py). Then it proves the
+# validation can fail: broken copies of the dev and dev-jobs renderings, and broken copies of the sources
+# rendered and validated end to end, must each be refused.
 #
 #   scripts/k8s.sh              all of the above
 #   scripts/k8s.sh --self-test  only the proof that broken manifests fail
