@@ -2,9 +2,9 @@
 # The Kubernetes manifests' gate (scripts/test.sh runs it): renders every kustomization of deploy/kubernetes/
 # (the base and each overlay) with `kubectl kustomize` and validates every object offline
 # (deploy/kubernetes/check/validate.py: the Kubernetes schemas of each pinned version, strictly; KEDA's kinds
-# against deploy/kubernetes/schemas/; then the rules of check/policy.py). Then it proves the validation can
-# fail: broken copies of the dev rendering, and a broken copy of the sources rendered and validated end to end,
-# must each be refused.
+# against deploy/kubernetes/schemas/; then the rules of check/policy.py and check/jobs.py). Then it proves the
+# validation can fail: broken copies of the dev and dev-jobs renderings, and broken copies of the sources
+# rendered and validated end to end, must each be refused.
 #
 #   scripts/k8s.sh              all of the above
 #   scripts/k8s.sh --self-test  only the proof that broken manifests fail
@@ -61,36 +61,54 @@ if [[ ${1:-} != --self-test ]]; then
     "$python" deploy/kubernetes/check/validate.py "${versions[@]}" "${renderings[@]}"
 fi
 
-# The proof, part one: every rule and schema refuses a copy of the dev rendering broken for it.
-"$kubectl" kustomize deploy/kubernetes/overlays/dev > "$work/selftest-dev.yaml"
-"$python" deploy/kubernetes/check/validate.py "${versions[@]}" --self-test "dev=$work/selftest-dev.yaml"
+# The proof, part one: every rule and schema refuses a copy of the dev rendering broken for it, and of the
+# dev-jobs one (the ScaledJob variant) for the rules about that.
+for overlay in dev dev-jobs; do
+    "$kubectl" kustomize "deploy/kubernetes/overlays/$overlay" > "$work/selftest-$overlay.yaml"
+done
+"$python" deploy/kubernetes/check/validate.py "${versions[@]}" --self-test "dev=$work/selftest-dev.yaml" \
+    "dev-jobs=$work/selftest-dev-jobs.yaml"
 
 # Part two, end to end: the sources with a typo'd field and an invalid value, rendered by kustomize and
-# validated like the real ones, must fail, naming both.
+# validated like the real ones, must fail, naming both; and (in a copy of its own, since an object gets one
+# error) the ScaledJob's source with a typo'd Job field, rendered through components/scaledjob, too.
 cp -r deploy/kubernetes "$work/broken"
+cp -r deploy/kubernetes "$work/broken-jobs"
 sed -i 's/^\( *\)containerPort: 3000$/\1containerPorts: 3000/' "$work/broken/base/agentctl/deployment.yaml"
 sed -i 's/^\( *\)terminationGracePeriodSeconds: 960$/\1terminationGracePeriodSeconds: soon/' \
     "$work/broken/base/runtime/deployment.yaml"
+sed -i 's/^\( *\)ttlSecondsAfterFinished: 3600$/\1ttlSecondsAfterFinish: 3600/' \
+    "$work/broken-jobs/components/scaledjob/template/scaledjob.yaml"
 if ! grep -q 'containerPorts: 3000' "$work/broken/base/agentctl/deployment.yaml" \
-    || ! grep -q 'terminationGracePeriodSeconds: soon' "$work/broken/base/runtime/deployment.yaml"; then
+    || ! grep -q 'terminationGracePeriodSeconds: soon' "$work/broken/base/runtime/deployment.yaml" \
+    || ! grep -q 'ttlSecondsAfterFinish: 3600' "$work/broken-jobs/components/scaledjob/template/scaledjob.yaml"; then
     echo "k8s.sh: self-test: the edits no longer apply to the sources: update them" >&2
     exit 1
 fi
 "$kubectl" kustomize "$work/broken/overlays/dev" > "$work/broken-dev.yaml"
+"$kubectl" kustomize "$work/broken-jobs/overlays/dev-jobs" > "$work/broken-dev-jobs.yaml"
 if "$python" deploy/kubernetes/check/validate.py "${versions[@]}" "broken=$work/broken-dev.yaml" \
     > "$work/broken.out"; then
     cat "$work/broken.out"
     echo "k8s.sh: self-test: a rendering with a typo'd field and an invalid value was accepted" >&2
     exit 1
 fi
+if "$python" deploy/kubernetes/check/validate.py "${versions[@]}" "broken-jobs=$work/broken-dev-jobs.yaml" \
+    >> "$work/broken.out"; then
+    cat "$work/broken.out"
+    echo "k8s.sh: self-test: a ScaledJob with a typo'd Job field was accepted" >&2
+    exit 1
+fi
 # kubernetes-validate reports one error per object: for the typo, the field it hides or the one it adds.
 for expected in "ports.0: ('containerPort' is a required property|Additional properties.*'containerPorts')" \
-    "terminationGracePeriodSeconds: 'soon' is not of type"; do
+    "terminationGracePeriodSeconds: 'soon' is not of type" \
+    "ScaledJob/runtime: Kubernetes [0-9.]+: spec.jobTargetRef: Additional properties.*'ttlSecondsAfterFinish'"; do
     if ! grep -qE "$expected" "$work/broken.out"; then
         cat "$work/broken.out"
         echo "k8s.sh: self-test: the broken rendering failed, but not with $expected" >&2
         exit 1
     fi
 done
-echo "caught: a typo'd field and an invalid value in the sources fail the rendered validation"
+echo "caught: a typo'd field and an invalid value in the sources, and a typo'd Job field in the ScaledJob's,"\
+    "fail the rendered validation"
 echo "k8s.sh: broken manifests are refused${full:+; every kustomization is valid}"

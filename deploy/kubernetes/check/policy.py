@@ -6,6 +6,7 @@
 - every environment variable holding a credential comes from a secretKeyRef, and no secret flag is on argv;
 - the runtime's terminationGracePeriodSeconds covers --drain-timeout + --grace + --delivery-deadline;
 - the scaler matches the runtime it scales (slots, labels, a cooldown above the drain);
+- a ScaledJob's runtime is a one-session Job whose deadline covers its session (jobs.py);
 - names point at something: selectors, named ports, ServiceAccounts, Secrets (when the rendering has any),
   and a rendered Secret holds nothing but placeholders.
 """
@@ -13,40 +14,50 @@ import base64
 import json
 import re
 
+import jobs
 from durations import seconds
+from flags import flag, labels as runtime_labels
 
-WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "Job")
+# Where each kind that runs pods keeps its pod template.
+TEMPLATES = {"Deployment": ("spec", "template"), "StatefulSet": ("spec", "template"),
+             "DaemonSet": ("spec", "template"), "Job": ("spec", "template"),
+             "CronJob": ("spec", "jobTemplate", "spec", "template"),
+             "ScaledJob": ("spec", "jobTargetRef", "template")}
 # Names of variables that hold a credential; `*_FILE` ones hold a path to one.
 CREDENTIAL = re.compile(r"(^|_)(KEY|TOKENS?|PASSWORD|SECRETS?|CREDENTIALS?)(_|$)|DATABASE_URL|CONNECTION")
 # Flags whose value is a secret: the binaries refuse them on argv, and argv is readable by every process.
 SECRET_FLAGS = ("--internal-api-key", "--api-token", "--anthropic-api-key", "--token", "--secrets-key")
-SUPERVISOR_DEFAULTS = {"--grace": "10s", "--delivery-deadline": "10s", "--drain-timeout": "0s",
-                       "--max-sessions": "16"}
-SUPERVISOR_ENV = {"--drain-timeout": "SUPERVISOR_DRAIN_TIMEOUT", "--max-sessions": "SUPERVISOR_MAX_SESSIONS",
-                  "--label": "SUPERVISOR_LABELS"}
 
 
 def name(obj):
     return f"{obj['kind']}/{obj['metadata']['name']}"
 
 
+def template(obj):
+    """The pod template of a workload (a ScaledJob's is its jobTargetRef's), else None."""
+    if obj["kind"] not in TEMPLATES:
+        return None
+    at = obj
+    for key in TEMPLATES[obj["kind"]]:
+        at = at[key]
+    return at
+
+
 def pod_spec(obj):
-    if obj["kind"] in WORKLOADS:
-        return obj["spec"]["template"]["spec"]
-    if obj["kind"] == "CronJob":
-        return obj["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     if obj["kind"] == "Pod":
         return obj["spec"]
-    return None
+    found = template(obj)
+    return None if found is None else found["spec"]
 
 
 def pod_labels(obj):
     if obj["kind"] == "Pod":
         return obj["metadata"].get("labels", {})
-    return obj["spec"]["template"]["metadata"].get("labels", {})
+    return template(obj).get("metadata", {}).get("labels", {})
 
 
 def workloads(objs):
+    """Every object that runs pods, a ScaledJob included: each rule on pods holds for its Jobs' pods."""
     return [o for o in objs if pod_spec(o) is not None]
 
 
@@ -106,25 +117,6 @@ def pod_errors(obj):
     return errors
 
 
-def flag(container, option):
-    """A supervisor flag's value as clap reads it: argv (`--f=v` or `--f v`), then its variable, then the
-    default. `--label` gives every value (repeatable)."""
-    args = container.get("args", [])
-    values = []
-    for i, arg in enumerate(args):
-        if arg.startswith(option + "="):
-            values.append(arg.split("=", 1)[1])
-        elif arg == option and i + 1 < len(args):
-            values.append(args[i + 1])
-    if values:
-        return values if option == "--label" else values[-1]
-    env = {e["name"]: e.get("value") for e in container.get("env", [])}
-    if option in SUPERVISOR_ENV and env.get(SUPERVISOR_ENV[option]) is not None:
-        value = env[SUPERVISOR_ENV[option]]
-        return value.split(",") if option == "--label" else value
-    return [] if option == "--label" else SUPERVISOR_DEFAULTS[option]
-
-
 def supervisors(objs):
     """(workload, container) of each agent-supervisor: the container named `supervisor`."""
     return [(o, c) for o in workloads(objs) for c in pod_spec(o)["containers"] if c["name"] == "supervisor"]
@@ -148,12 +140,14 @@ def runtime_errors(objs):
                 f"{at}: terminationGracePeriodSeconds {period} < drain {drain:g} + grace {grace:g} + "
                 f"delivery deadline {deadline:g} = {drain + grace + deadline:g}")
         errors += scaler_errors(objs, obj, container, drain)
+        if obj["kind"] == "ScaledJob":
+            errors += jobs.errors(obj, container)
     return errors
 
 
 def scaler_errors(objs, target, container, drain):
     slots = int(flag(container, "--max-sessions"))
-    labels = dict(label.split("=", 1) for label in flag(container, "--label"))
+    labels = runtime_labels(container)
     errors = []
     for obj in objs:
         if obj["kind"] == "ScaledObject" and obj["spec"]["scaleTargetRef"]["name"] == target["metadata"]["name"]:
@@ -228,9 +222,9 @@ def reference_errors(objs):
                     if "podSelector" in peer and "namespaceSelector" not in peer:
                         if not selected(obj, peer["podSelector"].get("matchLabels", {})):
                             errors.append(f"{at}: peer {peer['podSelector']} matches no pod")
-        elif kind == "ScaledObject":
-            ref = obj["spec"]["scaleTargetRef"]
-            if (ns(obj), ref["name"]) not in by_kind.get(ref.get("kind", "Deployment"), set()):
+        elif kind in ("ScaledObject", "ScaledJob"):
+            ref = obj["spec"].get("scaleTargetRef")
+            if ref and (ns(obj), ref["name"]) not in by_kind.get(ref.get("kind", "Deployment"), set()):
                 errors.append(f"{at}: scaleTargetRef {ref['name']} is not in the rendering")
             for trigger in obj["spec"]["triggers"]:
                 auth = trigger.get("authenticationRef")

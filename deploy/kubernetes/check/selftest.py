@@ -143,15 +143,17 @@ CASES = [
 ]
 
 
-def run(objs, errors_of):
-    """True when the rendering passes and every broken copy fails with its error."""
+def run(objs, errors_of, cases=None):
+    """True when the rendering passes and every broken copy (of `cases`, default CASES) fails with its
+    error."""
+    cases = CASES if cases is None else cases
     baseline = errors_of(objs)
     if baseline:
         for error in baseline:
             print(f"self-test: the unbroken rendering fails: {error}")
         return False
     missed = 0
-    for sentence, breaks, expected in CASES:
+    for sentence, breaks, expected in cases:
         broken = copy.deepcopy(objs)
         breaks(broken)
         errors = errors_of(broken)
@@ -160,5 +162,5 @@ def run(objs, errors_of):
         else:
             missed += 1
             print(f"MISSED: {sentence}: expected an error with {expected!r}, got {errors or 'none'}")
-    print(f"self-test: {len(CASES) - missed} of {len(CASES)} broken copies caught")
+    print(f"self-test: {len(cases) - missed} of {len(cases)} broken copies caught")
     return missed == 0
