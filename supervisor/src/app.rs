@@ -102,6 +102,12 @@ async fn build(
     proxy_stop: CancellationToken,
 ) -> anyhow::Result<(Arc<AppState>, TcpListener, Ledger)> {
     let labels = crate::labels::collect(&config.labels).map_err(startup::Refused)?;
+    if config.max_jobs.is_some() && !config.pulls() {
+        return Err(startup::Refused(
+            "--max-jobs: this runtime claims no jobs (set --control-plane-url, without --no-pull)".into(),
+        )
+        .into());
+    }
     if config.pull && config.control_plane_url.is_none() {
         return Err(startup::Refused(
             "--pull: there is no control plane to claim work from (set --control-plane-url)".into(),
@@ -177,6 +183,7 @@ async fn build(
         control_plane,
         labels,
         drain,
+        final_drain: std::sync::atomic::AtomicBool::new(false),
         shutdown: CancellationToken::new(),
         kill_now: CancellationToken::new(),
         tasks: TaskTracker::new(),
@@ -275,6 +282,9 @@ async fn run(
             tokio::spawn(crate::dispatch::pull::run(state.clone(), shipper));
         }
     }
+    if let Some(after) = state.config.exit_when_idle {
+        tokio::spawn(crate::lifetime::watch_idle(state.clone(), after));
+    }
     tracing::info!(runtime_id = %state.runtime_id, pid1 = is_pid1(), "supervisor ready");
 
     // A stop signal shuts down at once, unless `--drain-timeout` asks for a drain first; `POST /drain`
@@ -288,7 +298,13 @@ async fn run(
                 crate::drain::wait(&state, &mut stop).await;
             }
         }
-        () = state.drain.cancelled() => crate::drain::wait(&state, &mut stop).await,
+        () = state.drain.cancelled() => {
+            if state.final_drain.load(std::sync::atomic::Ordering::SeqCst) {
+                crate::lifetime::finish(&state, &mut stop).await;
+            } else {
+                crate::drain::wait(&state, &mut stop).await;
+            }
+        }
     }
     tracing::info!("shutting down");
     crate::shutdown::shut_down(&state, stop).await;

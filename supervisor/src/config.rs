@@ -205,6 +205,16 @@ pub(crate) struct Config {
     /// How long one claim waits at the control plane for a job to fit (1s to 30s).
     #[arg(long, default_value = "30s", value_parser = parse_claim_wait)]
     pub(crate) claim_wait: Duration,
+
+    /// Jobs this runtime claims in its life (1 or more); then it claims nothing more and exits 0 once they
+    /// finished and every event was delivered: one runtime per queued session. Needs pulling.
+    #[arg(long, env = "SUPERVISOR_MAX_JOBS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) max_jobs: Option<u64>,
+
+    /// Exit 0, after delivering every event, once no session was held for this long (counted from
+    /// start-up too).
+    #[arg(long, env = "SUPERVISOR_EXIT_WHEN_IDLE", value_parser = humantime::parse_duration)]
+    pub(crate) exit_when_idle: Option<Duration>,
 }
 
 impl Config {

@@ -22,6 +22,16 @@ pub(crate) fn begin(state: &AppState, why: &'static str) {
     );
 }
 
+/// Begins the drain that ends this runtime's life (`--max-jobs`, `--exit-when-idle`): no drain timeout,
+/// every event delivered, then exit 0 (`lifetime::finish`).
+pub(crate) fn begin_final(state: &AppState, why: &'static str) {
+    if state.drain.is_cancelled() {
+        return;
+    }
+    state.final_drain.store(true, std::sync::atomic::Ordering::SeqCst);
+    begin(state, why);
+}
+
 /// Once the drain began: returns when no session holds a slot, when `--drain-timeout` has passed, or at
 /// a stop signal, whichever comes first.
 pub(crate) async fn wait(state: &AppState, stop: &mut StopSignals) {

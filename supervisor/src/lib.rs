@@ -10,8 +10,9 @@
 //!   (`decide`, `ledger`);
 //! - config: `config` (flags and environment), `startup` (what is decided once before serving);
 //! - state: `session::entry`, `session::table`, `ship::destination`, `ship::shippers`, `state`;
-//! - behaviour: `session::{launch, supervise, pump, refused}`, the shippers' tasks, `retention::sweep`, `dispatch` (the one
-//!   way a session starts, and the pull loop), `proxy`, `recover`, `http`, `signals`, `drain`, `shutdown`,
+//! - behaviour: `session::{launch, supervise, pump, refused}`, the shippers' tasks, `retention::sweep`,
+//!   `dispatch` (the one way a session starts, and the pull loop), `proxy`, `recover`, `http`, `signals`,
+//!   `drain`, `lifetime` (`--max-jobs`, `--exit-when-idle`), `shutdown`,
 //!   `healthcheck`, and `app`, the composition that `main` calls.
 
 #![warn(unreachable_pub)]
@@ -24,6 +25,7 @@ mod eventlog;
 mod healthcheck;
 mod http;
 mod labels;
+mod lifetime;
 mod metrics;
 mod process;
 mod proxy;

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
@@ -45,6 +46,9 @@ pub(crate) struct AppState {
     /// Cancelled when the runtime begins to drain (`POST /drain`, SIGTERM with `--drain-timeout`, and at
     /// shutdown): claim nothing more, admit nothing new, heartbeat `draining`.
     pub(crate) drain: CancellationToken,
+    /// Set before `drain` is cancelled when the drain is the end of a runtime's life (`--max-jobs` used up,
+    /// `--exit-when-idle`): sessions run to their end and every event is delivered before the exit.
+    pub(crate) final_drain: AtomicBool,
     /// Cancelled at the first SIGTERM/SIGINT: stop admitting, stop every session.
     pub(crate) shutdown: CancellationToken,
     /// Cancelled at the second signal: skip the grace period, SIGKILL now.

@@ -5,6 +5,8 @@
 //! - A claim asks for `free = max − sessions holding a slot` (no more than the free uids, with a uid
 //!   pool); with none free the loop waits for the session table to free one (a wake-up, not a poll). Only this loop and `POST /execute` admit, so the
 //!   jobs of an answer fit unless a request took a slot meanwhile.
+//! - With `--max-jobs` a claim asks for no more than the jobs left (the sessions recovered from the state
+//!   directory count as jobs); once they were claimed the loop begins the final drain (`lifetime`).
 //! - Once the drain begins nothing more is claimed: a claim in flight is abandoned (the control plane's
 //!   start lease puts back whatever it had handed out), and no job is admitted (`submit` refuses).
 //! - No claimed job vanishes here: a job that cannot start for a reason of its own (invalid, files that
@@ -19,6 +21,7 @@ use protocol::ClaimRequest;
 
 use super::claim::{ClaimError, Job, claim};
 use super::submit::{Refusal, submit};
+use crate::lifetime;
 use crate::session::launch::{Launch, LaunchError};
 use crate::session::refused::record_failed;
 use crate::session::table::SessionTable;
@@ -40,9 +43,23 @@ pub(crate) async fn run(state: Arc<AppState>, shipper: Arc<Shipper>) {
     let mut slow = Backoff::capped_at(MISCONFIGURED_CAP);
     let mut misconfigured_logged: Option<Instant> = None;
     let mut early_empty = 0;
-    tracing::info!(labels = ?state.labels, max_sessions = max, "claiming work from the control plane");
+    let max_jobs = state.config.max_jobs;
+    // Sessions this state directory already holds count as jobs: a runtime for one job that restarted in
+    // its pod (a crash, OnFailure) recovers its job and must not claim another.
+    let mut claimed = u64::try_from(state.sessions.list().len()).unwrap_or(u64::MAX);
+    tracing::info!(labels = ?state.labels, max_sessions = max, ?max_jobs, "claiming work from the control plane");
     loop {
-        let room = |table: &SessionTable| Some(table.room(max)).filter(|room| *room > 0);
+        if lifetime::spent(max_jobs, claimed) {
+            tracing::info!(
+                claimed,
+                "--max-jobs reached: claiming no more; exiting once they are delivered"
+            );
+            crate::drain::begin_final(&state, "--max-jobs reached");
+            return;
+        }
+        let room = |table: &SessionTable| {
+            Some(lifetime::claim_room(table.room(max), max_jobs, claimed)).filter(|room| *room > 0)
+        };
         let free = tokio::select! {
             () = state.drain.cancelled() => break,
             free = state.sessions.until(room) => free,
@@ -72,6 +89,7 @@ pub(crate) async fn run(state: Arc<AppState>, shipper: Arc<Shipper>) {
                 early_empty = 0;
                 backoff = Backoff::default();
                 slow = Backoff::capped_at(MISCONFIGURED_CAP);
+                claimed += u64::try_from(jobs.len()).unwrap_or(u64::MAX);
                 let runs = jobs.into_iter().map(|job| run_job(&state, job));
                 futures_util::future::join_all(runs).await;
                 None

@@ -20,6 +20,7 @@ mod faults;
 mod hardening;
 mod isolation;
 mod lifecycle;
+mod lifetime;
 mod output;
 mod pid1;
 mod proxy;

@@ -258,6 +258,9 @@ async fn bad_labels_and_pull_without_a_control_plane_are_refused_at_start() {
         (vec!["--label", "pool=a", "--label", "pool=b"], "given twice"),
         (vec!["--pull"], "no control plane to claim work from"),
         (vec!["--claim-wait", "60s"], "must be from 1s to 30s"),
+        (vec!["--max-jobs", "1"], "--max-jobs: this runtime claims no jobs"),
+        (vec!["--max-jobs", "0"], "--max-jobs"),
+        (vec!["--exit-when-idle", "soon"], "--exit-when-idle"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let out = std::process::Command::new(crate::support::BIN)
