@@ -90,7 +90,8 @@ pub async fn sweep(
     let cutoff = crate::time::rfc3339_ms(cutoff_ms);
     let mut swept = Swept::default();
     let mut cursor: Option<RetentionCursor> = None;
-    // A floor only moves up while the sweep runs: one read per conversation and sweep keeps enough.
+    // A floor only moves up while the sweep runs (an idle conversation made live again is kept by the
+    // deletion's guard): one read per conversation and sweep keeps enough.
     let mut floors: HashMap<String, i64> = HashMap::new();
     let mut first = true;
     loop {
@@ -106,7 +107,8 @@ pub async fn sweep(
                 Some(conversation) => match floors.get(conversation) {
                     Some(floor) => Some(*floor),
                     None => {
-                        let floor = conversation_floor(&store.conversation_facts(conversation).await?);
+                        let floor =
+                            conversation_floor(&store.conversation_facts(conversation, &cutoff).await?);
                         floors.insert(conversation.clone(), floor);
                         Some(floor)
                     }

@@ -4,7 +4,10 @@
 //! **Invariants.** The scan and the conversation facts are read outside the deleting transaction: every
 //! fact only ever moves towards deletable (a final session stays final, a pending reply only leaves
 //! `pending`, a conversation's floor only moves up as turns finish), so a fact read earlier keeps at least
-//! what it must. The deleting transaction guards again (final, no pending reply), takes the sweep's
+//! what it must — except an idle conversation that a new turn makes live again after the scan: the guard
+//! then keeps its newest session, and the new turn continues from that one's state, or starts fresh if the
+//! state it needed went with an older session (it is older than `--retention`). The deleting transaction
+//! guards again (final, no pending reply, the newest of a conversation only while it is idle), takes the sweep's
 //! advisory lock on PostgreSQL (`Tx::serialise`: one replica deletes at a time) and locks the rows in
 //! session-id order, as ingest does. A session goes with every row only it owns: its events, its
 //! conversation-state pieces, its job and its (sent, failed or skipped) reply. Trigger deliveries stay: they
@@ -23,14 +26,20 @@ pub type Cursor = (String, i64);
 type CandidateRow = (i64, String, String, String, Option<String>, Option<i64>, i64);
 
 /// The guard of a deletion: a final session that owes no reply.
+/// The newest session of a conversation goes only while every session of it is final (an idle
+/// conversation; a turn queued since the scan makes it live again).
 const DELETABLE: &str = "finished_at IS NOT NULL AND status NOT IN ('queued', 'pending', 'running') \
      AND NOT EXISTS (SELECT 1 FROM trigger_replies r WHERE r.session_id = sessions.session_id \
-     AND r.status = 'pending')";
+     AND r.status = 'pending') \
+     AND (conversation_id IS NULL OR EXISTS (SELECT 1 FROM sessions n \
+     WHERE n.conversation_id = sessions.conversation_id AND n.id > sessions.id) \
+     OR NOT EXISTS (SELECT 1 FROM sessions u WHERE u.conversation_id = sessions.conversation_id \
+     AND u.finished_at IS NULL))";
 
 impl Store {
     /// Up to `limit` sessions finished before `cutoff` (RFC 3339 text, compared as stored), after `after`,
-    /// oldest first: one range of the (finished_at, id) index. The newest session of a conversation is
-    /// left out here already (it is always kept), so the many conversations of one turn cost no round trip.
+    /// oldest first: one range of the (finished_at, id) index. The newest session of a conversation with a
+    /// session not finished is left out here already (it is always kept).
     pub async fn retention_candidates(
         &self,
         cutoff: &str,
@@ -46,7 +55,9 @@ impl Store {
                  FROM sessions s WHERE s.finished_at IS NOT NULL AND s.finished_at < $1 \
                  AND (s.finished_at > $2 OR (s.finished_at = $2 AND s.id > $3)) \
                  AND (s.conversation_id IS NULL OR EXISTS (SELECT 1 FROM sessions n \
-                 WHERE n.conversation_id = s.conversation_id AND n.id > s.id)) \
+                 WHERE n.conversation_id = s.conversation_id AND n.id > s.id) \
+                 OR NOT EXISTS (SELECT 1 FROM sessions u WHERE u.conversation_id = s.conversation_id \
+                 AND u.finished_at IS NULL)) \
                  ORDER BY s.finished_at, s.id LIMIT $4",
             )
             .bind(cutoff)
@@ -75,13 +86,14 @@ impl Store {
             .collect())
     }
 
-    /// What decides the floor of `conversation_id` (`retention_plan::conversation_floor`). States are
-    /// looked at newest first, and only until the first complete one below the oldest unfinished session.
-    pub async fn conversation_facts(&self, conversation_id: &str) -> Result<ConversationFacts> {
-        let (newest, oldest_unfinished) = with_pool!(self, |p| {
-            sqlx::query_as::<_, (Option<i64>, Option<i64>)>(
-                "SELECT MAX(id), MIN(CASE WHEN finished_at IS NULL THEN id END) FROM sessions \
-                 WHERE conversation_id = $1",
+    /// What decides the floor of `conversation_id` (`retention_plan::conversation_floor`) for a sweep
+    /// with this `cutoff`. States are looked at newest first, and only until the first complete one below
+    /// the oldest unfinished session.
+    pub async fn conversation_facts(&self, conversation_id: &str, cutoff: &str) -> Result<ConversationFacts> {
+        let (newest, oldest_unfinished, last_finished) = with_pool!(self, |p| {
+            sqlx::query_as::<_, (Option<i64>, Option<i64>, Option<String>)>(
+                "SELECT MAX(id), MIN(CASE WHEN finished_at IS NULL THEN id END), MAX(finished_at) \
+                 FROM sessions WHERE conversation_id = $1",
             )
             .bind(conversation_id)
             .fetch_one(p)
@@ -91,7 +103,11 @@ impl Store {
             newest: newest.unwrap_or(i64::MAX),
             oldest_unfinished,
             states: Vec::new(),
+            idle: oldest_unfinished.is_none() && last_finished.is_some_and(|at| at.as_str() < cutoff),
         };
+        if facts.idle {
+            return Ok(facts);
+        }
         let with_state = with_pool!(self, |p| {
             sqlx::query_as::<_, (i64, String)>(
                 "SELECT s.id, s.session_id FROM sessions s WHERE s.conversation_id = $1 \

@@ -3,9 +3,12 @@
 //! bounded transactions.
 //!
 //! **Invariant:** a session is deleted only when it is final (`finished_at` set, a final status), finished
-//! before the cutoff, owes no reply still `pending`, and lies below its conversation's floor: the newest
-//! session of the conversation (so the conversation still exists for its next turn) and every session from
-//! the one whose state that next turn continues from onwards are kept.
+//! before the cutoff, owes no reply still `pending`, and lies below its conversation's floor. A live
+//! conversation (a session not finished, or the newest finished after the cutoff) keeps its newest session
+//! (so it still exists for its next turn) and every session from the one whose state that next turn
+//! continues from onwards. An idle one (every session final, the newest finished before the cutoff) has no
+//! floor and goes whole: a conversation idle longer than `--retention` is deleted like a session that old,
+//! and a turn for it afterwards is refused (404, the conversation is unknown).
 
 use protocol::SessionStatus;
 
@@ -73,13 +76,18 @@ pub struct ConversationFacts {
     pub oldest_unfinished: Option<i64>,
     /// Sessions that stored a `last` state piece, newest first: (row id, whether the state is complete).
     pub states: Vec<(i64, bool)>,
+    /// Every session final and the newest finished before the cutoff: nothing is kept.
+    pub idle: bool,
 }
 
-/// The lowest row id a conversation keeps: the newest session with a complete state that a session not
+/// The lowest row id a conversation keeps (`i64::MAX`, none, for an idle one): the newest session with a complete state that a session not
 /// yet finished (or the next one queued) would continue from, else only the newest session. A session
 /// with a complete state may still fail to open (sealed with another key, too large): those fail the next
 /// turn rather than fall back, so keeping it is enough.
 pub fn conversation_floor(f: &ConversationFacts) -> i64 {
+    if f.idle && f.oldest_unfinished.is_none() {
+        return i64::MAX;
+    }
     let below = f.oldest_unfinished.unwrap_or(i64::MAX);
     f.states
         .iter()

@@ -1,6 +1,6 @@
 //! `agentctl serve --retention` (issue 14): old finished sessions go with their events and the rows only
 //! they own, in bounded batches; queued, running and young ones stay, as do a session whose reply is owed
-//! and what a conversation's next turn reads. Data is written through the ingest API as a runtime would;
+//! and what a live conversation's next turn reads; an idle conversation goes whole. Data is written through the ingest API as a runtime would;
 //! the server that sweeps is a second one on the same database, so its first sweep (at start) finds it all.
 
 use std::time::{Duration, Instant};
@@ -139,12 +139,17 @@ async fn queue(app: &TestApp, sid: &str, conversation: Option<&str>) {
 
 /// Queues, claims and runs a turn that saves a complete state, finishing at `at_ms`.
 async fn turn(app: &TestApp, sid: &str, conversation: Option<&str>, at_ms: i64) {
+    turn_saving(app, sid, conversation, at_ms, true).await;
+}
+
+/// Like `turn`; with `complete` false the state's last piece never came (a turn cancelled mid-save).
+async fn turn_saving(app: &TestApp, sid: &str, conversation: Option<&str>, at_ms: i64, complete: bool) {
     queue(app, sid, conversation).await;
     let jobs = claim(app).await;
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     let piece = json!({"type": "conversation.state", "sdkSessionId": SDK_ID,
         "configDir": "/w/.claude", "seq": 0, "path": "t.jsonl", "data": format!("state of {sid}\n"),
-        "last": true});
+        "last": complete});
     let events = vec![
         event(
             sid,
@@ -196,9 +201,16 @@ async fn old_sessions_go_with_their_events_and_the_rest_stays(db: TestDb) {
         now + 24 * HOUR_MS
     ))
     .await;
-    // A conversation of two old turns: the newer one holds the state its next turn reads.
+    // A live conversation of two old turns and a young one that saved no complete state: the second
+    // holds the state its next turn reads, so it stays though it is old; the first goes.
     turn(&seeder, "k-1", None, old).await;
     turn(&seeder, "k-2", Some("k-1"), old).await;
+    turn_saving(&seeder, "k-3", Some("k-1"), now, false).await;
+    // An idle conversation (every turn old and finished): it goes whole.
+    turn(&seeder, "d-1", None, old).await;
+    turn(&seeder, "d-2", Some("d-1"), old).await;
+    // A one-turn conversation, old: it goes.
+    turn(&seeder, "one", None, old).await;
     // A conversation with a queued turn: the old turn before it holds that turn's state.
     turn(&seeder, "q-1", None, old).await;
     queue(&seeder, "q-2", Some("q-1")).await;
@@ -207,32 +219,35 @@ async fn old_sessions_go_with_their_events_and_the_rest_stays(db: TestDb) {
     seeder.stop().await;
 
     let app = serve(&db, Some(Duration::from_secs(3_600))).await;
-    until_deleted(&app, 32).await;
+    until_deleted(&app, 35).await;
     let mut kept = Vec::new();
-    for sid in ["young", "running", "owed", "k-2", "q-1", "q-2", "queued"] {
+    for sid in ["young", "running", "owed", "k-2", "k-3", "q-1", "q-2", "queued"] {
         kept.push((sid, status(&app, sid).await));
     }
     assert_eq!(
         counter(&app, "agentctl_retention_deleted_sessions_total").await,
-        32,
+        35,
         "{kept:?}"
     );
     assert_eq!(
         counter(&app, "agentctl_retention_deleted_events_total").await,
-        old_events + 3,
-        "the old sessions' events and k-1's"
+        old_events + 4 * 3,
+        "the old sessions' events, k-1's, d-1's, d-2's and one's"
     );
-    for gone in ["old-0", "old-29", "old-big", "k-1"] {
+    for gone in ["old-0", "old-29", "old-big", "k-1", "d-1", "d-2", "one"] {
         assert_eq!(status(&app, gone).await, StatusCode::NOT_FOUND, "{gone}");
     }
-    for kept in ["young", "running", "owed", "k-2", "q-1", "q-2", "queued"] {
+    for kept in ["young", "running", "owed", "k-2", "k-3", "q-1", "q-2", "queued"] {
         assert_eq!(status(&app, kept).await, StatusCode::OK, "{kept}");
     }
     for table in ["events", "conversation_state", "session_jobs", "trigger_replies"] {
         assert_eq!(
             count(
                 &db,
-                &format!("SELECT COUNT(*) FROM {table} WHERE session_id LIKE 'old-%' OR session_id = 'k-1'")
+                &format!(
+                    "SELECT COUNT(*) FROM {table} WHERE session_id LIKE 'old-%' OR session_id LIKE 'd-%' \
+                     OR session_id IN ('k-1', 'one')"
+                )
             )
             .await,
             0,
@@ -243,8 +258,16 @@ async fn old_sessions_go_with_their_events_and_the_rest_stays(db: TestDb) {
         count(&db, "SELECT COUNT(*) FROM events WHERE session_id = 'young'").await,
         12
     );
-    // The conversations go on: k-3 continues from k-2's state, q-2 from q-1's.
-    queue(&app, "k-3", Some("k-1")).await;
+    // The idle conversation is gone: a turn for it is refused as for any unknown conversation.
+    let (code, answer) = app
+        .post_public(
+            "/api/v1/agents/support-bot/sessions",
+            &json!({"prompt": "hello", "sessionId": "d-3", "conversationId": "d-1"}),
+        )
+        .await;
+    assert_eq!(code, StatusCode::NOT_FOUND, "{answer}");
+    // The live conversations go on: k-4 continues from k-2's state, q-2 from q-1's.
+    queue(&app, "k-4", Some("k-1")).await;
     let mut jobs = claim(&app).await;
     jobs.sort_by_key(|j| j["sessionId"].as_str().map(str::to_owned));
     let carried: Vec<(String, String)> = jobs
@@ -263,7 +286,7 @@ async fn old_sessions_go_with_their_events_and_the_rest_stays(db: TestDb) {
     assert_eq!(
         carried,
         vec![
-            want("k-3", "state of k-2\n"),
+            want("k-4", "state of k-2\n"),
             want("q-2", "state of q-1\n"),
             want("queued", "none"),
         ]

@@ -90,9 +90,26 @@ fn a_conversation_keeps_its_newest_session_and_the_state_its_next_turn_reads() {
         newest,
         oldest_unfinished,
         states: states.to_vec(),
+        idle: false,
     };
+    let idle = |f: ConversationFacts| ConversationFacts { idle: true, ..f };
     let cases: &[(&str, ConversationFacts, i64)] = &[
         ("no state: only the newest", facts(9, None, &[]), 9),
+        (
+            "idle: it goes whole",
+            idle(facts(9, None, &[(9, true)])),
+            i64::MAX,
+        ),
+        (
+            "idle, no state: it goes whole",
+            idle(facts(9, None, &[])),
+            i64::MAX,
+        ),
+        (
+            "a session not finished makes it live, whatever the clock says",
+            idle(facts(9, Some(9), &[(5, true)])),
+            5,
+        ),
         (
             "the newest has the state",
             facts(9, None, &[(9, true), (5, true)]),
