@@ -274,12 +274,13 @@ async fn run(
         limits,
         server_stop.clone(),
     ));
+    let mut pull = None;
     if let Some(control_plane) = state.control_plane.clone() {
         // Started now rather than with the first session: the control plane hears of this runtime (its
         // labels, its capacity) before it has run anything, and claims go through this shipper.
         let shipper = state.shippers.for_destination(control_plane);
         if state.config.pulls() {
-            tokio::spawn(crate::dispatch::pull::run(state.clone(), shipper));
+            pull = Some(tokio::spawn(crate::dispatch::pull::run(state.clone(), shipper)));
         }
     }
     if let Some(after) = state.config.exit_when_idle {
@@ -300,6 +301,10 @@ async fn run(
         }
         () = state.drain.cancelled() => {
             if state.final_drain.load(std::sync::atomic::Ordering::SeqCst) {
+                // The pull loop ends at the drain; a job it was admitting then is running once it has.
+                if let Some(pull) = pull.take() {
+                    let _ = pull.await;
+                }
                 crate::lifetime::finish(&state, &mut stop).await;
             } else {
                 crate::drain::wait(&state, &mut stop).await;

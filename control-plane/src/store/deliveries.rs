@@ -306,28 +306,16 @@ impl Tx {
     /// Queues the session of a delivery or burst in its conversation, files the conversation's key, and
     /// points the burst's deliveries at the session (the caller has set their status).
     pub(super) async fn queue_for(&mut self, burst: &Burst<'_>) -> Result<QueueOutcome> {
-        let request = QueueSessionRequest {
-            prompt: burst.prompt.to_owned(),
-            session_id: None,
-            conversation_id: burst
-                .conversation
-                .as_deref()
-                .and_then(|c| SessionId::parse(c).ok()),
-            env: Default::default(),
-            files: burst.files.clone(),
-        };
-        let stored = serde_json::to_string(&request).expect("a request serialises");
         let created_at = crate::time::rfc3339_ms(burst.now_ms);
-        let outcome = self
-            .insert_queued(&NewQueued {
-                session_id: burst.session_id,
-                agent_id: burst.agent_id,
-                conversation_id: burst.conversation.as_deref(),
-                request: &stored,
-                now_ms: burst.now_ms,
-                created_at: &created_at,
-            })
+        let mut outcome = self
+            .insert_burst(burst, burst.conversation.as_deref(), &created_at)
             .await?;
+        if let (QueueOutcome::UnknownConversation, Some(gone)) = (&outcome, burst.conversation.as_deref()) {
+            // Retention deleted the thread's conversation (idle longer than `--retention`) after its key was
+            // read: the thread starts a new conversation, filed under its key instead.
+            self.forget_conversation(burst.trigger_id, gone).await?;
+            outcome = self.insert_burst(burst, None, &created_at).await?;
+        }
         let QueueOutcome::Queued(row) = &outcome else {
             return Ok(outcome);
         };
@@ -336,6 +324,32 @@ impl Tx {
                 .await?;
         }
         Ok(outcome)
+    }
+
+    /// Queues the burst's session in `conversation` (`None`: a new one).
+    async fn insert_burst(
+        &mut self,
+        burst: &Burst<'_>,
+        conversation: Option<&str>,
+        created_at: &str,
+    ) -> Result<QueueOutcome> {
+        let request = QueueSessionRequest {
+            prompt: burst.prompt.to_owned(),
+            session_id: None,
+            conversation_id: conversation.and_then(|c| SessionId::parse(c).ok()),
+            env: Default::default(),
+            files: burst.files.clone(),
+        };
+        let stored = serde_json::to_string(&request).expect("a request serialises");
+        self.insert_queued(&NewQueued {
+            session_id: burst.session_id,
+            agent_id: burst.agent_id,
+            conversation_id: conversation,
+            request: &stored,
+            now_ms: burst.now_ms,
+            created_at,
+        })
+        .await
     }
 
     /// Sets `status = queued` and the session on deliveries.

@@ -26,13 +26,14 @@ pub type Cursor = (String, i64);
 type CandidateRow = (i64, String, String, String, Option<String>, Option<i64>, i64);
 
 /// The guard of a deletion: a final session that owes no reply.
-/// The newest session of a conversation goes only while every session of it is final (an idle
-/// conversation; a turn queued since the scan makes it live again).
+/// The newest finished session of a conversation goes only while every session of it is final (an idle
+/// conversation; a turn queued since the scan makes it live again, and keeps the session it continues from).
 const DELETABLE: &str = "finished_at IS NOT NULL AND status NOT IN ('queued', 'pending', 'running') \
      AND NOT EXISTS (SELECT 1 FROM trigger_replies r WHERE r.session_id = sessions.session_id \
      AND r.status = 'pending') \
      AND (conversation_id IS NULL OR EXISTS (SELECT 1 FROM sessions n \
-     WHERE n.conversation_id = sessions.conversation_id AND n.id > sessions.id) \
+     WHERE n.conversation_id = sessions.conversation_id AND n.id > sessions.id \
+     AND n.finished_at IS NOT NULL) \
      OR NOT EXISTS (SELECT 1 FROM sessions u WHERE u.conversation_id = sessions.conversation_id \
      AND u.finished_at IS NULL))";
 
@@ -159,19 +160,24 @@ impl Store {
         tx.serialise(SCOPE).await?;
         let list = json_list(session_ids)?;
         let sql = format!(
-            "SELECT session_id FROM sessions WHERE session_id IN ({}) AND {DELETABLE} ORDER BY session_id{}",
+            "SELECT session_id, conversation_id FROM sessions WHERE session_id IN ({}) AND {DELETABLE} \
+             ORDER BY session_id{}",
             tx.json_texts("$1"),
             tx.row_lock()
         );
-        let doomed = with_conn!(&mut tx, |c| {
-            sqlx::query_scalar::<_, String>(&sql)
+        let rows = with_conn!(&mut tx, |c| {
+            sqlx::query_as::<_, (String, Option<String>)>(&sql)
                 .bind(&list)
                 .fetch_all(c)
                 .await?
         });
-        if doomed.is_empty() {
+        if rows.is_empty() {
             return Ok((0, 0));
         }
+        let mut conversations: Vec<String> = rows.iter().filter_map(|(_, c)| c.clone()).collect();
+        conversations.sort();
+        conversations.dedup();
+        let doomed: Vec<String> = rows.into_iter().map(|(id, _)| id).collect();
         let doomed = json_list(&doomed)?;
         let (mut sessions, mut events) = (0, 0);
         for table in [
@@ -194,6 +200,21 @@ impl Store {
                 _ => {}
             }
         }
+        // A trigger's thread keys of a conversation now without any session: the thread's next message
+        // starts a new conversation rather than one that is gone.
+        let sql = format!(
+            "DELETE FROM trigger_conversations WHERE conversation_id IN ({}) AND NOT EXISTS \
+             (SELECT 1 FROM sessions s WHERE s.conversation_id = trigger_conversations.conversation_id)",
+            tx.json_texts("$1")
+        );
+        let conversations = json_list(&conversations)?;
+        with_conn!(&mut tx, |c| {
+            sqlx::query(&sql)
+                .bind(&conversations)
+                .execute(c)
+                .await
+                .map(|_| ())
+        })?;
         tx.commit().await?;
         Ok((sessions, events))
     }

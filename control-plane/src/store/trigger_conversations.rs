@@ -1,6 +1,8 @@
 //! Statements on `trigger_conversations`: the conversation keys of a trigger (a template's key,
 //! `sms:<to>:<from>`, an email's `msg:<Message-ID>` and reply tokens) and the §9 conversation each continues.
-//! A key is filed once, for good: the first filing wins (`ON CONFLICT DO NOTHING`).
+//! A key is filed once and stays while its conversation does: the first filing wins (`ON CONFLICT DO
+//! NOTHING`); retention deletes a conversation's keys with its last session, and a key found pointing at a
+//! conversation deleted meanwhile is dropped (`forget_conversation`) so the thread starts a new one.
 
 use super::Result;
 use super::backend::{Tx, with_conn};
@@ -28,6 +30,19 @@ impl Tx {
             }
         }
         Ok(None)
+    }
+
+    /// Drops this trigger's keys of `conversation` (deleted by retention since they were read).
+    pub(super) async fn forget_conversation(&mut self, trigger_id: &str, conversation: &str) -> Result<()> {
+        with_conn!(&mut *self, |c| {
+            sqlx::query("DELETE FROM trigger_conversations WHERE trigger_id = $1 AND conversation_id = $2")
+                .bind(trigger_id)
+                .bind(conversation)
+                .execute(c)
+                .await
+                .map(|_| ())
+        })?;
+        Ok(())
     }
 
     /// Files `key` under a conversation, unless it is filed already (the first filing wins).

@@ -30,6 +30,7 @@ mod replier;
 mod replies;
 mod retention;
 mod retention_ingest;
+mod retention_threads;
 mod runtimes;
 mod secret_leak;
 mod secrets;

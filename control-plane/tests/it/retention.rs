@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use crate::agents::{definition, put};
 use crate::helpers::{KEY, Options, TOKEN, TestApp, TestDb, spawn_app_with_options};
+use crate::logged_serve::LoggedServe;
 use crate::on_both_backends;
 
 pub const HOUR_MS: i64 = 3_600_000;
@@ -299,19 +300,24 @@ async fn retention_off_deletes_nothing(db: TestDb) {
     let seeder = serve(&db, None).await;
     ingest_all(&seeder, &session("ancient", 10, ancient, true)).await;
     seeder.stop().await;
-    // The default: no --retention. A sweep would run at start; give it time to.
-    let app = serve(&db, None).await;
+    let events = "SELECT COUNT(*) FROM events WHERE session_id = 'ancient'";
+    // The real binary with its defaults (no --retention, no AGENTCTL_RETENTION). A sweep would run at
+    // start; give it time to.
+    let off = LoggedServe::spawn_with(&db, &[], "info").await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert_eq!(status(&app, "ancient").await, StatusCode::OK);
-    assert_eq!(
-        count(&db, "SELECT COUNT(*) FROM events WHERE session_id = 'ancient'").await,
-        12
-    );
-    assert_eq!(
-        counter(&app, "agentctl_retention_deleted_sessions_total").await,
-        0
-    );
-    app.stop().await;
+    assert_eq!(count(&db, events).await, 12, "the default deletes nothing");
+    off.stop().await;
+    // The same binary and database with --retention: the same session goes, so the check above can fail.
+    let on = LoggedServe::spawn_with(&db, &["--retention", "1h"], "info").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&db, events).await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "--retention 1h deleted nothing in a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    on.stop().await;
 }
 
 on_both_backends!(

@@ -238,7 +238,10 @@ fn removed(id: &SessionId) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
-        format!("session {id} was removed after delivery (--retain): its events are at its destination"),
+        format!(
+            "session {id} was removed after delivery (--retain): its events are at the destination it was \
+             shipped to, if it had one"
+        ),
     )
 }
 

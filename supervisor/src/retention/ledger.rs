@@ -75,8 +75,12 @@ impl Ledger {
             .create(true)
             .append(true)
             .open(&self.path)?;
-        file.write_all(text.as_bytes())?;
-        file.sync_data()?;
+        let before = file.metadata()?.len();
+        if let Err(err) = file.write_all(text.as_bytes()).and_then(|()| file.sync_data()) {
+            // A half-written line (a full disk) would merge with the next append's first id: cut it off.
+            let _ = file.set_len(before);
+            return Err(err);
+        }
         self.lines += self.unwritten.len();
         self.unwritten.clear();
         Ok(())
@@ -95,7 +99,10 @@ impl Ledger {
             text.push_str(id.as_str());
             text.push('\n');
         }
-        let written = std::fs::write(&tmp, text).and_then(|()| std::fs::rename(&tmp, &self.path));
+        // Synced before the rename: a power loss must not leave an empty ledger in place of the old one.
+        let written = std::fs::File::create(&tmp)
+            .and_then(|mut f| f.write_all(text.as_bytes()).and_then(|()| f.sync_all()))
+            .and_then(|()| std::fs::rename(&tmp, &self.path));
         match written {
             Ok(()) => self.lines = remembered.len(),
             Err(err) => {

@@ -115,13 +115,31 @@ async fn exit_when_idle_ends_an_idle_runtime_with_0_and_waits_for_a_busy_ones_se
     assert_eq!(exit.code(), Some(0), "{exit:?}\n{}", idle.stderr());
     assert!(idle.stderr().contains("--exit-when-idle"), "{}", idle.stderr());
 
-    // A session that runs longer than the idle period: it finishes (succeeded, every event delivered)
-    // before the runtime exits.
-    let slow = format!("sleep 4; echo '{SUCCESS}'");
-    cp.put_agent("slow", &json!({"id": "slow", "env": {"CMD": slow}}))
+    // A session that runs well past the idle period keeps the runtime up; once it ends (succeeded, every
+    // event delivered) the idle period runs out and the runtime exits.
+    let wait = format!("while [ ! -e release ]; do sleep 0.05; done; echo '{SUCCESS}'");
+    cp.put_agent("slow", &json!({"id": "slow", "env": {"CMD": wait}}))
         .await;
     cp.queue("slow", "s-slow", "wait").await;
     let mut busy = puller(&cp, "rt-busy", &["--exit-when-idle", "2s"]);
+    assert!(
+        crate::support::eventually(Duration::from_secs(30), async || status(&cp, "s-slow").await
+            == "running")
+        .await,
+        "{}",
+        busy.stderr()
+    );
+    // Three idle periods while the session runs: still serving, no final drain begun.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let (code, health) = busy.get("/health").await;
+    assert_eq!(
+        code,
+        200,
+        "a busy runtime is not ended: {health}\n{}",
+        busy.stderr()
+    );
+    assert!(!busy.stderr().contains("--exit-when-idle"), "{}", busy.stderr());
+    std::fs::write(busy.workspace().join("sessions/s-slow/release"), "").unwrap();
     let exit = busy.wait_exit(Duration::from_secs(60));
     assert_eq!(exit.code(), Some(0), "{exit:?}\n{}", busy.stderr());
     assert_eq!(status(&cp, "s-slow").await, "succeeded", "{}", busy.stderr());

@@ -110,7 +110,11 @@ async fn a_runtime_running_many_short_sessions_never_fills_its_disk() {
         .arg("--retain")
         .arg("0s")
         .arg("--max-sessions")
-        .arg("8");
+        .arg("8")
+        // Delivery falling behind on a loaded machine must not fill the disk either: the spool cap bounds
+        // the unacknowledged logs (and so the sessions not yet removed) by design.
+        .arg("--spool-max")
+        .arg("512KiB");
     let sup = Sup::start_in(options, dir);
     // Each session leaves 16 KiB in its workspace and ~8 KiB of log.
     // A full disk fails it (`set -e`) and shows in the metric of failed log writes.
