@@ -44,12 +44,13 @@ export function toolNames(name) {
   return ['list_tables', 'describe_table', 'query'].map((t) => `mcp__${name}__${t}`);
 }
 
-// What never shows in a message: the URL, its password as written and decoded.
+// What never shows in a message: the URL, its password as written and decoded (or libpq's `password=`).
 function secretsOf(url) {
   const out = [url];
   try {
-    const password = new URL(url).password;
-    if (password !== '') out.push(password, decodeURIComponent(password));
+    const parsed = new URL(url);
+    out.push(parsed.password, ...parsed.searchParams.getAll('password'));
+    out.push(decodeURIComponent(parsed.password)); // last: it throws on a malformed escape
   } catch {
     // A URL `URL` cannot read still goes whole.
   }

@@ -48,17 +48,22 @@ impl fmt::Debug for DatabaseSpec {
 }
 
 impl DatabaseSpec {
-    /// What must never show in an event: the URL, and its password (as written and percent-decoded) when
-    /// it has at least [`MIN_REDACTED_PASSWORD`] characters.
+    /// What must never show in an event: the URL, and its password (as written and percent-decoded; in the
+    /// user info or libpq's `password=` parameter) when it has at least [`MIN_REDACTED_PASSWORD`] characters.
     pub fn redactions(&self) -> Vec<String> {
         let mut out = vec![self.url.clone()];
-        if let Ok(url) = url::Url::parse(&self.url)
-            && let Some(password) = url.password()
-        {
-            for form in [password.to_owned(), percent_decode(password)] {
-                if form.chars().count() >= MIN_REDACTED_PASSWORD && !out.contains(&form) {
-                    out.push(form);
-                }
+        let Ok(url) = url::Url::parse(&self.url) else {
+            return out;
+        };
+        let mut forms = Vec::new();
+        if let Some(password) = url.password() {
+            forms.extend([password.to_owned(), percent_decode(password)]);
+        }
+        let params = url.query_pairs().filter(|(k, _)| k == "password");
+        forms.extend(params.map(|(_, v)| v.into_owned()));
+        for form in forms {
+            if form.chars().count() >= MIN_REDACTED_PASSWORD && !out.contains(&form) {
+                out.push(form);
             }
         }
         out
@@ -115,6 +120,13 @@ mod tests {
                 vec!["postgresql://u:longpassword@h:5432/db", "longpassword"],
             ),
             ("postgres://h/db", vec!["postgres://h/db"]),
+            (
+                "postgres://h/db?sslmode=require&password=query-pass%21",
+                vec![
+                    "postgres://h/db?sslmode=require&password=query-pass%21",
+                    "query-pass!",
+                ],
+            ),
             (
                 "postgres://u:a%zzbcdefgh@h/db",
                 vec!["postgres://u:a%zzbcdefgh@h/db", "a%zzbcdefgh"],
