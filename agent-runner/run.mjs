@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { query } from '@anthropic-ai/claude-agent-sdk';
 
+import { BadDatabases, databaseOptions, parseDatabases } from './databases.mjs';
 import { BadConversation, capture, configDir, parseConversation, restore, stateLines } from './conversation.mjs';
 
 const EXIT_FAILED = 1;
@@ -74,7 +75,14 @@ function parseJob(text) {
     if (err instanceof BadConversation) throw new BadJob(err.message);
     throw err;
   }
-  return { ...job, options, conversation };
+  let databases;
+  try {
+    databases = parseDatabases(job.databases);
+  } catch (err) {
+    if (err instanceof BadDatabases) throw new BadJob(err.message);
+    throw err;
+  }
+  return { ...job, options, conversation, databases };
 }
 
 // Null means "not set" in the job spec; the SDK wants such options absent rather than null.
@@ -89,7 +97,8 @@ function sdkOptions(job, abortController, spawnClaude) {
   // The same session id: the CLI appends this turn to the restored transcript instead of forking a new one.
   if (job.conversation !== null) options.resume = job.conversation.sdkSessionId;
   return {
-    ...options,
+    // The job's databases as MCP servers (databases.mjs), their tools auto-allowed.
+    ...databaseOptions(job.databases, options),
     cwd: job.cwd,
     // User-level skills (baked into the image) and the session's project skills; never `local` settings.
     settingSources: ['user', 'project'],

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{AgentId, AgentOptions, FileSpec, SessionDetail, SessionId, SessionStatus, SkillSpec};
+use crate::{
+    AgentDatabase, AgentId, AgentOptions, FileSpec, SessionDetail, SessionId, SessionStatus, SkillSpec,
+};
 
 /// An agent definition: the body of `PUT /api/v1/agents/{id}` and, with `version`, `createdAt` and
 /// `updatedAt` filled in and every secret shown as [`SecretField::State`], its answers.
@@ -46,6 +48,10 @@ pub struct Agent {
     /// secret and `{"set": true}` keeps its stored value. In answers: always `{"set": true, "updatedAt"}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secrets: Option<BTreeMap<String, SecretField>>,
+    /// Database connections, each served to the agent as an MCP server (issue 15); each `url` is a secret
+    /// like those of `secrets`. Left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<AgentDatabase>,
     #[serde(default)]
     pub timeout_seconds: Option<u64>,
     #[serde(default)]

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{AgentId, SessionId};
+use crate::{AgentId, DatabaseSpec, SessionId};
 
 /// Body of `POST /execute` (DESIGN.md §3).
 ///
@@ -38,6 +38,10 @@ pub struct ExecuteRequest {
     /// claimed job, absent for a conversation's first turn.
     #[serde(default)]
     pub conversation: Option<ConversationState>,
+    /// Database connections served to the agent as MCP servers (issue 15); each URL is redacted from the
+    /// events like an `env` value. Left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<DatabaseSpec>,
 }
 
 /// The bundled CLI's own session files of a conversation's latest turn (DESIGN.md §9, agent-runner/README.md).
@@ -137,4 +141,7 @@ pub struct RunnerJob {
     /// The conversation to resume, copied from the request; null for a first turn.
     #[serde(default)]
     pub conversation: Option<ConversationState>,
+    /// The databases to serve as MCP servers, copied from the request. Left out when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub databases: Vec<DatabaseSpec>,
 }

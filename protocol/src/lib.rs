@@ -12,6 +12,7 @@
 //!   lifecycle events.
 //! - `session`: `Session`, `SessionStatus` and the control plane's `SessionDetail`.
 //! - `execute`: `POST /execute` request and answer, and the job spec the runner reads on stdin.
+//! - `databases`: an agent's database connections and a job's (issue 15).
 //! - `agent`: agent definitions, queued sessions and conversations (DESIGN.md §9).
 //! - `trigger`: trigger definitions, previews and deliveries (DESIGN.md §10).
 //! - `validate`: the checks of a request's context, shared by the supervisor and the control plane.
@@ -20,6 +21,7 @@
 mod agent;
 mod api;
 mod auth;
+mod databases;
 mod event;
 mod execute;
 mod ids;
@@ -37,6 +39,7 @@ pub use api::{
     LegacySessionStatus, RuntimeInfo, RuntimeList, RuntimeState, SessionList, SessionsResponse,
 };
 pub use auth::bearer_token;
+pub use databases::{AgentDatabase, DatabaseSpec, MIN_REDACTED_PASSWORD};
 pub use event::{
     Event, EventSource, INVALID_EVENT_TYPE, MAX_EVENT_TYPE_BYTES, OutputStream, OutputTruncated,
     SessionFinished, SessionStarted, event_type_problem,

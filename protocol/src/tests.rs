@@ -433,6 +433,7 @@ fn a_claimed_job_carries_the_conversation_state_into_the_runner_job() {
         cwd: "/w/sessions/s-2".into(),
         options: request.options.clone(),
         conversation: request.conversation.clone(),
+        databases: request.databases.clone(),
     };
     check(
         &job,

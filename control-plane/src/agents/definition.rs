@@ -52,6 +52,7 @@ pub fn check(path_id: &str, mut body: Agent) -> Result<(AgentId, Agent), Request
             ));
         }
     }
+    super::databases::check(&body)?;
     for (key, value) in &body.runtime_selector {
         let at = format!("runtimeSelector.{key}");
         let bad =
@@ -78,15 +79,25 @@ pub fn plan(
     key: Option<&SecretsKey>,
     now: &str,
 ) -> Result<AgentPlan, RequestError> {
-    let secrets = super::secrets::plan(
+    let env_secrets = current.map(|c| super::databases::env_secrets(&c.secrets));
+    let mut secrets = super::secrets::plan(
         id.as_str(),
         definition.secrets.as_ref(),
-        current.map(|c| &c.secrets),
+        env_secrets.as_ref(),
         key,
         now,
     )?;
+    let databases = &definition.databases;
+    secrets.extend(super::databases::plan(
+        id.as_str(),
+        databases,
+        current.map(|c| &c.secrets),
+        key,
+        now,
+    )?);
     let mut stored = definition.clone();
     stored.secrets = None;
+    stored.databases = super::databases::stored(databases);
     Ok(AgentPlan {
         definition: serde_json::to_string(&stored).expect("a definition serialises"),
         secrets,
@@ -100,6 +111,7 @@ pub fn answer(row: &AgentVersionRow) -> Result<Agent, StoreError> {
     agent.secrets = Some(
         row.secrets
             .iter()
+            .filter(|(name, _)| !super::databases::is_database_secret(name))
             .map(|(name, secret)| {
                 (
                     name.clone(),
@@ -111,6 +123,7 @@ pub fn answer(row: &AgentVersionRow) -> Result<Agent, StoreError> {
             })
             .collect(),
     );
+    super::databases::answer(&mut agent.databases, &row.secrets);
     agent.version = Some(row.version);
     agent.created_at = Some(row.agent_created_at.clone());
     agent.updated_at = Some(row.created_at.clone());

@@ -36,5 +36,7 @@ pub fn job(
         conversation_id: Some(conversation_id.clone()),
         agent_version: Some(version),
         conversation: None,
+        // The claim fills them in from the sealed URLs (`super::databases::resolve`).
+        databases: Vec::new(),
     }
 }

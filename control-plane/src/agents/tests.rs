@@ -70,7 +70,7 @@ fn a_definition_is_refused_naming_the_field() {
     check(
         json!({"maxturns": 3}),
         expect![
-            "parse: unknown field `maxturns`, expected one of `id`, `description`, `model`, `systemPrompt`, `maxTurns`, `allowedTools`, `disallowedTools`, `permissionMode`, `maxBudgetUsd`, `mcpServers`, `skills`, `files`, `env`, `secrets`, `timeoutSeconds`, `runtimeSelector`, `version`, `createdAt`, `updatedAt`"
+            "parse: unknown field `maxturns`, expected one of `id`, `description`, `model`, `systemPrompt`, `maxTurns`, `allowedTools`, `disallowedTools`, `permissionMode`, `maxBudgetUsd`, `mcpServers`, `skills`, `files`, `env`, `secrets`, `databases`, `timeoutSeconds`, `runtimeSelector`, `version`, `createdAt`, `updatedAt`"
         ],
     );
 }

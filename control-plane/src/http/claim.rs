@@ -13,7 +13,7 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use protocol::{AgentId, ClaimRequest, ClaimResponse, ExecuteRequest, QueueSessionRequest, SessionId};
 
-use crate::agents::{definition, job};
+use crate::agents::{databases, definition, job};
 use crate::conversation::{self, LatestError};
 use crate::dispatch::MAX_WAIT;
 use crate::http::error::ApiError;
@@ -149,7 +149,8 @@ fn build(state: &AppState, c: &Claimed) -> Result<ExecuteRequest, StoreError> {
             secrets.insert(name.clone(), value);
         }
     }
-    Ok(job::job(
+    let databases = databases::resolve(&agent, &mut secrets).map_err(corrupt)?;
+    let job = job::job(
         &agent_id,
         &agent,
         c.version.version,
@@ -157,5 +158,6 @@ fn build(state: &AppState, c: &Claimed) -> Result<ExecuteRequest, StoreError> {
         &conversation_id,
         &request,
         secrets,
-    ))
+    );
+    Ok(ExecuteRequest { databases, ..job })
 }

@@ -401,5 +401,22 @@ async fn the_example_agents_are_definitions_the_server_takes() {
     let run = ctl(&app, &["agents", "show", "support-bot", "-o", "json"]).await;
     let shown: Value = serde_json::from_str(&run.stdout).expect("json");
     assert_eq!(shown["secrets"]["CRM_TOKEN"]["set"], true, "{shown}");
+
+    let text = std::fs::read_to_string(examples.join("with-database.yaml")).expect("read example");
+    let url = "postgres://crm_reader:example-pw-1234@db.internal/crm";
+    let filled = write(
+        dir.path(),
+        "with-database.yaml",
+        &text.replace("__CRM_DATABASE_URL__", url),
+    );
+    let run = ctl(&app, &["agents", "apply", "-f", &filled]).await;
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "agent/crm-analyst created (version 1)\n"),
+        "{run:?}"
+    );
+    let run = ctl(&app, &["agents", "show", "crm-analyst"]).await;
+    assert!(run.stdout.contains("crm (read-only)"), "{run:?}");
+    assert!(!run.stdout.contains("example-pw"), "{run:?}");
     app.stop().await;
 }

@@ -14,6 +14,7 @@ mod connections;
 mod conversation;
 mod corrupt;
 mod credentials;
+mod databases;
 mod debounce;
 mod deliveries;
 mod dispatch;

@@ -9,7 +9,9 @@
 //! - `options`: the SDK options, the timeout, the prompt, a `storage` destination.
 //! - `files`: the skills and files of a request, planned as the files to write (layout checked).
 //! - `skill`: DESIGN §9's stricter rules for an agent definition's skills (name, SKILL.md front matter).
+//! - `databases`: the database connections' names and URLs (issue 15).
 
+mod databases;
 mod env;
 mod files;
 mod options;
@@ -18,6 +20,9 @@ mod skill;
 
 use std::fmt;
 
+pub use databases::{
+    MAX_DATABASE_NAME, MAX_DATABASE_URL, MAX_DATABASES, check_database_url, check_databases,
+};
 pub use env::{MAX_ENV_NAME_LEN, check_env, check_env_name, check_env_value};
 pub use files::{PlannedFile, plan_files};
 pub use options::{

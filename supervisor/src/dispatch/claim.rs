@@ -132,8 +132,18 @@ fn stand_in(job: &Value, session_id: &SessionId) -> ExecuteRequest {
                 .collect()
         })
         .unwrap_or_default();
+    // Its databases' URLs too, under names that pass no check but redact as any.
+    let databases: Vec<Value> = (job
+        .get("databases")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten())
+    .filter_map(|d| d.get("url").and_then(Value::as_str))
+    .enumerate()
+    .map(|(i, url)| json!({"name": format!("databases[{i}]"), "url": url}))
+    .collect();
     serde_json::from_value(json!({
-        "agentId": agent_id, "sessionId": session_id, "prompt": "", "env": env,
+        "agentId": agent_id, "sessionId": session_id, "prompt": "", "env": env, "databases": databases,
     }))
     .expect("a stand-in of valid ids and string values is a request")
 }
@@ -156,8 +166,12 @@ mod tests {
                         stand_in,
                         error,
                     } => format!(
-                        "fail {session_id} of {} env {:?}: {error}",
-                        stand_in.agent_id, stand_in.env
+                        "fail {session_id} of {} env {:?}{}: {error}",
+                        stand_in.agent_id,
+                        stand_in.env,
+                        (stand_in.databases.iter())
+                            .map(|d| format!(" {} {}", d.name, d.url))
+                            .collect::<String>()
                     ),
                     Job::Unattributable => "unattributable".to_owned(),
                 })
@@ -179,7 +193,9 @@ mod tests {
                 {"agentId": "not an id!", "sessionId": "s-3", "prompt": "p"},
                 {"agentId": "a", "sessionId": "not an id!", "prompt": "p"},
                 {"agentId": "a", "prompt": "p"},
-                {"agentId": "a", "sessionId": "s-4", "prompt": "p", "colour": "blue"}
+                {"agentId": "a", "sessionId": "s-4", "prompt": "p", "colour": "blue"},
+                {"agentId": "a", "sessionId": "s-5", "prompt": "p", "databases": [{"name": "crm",
+                 "url": "postgres://u:long-password@h/db", "readOnly": "yes"}, {"name": "x", "url": 1}]}
             ]}"#,
             expect![[r#"
                 run s-1 of a
@@ -187,7 +203,8 @@ mod tests {
                 fail s-3 of unknown env {}: the claimed job is invalid: agentId: invalid agentId: must match [A-Za-z0-9._-]{1,128}
                 unattributable
                 unattributable
-                fail s-4 of a env {}: the claimed job is invalid: colour: unknown field `colour`, expected one of `agentId`, `sessionId`, `prompt`, `env`, `storage`, `options`, `skills`, `files`, `timeoutSeconds`, `conversationId`, `agentVersion`, `conversation`"#]],
+                fail s-4 of a env {}: the claimed job is invalid: colour: unknown field `colour`, expected one of `agentId`, `sessionId`, `prompt`, `env`, `storage`, `options`, `skills`, `files`, `timeoutSeconds`, `conversationId`, `agentVersion`, `conversation`, `databases`
+                fail s-5 of a env {} databases[0] postgres://u:long-password@h/db: the claimed job is invalid: databases[0].readOnly: invalid type: string "yes", expected a boolean"#]],
         );
         check("[]", expect![[r#"error: the claim answer has no `jobs` array"#]]);
         check(

@@ -104,6 +104,7 @@ pub(crate) async fn launch(state: &Arc<AppState>, prepared: Prepared) -> Result<
         cwd: dirs.cwd.to_string_lossy().into_owned(),
         options: prepared.request.options.clone(),
         conversation: prepared.request.conversation.clone(),
+        databases: prepared.request.databases.clone(),
     };
     let spec = SpawnSpec {
         program: state.runner.program.clone(),
@@ -235,6 +236,17 @@ pub(super) fn new_entry(
         }
     })?;
     let progress = writer.subscribe();
+    // A database's URL and its password (issue 15), under the database's name.
+    let databases: Vec<(String, String)> = prepared
+        .request
+        .databases
+        .iter()
+        .flat_map(|d| {
+            d.redactions()
+                .into_iter()
+                .map(|v| (format!("databases.{}", d.name), v))
+        })
+        .collect();
     // `--agent-env` values are secrets as much as the request's: the quickstart passes an API key that way.
     let secrets = state
         .config
@@ -250,7 +262,8 @@ pub(super) fn new_entry(
                 .iter()
                 .filter_map(|s| s.api_key.as_deref())
                 .map(|k| (SecretName::StorageApiKey.as_str(), k)),
-        );
+        )
+        .chain(databases.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let redactor = Arc::new(Redactor::new(secrets));
     let log = SessionLog::new(writer, redactor, state.config.max_output);
     let session = Session::pending(

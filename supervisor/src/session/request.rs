@@ -33,6 +33,10 @@ pub(crate) fn prepare(request: ExecuteRequest, default_timeout: Duration) -> Res
         validate::check_storage(&storage.api_url, storage.api_key.as_deref())?;
     }
     validate::check_options(&request.options, "options.")?;
+    let databases: Vec<(&str, Option<&str>)> = (request.databases.iter())
+        .map(|d| (d.name.as_str(), Some(d.url.as_str())))
+        .collect();
+    validate::check_databases(&databases, request.options.mcp_servers.as_ref())?;
     let timeout =
         validate::check_timeout(request.timeout_seconds)?.map_or(default_timeout, Duration::from_secs);
     let files = validate::plan_files(&request.skills, &request.files)?;
@@ -122,6 +126,15 @@ mod tests {
         check_refused(
             json!({"agentId":"a","prompt":"p","storage":{"type":"postgresql","apiUrl":"https://user:pw@cp/x"}}),
             "storage.apiUrl: must not hold credentials (user:password@): give the key as storage.apiKey",
+        );
+        check_refused(
+            json!({"agentId":"a","prompt":"p","databases":[{"name":"crm","url":"http://u:pw-SECRET@h/db"}]}),
+            "databases[0].url: must be a postgres:// or postgresql:// URL (the scheme is \"http\")",
+        );
+        check_refused(
+            json!({"agentId":"a","prompt":"p","databases":[{"name":"crm","url":"postgres://h/db"}],
+                   "options":{"mcpServers":{"crm":{"command":"x"}}}}),
+            "databases[0].name: \"crm\" is an mcpServers key too: a database is served as the MCP server of its name",
         );
         check_refused(
             json!({"agentId":"a","prompt":"p","options":{"permissionMode":"yolo"}}),

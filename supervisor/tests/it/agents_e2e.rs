@@ -19,13 +19,13 @@ const FILE_CONTENT: &str = "FILE-CONTENT-5512";
 const PLAIN: &str = "PLAIN-VALUE-3301";
 
 /// The database `serve` keeps: a SQLite file in the test's directory, or a PostgreSQL database of its own.
-enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres(PgDb),
 }
 
 impl Backend {
-    fn database_url(&self, dir: &Path) -> String {
+    pub(crate) fn database_url(&self, dir: &Path) -> String {
         match self {
             Backend::Sqlite => format!("sqlite://{}", dir.join("agentctl.db").display()),
             Backend::Postgres(db) => db.url.clone(),
@@ -33,7 +33,7 @@ impl Backend {
     }
 
     /// Everything the database holds, as bytes: its files, or a dump of its rows.
-    fn contents(&self, dir: &Path) -> Vec<(String, Vec<u8>)> {
+    pub(crate) fn contents(&self, dir: &Path) -> Vec<(String, Vec<u8>)> {
         match self {
             Backend::Sqlite => {
                 assert!(
@@ -64,15 +64,15 @@ impl Backend {
 
 /// `agentctl serve` as a child process (the binary `cargo test --workspace` builds beside this test's),
 /// with its log in a file; killed when dropped.
-struct Serve {
+pub(crate) struct Serve {
     child: Child,
-    url: String,
+    pub(crate) url: String,
     log: PathBuf,
     client: reqwest::Client,
 }
 
 impl Serve {
-    async fn start(dir: &Path, backend: &Backend) -> Self {
+    pub(crate) async fn start(dir: &Path, backend: &Backend) -> Self {
         let bin = agentctl_bin();
         let addr = free_addr();
         let log = dir.join("serve.log");
@@ -120,12 +120,12 @@ impl Serve {
         serve
     }
 
-    fn log_text(&self) -> String {
+    pub(crate) fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// A public-API request; panics unless it succeeds, and returns the answer's text.
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> String {
+    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> String {
         let mut request = self
             .client
             .request(method.clone(), format!("{}{path}", self.url))
@@ -140,12 +140,12 @@ impl Serve {
         text
     }
 
-    async fn get(&self, path: &str) -> Value {
+    pub(crate) async fn get(&self, path: &str) -> Value {
         serde_json::from_str(&self.call(reqwest::Method::GET, path, None).await).unwrap()
     }
 
     /// Every stored event of a session, paged.
-    async fn events(&self, id: &str) -> Vec<Value> {
+    pub(crate) async fn events(&self, id: &str) -> Vec<Value> {
         let mut all: Vec<Value> = Vec::new();
         loop {
             let mut path = format!("/api/v1/sessions/{id}/events?limit=1000");
@@ -209,12 +209,12 @@ fn definition(secret: &str) -> Value {
     })
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 /// Every file below `dir`, with its bytes.
-fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+pub(crate) fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(dir) = stack.pop() {
@@ -231,7 +231,7 @@ fn files_below(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
 }
 
 /// The content blocks of every event of `kind` (`assistant`, `user`), flattened.
-fn blocks(events: &[Value], kind: &str) -> Vec<Value> {
+pub(crate) fn blocks(events: &[Value], kind: &str) -> Vec<Value> {
     events
         .iter()
         .filter(|e| e["type"] == kind)
@@ -418,7 +418,7 @@ async fn prove(backend: Backend) {
 }
 
 /// A value unique to this run, so no earlier run's leftovers can satisfy or fail the check.
-fn unique() -> String {
+pub(crate) fn unique() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()

@@ -12,6 +12,7 @@ mod api;
 mod context;
 mod conversation;
 mod conversation_cp;
+mod databases;
 mod delivery;
 mod destinations;
 mod dispatch;

@@ -119,6 +119,16 @@ pub fn agent(a: &Agent, now_ms: i64) -> String {
             "MCP",
             list(a.mcp_servers.iter().flatten().map(|(k, _)| k.clone())),
         ),
+        (
+            "Databases",
+            list(a.databases.iter().map(|d| {
+                format!(
+                    "{} ({})",
+                    d.name,
+                    if d.read_only { "read-only" } else { "read-write" }
+                )
+            })),
+        ),
         ("Skills", list(a.skills.iter().map(|s| s.name.clone()))),
         ("Files", list(a.files.iter().map(|f| f.path.clone()))),
         ("Env", pairs(&a.env)),
@@ -233,6 +243,7 @@ mod tests {
             Tools:       Bash, Skill
             Denied:      -
             MCP:         -
+            Databases:   -
             Skills:      refunds
             Files:       policies/refunds.md
             Env:         TZ=Europe/Berlin

@@ -213,6 +213,8 @@ impl Fields {
             files,
             env: pairs(&self.env, "env")?,
             secrets: Some(self.secrets()?),
+            // The form does not edit databases: the current ones (their URLs `{"set": true}`) are kept.
+            databases: current.map(|c| c.databases.clone()).unwrap_or_default(),
             timeout_seconds: number(&self.timeout_seconds, "timeoutSeconds")?,
             runtime_selector: pairs(&self.runtime_selector, "runtimeSelector")?,
             version: None,
