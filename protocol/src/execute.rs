@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{AgentId, SessionId};
+use crate::{AgentId, Packages, SessionId};
 
 /// Body of `POST /execute` (DESIGN.md §3).
 ///
@@ -38,6 +38,10 @@ pub struct ExecuteRequest {
     /// claimed job, absent for a conversation's first turn.
     #[serde(default)]
     pub conversation: Option<ConversationState>,
+    /// Packages the runtime installs before the agent starts, from the lockfile (required with `npm`).
+    /// Left out when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<Packages>,
 }
 
 /// The bundled CLI's own session files of a conversation's latest turn (DESIGN.md §9, agent-runner/README.md).

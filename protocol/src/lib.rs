@@ -13,6 +13,7 @@
 //! - `session`: `Session`, `SessionStatus` and the control plane's `SessionDetail`.
 //! - `execute`: `POST /execute` request and answer, and the job spec the runner reads on stdin.
 //! - `agent`: agent definitions, queued sessions and conversations (DESIGN.md §9).
+//! - `packages`: the packages an agent needs installed (`packages.npm` and its pinned lockfile).
 //! - `trigger`: trigger definitions, previews and deliveries (DESIGN.md §10).
 //! - `validate`: the checks of a request's context, shared by the supervisor and the control plane.
 //! - `api`: error body, health, cancel, the internal ingest/heartbeat/claim messages and the runtime list.
@@ -23,6 +24,7 @@ mod auth;
 mod event;
 mod execute;
 mod ids;
+mod packages;
 mod session;
 mod trigger;
 pub mod validate;
@@ -46,6 +48,7 @@ pub use execute::{
     SkillSpec, StorageSpec,
 };
 pub use ids::{AgentId, InvalidId, SessionId, TriggerId};
+pub use packages::Packages;
 pub use session::{Session, SessionDetail, SessionStatus};
 pub use trigger::{
     Delivery, DeliveryList, DeliveryReply, DeliveryStatus, PreviewRequest, PreviewResponse, ReplyKind,

@@ -36,5 +36,6 @@ pub fn job(
         conversation_id: Some(conversation_id.clone()),
         agent_version: Some(version),
         conversation: None,
+        packages: agent.packages.clone(),
     }
 }

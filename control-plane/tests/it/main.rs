@@ -25,6 +25,7 @@ mod history;
 mod hooks;
 mod ingest;
 mod logged_serve;
+mod packages;
 mod rejections;
 mod replier;
 mod replies;

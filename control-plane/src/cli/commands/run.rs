@@ -113,6 +113,7 @@ fn request(args: &RunArgs) -> Result<ExecuteRequest, CliError> {
         conversation_id: None,
         agent_version: None,
         conversation: None,
+        packages: None,
     })
 }
 
