@@ -17,8 +17,6 @@ use url::Url;
 
 /// How long one npm resolution may take before the PUT is refused.
 pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(120);
-/// Most characters of npm's own error kept in an answer.
-const MAX_ERROR_CHARS: usize = 2000;
 
 /// The npm registry the control plane resolves from (`--npm-registry`); may carry credentials.
 #[derive(Clone)]
@@ -148,7 +146,11 @@ async fn resolve(registry: &NpmRegistry, specs: &[String]) -> Result<String, Req
     };
     let elapsed_ms = started.elapsed().as_millis();
     if !output.status.success() {
-        let error = npm_error(&String::from_utf8_lossy(&output.stderr), registry);
+        let error = validate::npm_error(
+            &String::from_utf8_lossy(&output.stderr),
+            registry.expose(),
+            &registry.redacted(),
+        );
         tracing::info!(registry = %registry.redacted(), elapsed_ms, error = %error, "npm could not pin packages.npm");
         return Err(RequestError::new(
             "packages.npm",
@@ -159,46 +161,6 @@ async fn resolve(registry: &NpmRegistry, specs: &[String]) -> Result<String, Req
         .map_err(|e| internal(format!("read the lockfile npm wrote: {e}")))?;
     tracing::info!(registry = %registry.redacted(), elapsed_ms, packages = specs.len(), "packages.npm pinned");
     Ok(lockfile)
-}
-
-/// npm's own error, trimmed: its `npm error` lines without the pointer to its debug log (a path of ours),
-/// the registry's credentials hidden.
-pub fn npm_error(stderr: &str, registry: &NpmRegistry) -> String {
-    let lines: Vec<&str> = stderr
-        .lines()
-        .filter_map(|l| l.strip_prefix("npm error").or_else(|| l.strip_prefix("npm ERR!")))
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("A complete log of this run"))
-        .collect();
-    let text = if lines.is_empty() {
-        stderr.trim().to_owned()
-    } else {
-        lines.join("\n")
-    };
-    let text = text.replace(registry.expose(), &registry.redacted());
-    let text = hide_userinfo(&text);
-    match text.char_indices().nth(MAX_ERROR_CHARS) {
-        Some((i, _)) => format!("{}…", &text[..i]),
-        None => text,
-    }
-}
-
-/// `scheme://user:secret@host` anywhere in `text` becomes `scheme://host`.
-fn hide_userinfo(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        out.push_str(&rest[..i + 3]);
-        rest = &rest[i + 3..];
-        let end = rest
-            .find(|c: char| c.is_whitespace() || c == '/')
-            .unwrap_or(rest.len());
-        if let Some(at) = rest[..end].rfind('@') {
-            rest = &rest[at + 1..];
-        }
-    }
-    out.push_str(rest);
-    out
 }
 
 /// A refusal that is not the caller's: said without npm's details.
@@ -239,17 +201,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn npm_errors_keep_npms_lines_without_the_log_path_or_credentials() {
+    fn the_registry_is_shown_without_its_credentials() {
         let registry = NpmRegistry::parse("https://u:s3cret@npm.example/").unwrap();
-        let stderr = "npm error code E404\nnpm error 404 Not Found - GET https://u:s3cret@npm.example/zz9\n\
-                      npm notice New minor version\nnpm error A complete log of this run can be found in: /tmp/x.log\n";
-        let got = npm_error(stderr, &registry);
-        assert_eq!(got, "code E404\n404 Not Found - GET https://npm.example/zz9");
         assert_eq!(registry.redacted(), "https://npm.example/");
-        assert_eq!(
-            hide_userinfo("see http://a:b@h/x and ftp://h2"),
-            "see http://h/x and ftp://h2"
-        );
+        assert_eq!(format!("{registry:?}"), "NpmRegistry(\"https://npm.example/\")");
+        assert!(NpmRegistry::parse("ftp://npm.example/").is_err());
     }
 
     #[test]

@@ -30,6 +30,11 @@ pub fn apply(row: &mut SessionRow, event: &Event) {
     match event.kind.as_str() {
         "session.started" if from_supervisor => session_started(row, event),
         "session.finished" if from_supervisor => session_finished(row, event),
+        // The runtime installs the job's packages before `session.started` (issue 15): it has the claim, so
+        // the session is no longer `pending` and its lease does not send it to another runtime meanwhile.
+        "packages.installing" if from_supervisor && row.status == SessionStatus::Pending => {
+            row.status = SessionStatus::Running;
+        }
         "result" => result(row, event, seq),
         "system" => system(row, event),
         _ => {}

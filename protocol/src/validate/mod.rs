@@ -23,8 +23,8 @@ use std::fmt;
 pub use env::{MAX_ENV_NAME_LEN, check_env, check_env_name, check_env_value};
 pub use files::{PlannedFile, plan_files};
 pub use npm::{
-    MAX_LOCKFILE_BYTES, MAX_NPM_NAME_LEN, MAX_NPM_PACKAGES, NpmSpec, check_job_packages, check_packages,
-    npm_manifest, parse_npm_spec,
+    MAX_LOCKFILE_BYTES, MAX_NPM_ERROR_CHARS, MAX_NPM_NAME_LEN, MAX_NPM_PACKAGES, NpmSpec, check_job_packages,
+    check_packages, npm_error, npm_manifest, parse_npm_spec,
 };
 pub use options::{
     MAX_TIMEOUT_SECONDS, PERMISSION_MODES, check_options, check_prompt, check_storage, check_timeout,

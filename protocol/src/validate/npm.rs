@@ -178,3 +178,45 @@ pub fn npm_manifest(specs: &[String]) -> Result<String, RequestError> {
     });
     Ok(serde_json::to_string_pretty(&manifest).expect("a manifest serialises") + "\n")
 }
+
+/// Most characters of npm's own error kept for an answer or a session's `error`.
+pub const MAX_NPM_ERROR_CHARS: usize = 2000;
+
+/// npm's own error out of its stderr, trimmed: its `npm error` lines, without the pointer to its debug log
+/// (a path of ours), `registry` shown as `shown`, and the userinfo of any other URL hidden.
+pub fn npm_error(stderr: &str, registry: &str, shown: &str) -> String {
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("npm error").or_else(|| l.strip_prefix("npm ERR!")))
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("A complete log of this run"))
+        .collect();
+    let text = if lines.is_empty() {
+        stderr.trim().to_owned()
+    } else {
+        lines.join("\n")
+    };
+    let text = hide_userinfo(&text.replace(registry, shown));
+    match text.char_indices().nth(MAX_NPM_ERROR_CHARS) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
+    }
+}
+
+/// `scheme://user:secret@host` anywhere in `text` becomes `scheme://host`.
+fn hide_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        out.push_str(&rest[..i + 3]);
+        rest = &rest[i + 3..];
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '/')
+            .unwrap_or(rest.len());
+        if let Some(at) = rest[..end].rfind('@') {
+            rest = &rest[at + 1..];
+        }
+    }
+    out.push_str(rest);
+    out
+}

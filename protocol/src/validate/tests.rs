@@ -330,3 +330,20 @@ fn the_manifest_names_each_package_with_its_range() {
     "#]]
     .assert_eq(&manifest);
 }
+
+#[test]
+fn npm_errors_keep_npms_lines_without_the_log_path_or_credentials() {
+    let stderr = "npm error code E404\nnpm error 404 Not Found - GET https://u:s3cret@npm.example/zz9\n\
+                  npm notice New minor version\nnpm error A complete log of this run can be found in: /tmp/x.log\n\
+                  npm error fetch http://other:pw@mirror/x failed\n";
+    expect![[r#"
+        code E404
+        404 Not Found - GET https://npm.example/zz9
+        fetch http://mirror/x failed"#]]
+    .assert_eq(&npm_error(
+        stderr,
+        "https://u:s3cret@npm.example/",
+        "https://npm.example/",
+    ));
+    expect!["no npm here"].assert_eq(&npm_error("  no npm here\n", "r", "r"));
+}

@@ -187,7 +187,7 @@ mod tests {
                 fail s-3 of unknown env {}: the claimed job is invalid: agentId: invalid agentId: must match [A-Za-z0-9._-]{1,128}
                 unattributable
                 unattributable
-                fail s-4 of a env {}: the claimed job is invalid: colour: unknown field `colour`, expected one of `agentId`, `sessionId`, `prompt`, `env`, `storage`, `options`, `skills`, `files`, `timeoutSeconds`, `conversationId`, `agentVersion`, `conversation`"#]],
+                fail s-4 of a env {}: the claimed job is invalid: colour: unknown field `colour`, expected one of `agentId`, `sessionId`, `prompt`, `env`, `storage`, `options`, `skills`, `files`, `timeoutSeconds`, `conversationId`, `agentVersion`, `conversation`, `packages`"#]],
         );
         check("[]", expect![[r#"error: the claim answer has no `jobs` array"#]]);
         check(
