@@ -183,13 +183,14 @@ pub fn npm_manifest(specs: &[String]) -> Result<String, RequestError> {
 pub const MAX_NPM_ERROR_CHARS: usize = 2000;
 
 /// npm's own error out of its stderr, trimmed: its `npm error` lines, without the pointer to its debug log
-/// (a path of ours), `registry` shown as `shown`, and the userinfo of any other URL hidden.
+/// (a path of ours) or stack frames, `registry` shown as `shown`, and the userinfo of any other URL hidden.
 pub fn npm_error(stderr: &str, registry: &str, shown: &str) -> String {
     let lines: Vec<&str> = stderr
         .lines()
         .filter_map(|l| l.strip_prefix("npm error").or_else(|| l.strip_prefix("npm ERR!")))
         .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with("A complete log of this run"))
+        // Nor the stack frames of a JavaScript error (`at ClientRequest.<anonymous> (/usr/lib/…)`).
+        .filter(|l| !l.is_empty() && !l.starts_with("A complete log of this run") && !l.starts_with("at "))
         .collect();
     let text = if lines.is_empty() {
         stderr.trim().to_owned()

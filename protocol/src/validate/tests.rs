@@ -335,7 +335,8 @@ fn the_manifest_names_each_package_with_its_range() {
 fn npm_errors_keep_npms_lines_without_the_log_path_or_credentials() {
     let stderr = "npm error code E404\nnpm error 404 Not Found - GET https://u:s3cret@npm.example/zz9\n\
                   npm notice New minor version\nnpm error A complete log of this run can be found in: /tmp/x.log\n\
-                  npm error fetch http://other:pw@mirror/x failed\n";
+                  npm error fetch http://other:pw@mirror/x failed\n\
+                  npm error     at ClientRequest.<anonymous> (/usr/lib/node_modules/npm/x.js:1:2)\n";
     expect![[r#"
         code E404
         404 Not Found - GET https://npm.example/zz9

@@ -201,3 +201,80 @@ async fn a_lockfile_that_cannot_install_fails_the_session_with_npms_error_and_th
     assert_eq!(status, 400, "{answer}");
     assert!(answer.to_string().contains("packages.lockfile"), "{answer}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_of_one_lockfile_started_together_share_one_install() {
+    // The control plane pins the lockfile; the sessions are posted straight to a supervisor, all at once.
+    let cp = ControlPlane::start().await;
+    cp.put_agent("pinned", &json!({"packages": {"npm": ["is-number@7.0.0"]}}))
+        .await;
+    let packages = cp.get("/api/v1/agents/pinned").await["packages"].clone();
+    let sup = Options::default().arg("--max-sessions").arg("4").start();
+    let cmd = format!(
+        r#"echo "{{\"type\":\"probe\",\"isNumber\":\"$(node -e "console.log(require('is-number')(5))")\"}}"; echo '{SUCCESS}'"#
+    );
+    let ids = ["s-together-1", "s-together-2", "s-together-3"];
+    futures_util::future::join_all(
+        ids.iter()
+            .map(|id| sup.run_cmd_with(id, &cmd, json!({"packages": packages.clone()}))),
+    )
+    .await;
+    let mut cold = 0;
+    for id in ids {
+        let finished = sup.wait_finished(id, Duration::from_secs(300)).await;
+        assert_eq!(finished["status"], "succeeded", "{finished}");
+        let events = sup.events(id).await;
+        assert_eq!(one(&events, "probe")["data"]["isNumber"], "true");
+        let installed = one(&events, "packages.installed");
+        println!(
+            "{id}: cached {} after {} ms",
+            installed["data"]["cached"], installed["data"]["durationMs"]
+        );
+        cold += usize::from(installed["data"]["cached"] == false);
+    }
+    assert_eq!(cold, 1, "one install, shared");
+    assert_eq!(trees(&sup.workspace()).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_that_refuses_fails_the_session_without_showing_its_credentials() {
+    let sup = Options::default()
+        .env(
+            "SUPERVISOR_NPM_REGISTRY",
+            "http://npm-user:s3cret-t0ken@127.0.0.1:9/",
+        )
+        .start();
+    let lockfile = json!({
+        "name": "agent-packages", "version": "0.0.0", "lockfileVersion": 3, "requires": true,
+        "packages": {
+            "": {"name": "agent-packages", "version": "0.0.0", "dependencies": {"is-number": "7.0.0"}},
+            "node_modules/is-number": {
+                "version": "7.0.0",
+                "resolved": "http://npm-user:s3cret-t0ken@127.0.0.1:9/is-number/-/is-number-7.0.0.tgz"
+            }
+        }
+    })
+    .to_string();
+    let packages = json!({"packages": {"npm": ["is-number@7.0.0"], "lockfile": lockfile}});
+    sup.run_cmd_with("s-refused", &format!("echo '{SUCCESS}'"), packages)
+        .await;
+    let finished = sup.wait_finished("s-refused", Duration::from_secs(300)).await;
+    assert_eq!(finished["status"], "failed", "{finished}");
+    let error = finished["error"].as_str().unwrap();
+    println!("{error}");
+    assert!(
+        error.starts_with("install npm packages: npm ci failed"),
+        "{error}"
+    );
+    assert!(
+        error.contains("127.0.0.1:9"),
+        "npm's error names where it failed: {error}"
+    );
+    let events = sup.events("s-refused").await;
+    let everything = format!("{events:?}{}", sup.stderr());
+    assert!(
+        !everything.contains("s3cret-t0ken"),
+        "the credentials leaked: {everything}"
+    );
+    assert!(!everything.contains("npm-user"), "the user leaked: {everything}");
+}
