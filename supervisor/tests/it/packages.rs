@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{CP_KEY, ControlPlane, Options, Sup, eventually};
+use crate::support::{CP_KEY, ControlPlane, FakeModel, Options, Sup, eventually};
 
 const SUCCESS: &str =
     r#"{"type":"result","subtype":"success","is_error":false,"num_turns":1,"result":"done"}"#;
@@ -277,4 +277,50 @@ async fn a_registry_that_refuses_fails_the_session_without_showing_its_credentia
         "the credentials leaked: {everything}"
     );
     assert!(!everything.contains("npm-user"), "the user leaked: {everything}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_real_sdks_bash_tool_requires_a_package_and_runs_its_command() {
+    let cp = ControlPlane::start().await;
+    cp.put_agent(
+        "pinned",
+        &json!({"packages": {"npm": ["is-number@7.0.0", "semver@7.6.3"]}}),
+    )
+    .await;
+    let packages = cp.get("/api/v1/agents/pinned").await["packages"].clone();
+    let command =
+        r#"node -e "console.log('is-number-says-' + require('is-number')(5))" && semver -r '^7' 7.1.0"#;
+    let model = FakeModel::scenarios(&json!({"default": "npm", "scenarios": {"npm": {"turns": [
+        {"text": "Using the package.", "toolUse": {"name": "Bash", "input": {"command": command, "description": "probe"}}},
+        {"text": "SAW: {{tool_result}}"}
+    ]}}}))
+    .await;
+    let sup = Options::default().real_sdk().model(&model).start();
+    let body = json!({
+        "agentId": "sdk-npm", "sessionId": "s-sdk-npm", "prompt": "scenario:npm use the package",
+        "env": {"ANTHROPIC_API_KEY": "sk-fake-key-for-tests"},
+        "options": {"model": "claude-sonnet-4-5", "permissionMode": "default", "allowedTools": ["Bash"]},
+        "packages": packages,
+    });
+    let (status, answer) = sup.post("/execute", &body).await;
+    assert_eq!(status, 202, "{answer}");
+    let session = sup.wait_finished("s-sdk-npm", Duration::from_secs(300)).await;
+    let events = sup.events("s-sdk-npm").await;
+    assert_eq!(session["status"], "succeeded", "{session}\n{events:#?}");
+    let answer: String = events
+        .iter()
+        .filter(|e| e["type"] == "assistant")
+        .flat_map(|e| {
+            e["data"]["message"]["content"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|b| b["type"] == "text")
+        .map(|b| b["text"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        answer.contains("is-number-says-true") && answer.contains("7.1.0"),
+        "the tool result: {answer}\n{events:#?}"
+    );
 }
