@@ -93,6 +93,11 @@ pub struct ServeFlags {
     #[arg(long, env = "AGENTCTL_RETENTION", default_value = "off", value_name = "DUR|off",
         value_parser = crate::retention::parse_flag)]
     pub retention: crate::retention::Retention,
+    /// The npm registry agents' `packages.npm` are resolved from when a version is made; may carry
+    /// credentials (`https://user:token@host/`), which logs and answers never show.
+    #[arg(long, env = "AGENTCTL_NPM_REGISTRY", default_value = crate::agents::packages::NpmRegistry::DEFAULT,
+        value_parser = crate::agents::packages::NpmRegistry::parse, hide_env_values = true)]
+    pub npm_registry: crate::agents::packages::NpmRegistry,
     /// Where triggers are called from, how large a hook's body may be, where replies go.
     #[command(flatten)]
     pub triggers: Box<TriggerFlags>,

@@ -15,6 +15,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use crate::agents::packages::NpmRegistry;
 use crate::connections::{self, Limits};
 use crate::credentials;
 use crate::dispatch::{self, Bell, Dispatch};
@@ -132,6 +133,7 @@ impl Application {
                 secrets_key,
                 lease: config.claim_lease,
                 bell,
+                npm_registry: NpmRegistry::default(),
             }),
             shutdown: CancellationToken::new(),
             heartbeat_timeout: config.heartbeat_timeout,
@@ -149,6 +151,14 @@ impl Application {
             ui: true,
             retention: Retention::default(),
         })
+    }
+
+    /// Resolves agents' npm packages from this registry (`--npm-registry`) instead of npmjs.org.
+    pub fn npm_registry(mut self, registry: NpmRegistry) -> Self {
+        Arc::get_mut(&mut self.state.dispatch)
+            .expect("the dispatch state is not shared before the server runs")
+            .npm_registry = registry;
+        self
     }
 
     /// Serves the web UI or not (`--no-ui`).

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    AgentDatabase, AgentId, AgentOptions, FileSpec, SessionDetail, SessionId, SessionStatus, SkillSpec,
+    AgentDatabase, AgentId, AgentOptions, FileSpec, Packages, SessionDetail, SessionId, SessionStatus,
+    SkillSpec,
 };
 
 /// An agent definition: the body of `PUT /api/v1/agents/{id}` and, with `version`, `createdAt` and
@@ -56,6 +57,10 @@ pub struct Agent {
     pub timeout_seconds: Option<u64>,
     #[serde(default)]
     pub runtime_selector: BTreeMap<String, String>,
+    /// Packages to install before the agent starts; answers carry the pinned lockfile. Left out when
+    /// absent, so the stored form of a definition without packages is what it was before the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<Packages>,
     #[serde(default)]
     pub version: Option<u32>,
     #[serde(default)]

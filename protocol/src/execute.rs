@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{AgentId, DatabaseSpec, SessionId};
+use crate::{AgentId, DatabaseSpec, Packages, SessionId};
 
 /// Body of `POST /execute` (DESIGN.md §3).
 ///
@@ -42,6 +42,10 @@ pub struct ExecuteRequest {
     /// events like an `env` value. Left out when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub databases: Vec<DatabaseSpec>,
+    /// Packages the runtime installs before the agent starts, from the lockfile (required with `npm`).
+    /// Left out when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub packages: Option<Packages>,
 }
 
 /// The bundled CLI's own session files of a conversation's latest turn (DESIGN.md §9, agent-runner/README.md).

@@ -14,6 +14,7 @@
 //! - `execute`: `POST /execute` request and answer, and the job spec the runner reads on stdin.
 //! - `databases`: an agent's database connections and a job's (issue 15).
 //! - `agent`: agent definitions, queued sessions and conversations (DESIGN.md §9).
+//! - `packages`: the packages an agent needs installed (`packages.npm` and its pinned lockfile).
 //! - `trigger`: trigger definitions, previews and deliveries (DESIGN.md §10).
 //! - `validate`: the checks of a request's context, shared by the supervisor and the control plane.
 //! - `api`: error body, health, cancel, the internal ingest/heartbeat/claim messages and the runtime list.
@@ -25,6 +26,7 @@ mod databases;
 mod event;
 mod execute;
 mod ids;
+mod packages;
 mod session;
 mod trigger;
 pub mod validate;
@@ -49,6 +51,7 @@ pub use execute::{
     SkillSpec, StorageSpec,
 };
 pub use ids::{AgentId, InvalidId, SessionId, TriggerId};
+pub use packages::Packages;
 pub use session::{Session, SessionDetail, SessionStatus};
 pub use trigger::{
     Delivery, DeliveryList, DeliveryReply, DeliveryStatus, PreviewRequest, PreviewResponse, ReplyKind,

@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use crate::config::{Cli, Command, Config, SECRET_FLAGS, secret_on_command_line};
 use crate::http::server::{Limits, connection_cap};
 use crate::metrics::Metrics;
+use crate::packages::NpmCache;
 use crate::process::Reaper;
 use crate::retention::ledger::Ledger;
 use crate::secret::{Secret, SecretName};
@@ -169,7 +170,9 @@ async fn build(
         config.control_plane_url.as_deref(),
         internal_api_key.as_ref().map(Secret::expose),
     );
+    let npm = NpmCache::new(&config.workspace, config.npm_registry.clone(), run_as);
     let state = Arc::new(AppState {
+        npm,
         config,
         runtime_id,
         started: Instant::now(),

@@ -89,6 +89,12 @@ pub(crate) struct Config {
     #[arg(long, env = "ANTHROPIC_UPSTREAM", default_value = "https://api.anthropic.com")]
     pub(crate) anthropic_upstream: String,
 
+    /// The npm registry jobs' `packages.npm` are installed from (`npm ci`); may carry credentials
+    /// (`https://user:token@host/`), which logs and events never show.
+    #[arg(long, env = "SUPERVISOR_NPM_REGISTRY", default_value = crate::packages::NpmRegistry::DEFAULT,
+        value_parser = crate::packages::NpmRegistry::parse, hide_env_values = true)]
+    pub(crate) npm_registry: crate::packages::NpmRegistry,
+
     /// The control plane that receives this runtime's events.
     #[arg(long, env = "CONTROL_PLANE_URL")]
     pub(crate) control_plane_url: Option<String>,

@@ -5,12 +5,13 @@
 //! log, and shuts down without losing a line.
 //!
 //! Layers (a module names only modules of its own layer or below):
-//! - values: `secret`, `random`, `redact`, `metrics`, `labels`, `eventlog`, `process`, the value modules of
+//! - values: `secret`, `random`, `redact`, `metrics`, `labels`, `eventlog`, `process`, `packages` (the npm
+//!   cache: its installs run through `process`), the value modules of
 //!   `session` (`request`, `workspace`, `env`, `lines`, `log`, `outcome`, `removed`) and of `retention`
 //!   (`decide`, `ledger`);
 //! - config: `config` (flags and environment), `startup` (what is decided once before serving);
 //! - state: `session::entry`, `session::table`, `ship::destination`, `ship::shippers`, `state`;
-//! - behaviour: `session::{launch, supervise, pump, refused}`, the shippers' tasks, `retention::sweep`,
+//! - behaviour: `session::{launch, packages, supervise, pump, refused}`, the shippers' tasks, `retention::sweep`,
 //!   `dispatch` (the one way a session starts, and the pull loop), `proxy`, `recover`, `http`, `signals`,
 //!   `drain`, `lifetime` (`--max-jobs`, `--exit-when-idle`), `shutdown`,
 //!   `healthcheck`, and `app`, the composition that `main` calls.
@@ -27,6 +28,7 @@ mod http;
 mod labels;
 mod lifetime;
 mod metrics;
+mod packages;
 mod process;
 mod proxy;
 mod random;

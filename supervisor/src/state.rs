@@ -58,6 +58,8 @@ pub(crate) struct AppState {
     /// Delivery to the control plane (and to requests' `storage`).
     pub(crate) shippers: Shippers,
     pub(crate) sessions: Arc<SessionTable>,
+    /// Jobs' npm packages, installed once per lockfile (`--npm-registry`).
+    pub(crate) npm: crate::packages::NpmCache,
 }
 
 impl AppState {

@@ -39,6 +39,10 @@ pub fn check(path_id: &str, mut body: Agent) -> Result<(AgentId, Agent), Request
     validate::check_env("env", &body.env)?;
     validate::plan_files(&body.skills, &body.files)?;
     validate::check_agent_skills(&body.skills)?;
+    body.packages = super::packages::normalise(body.packages.take());
+    if let Some(packages) = &body.packages {
+        validate::check_packages(packages)?;
+    }
     for (name, field) in body.secrets.iter().flatten() {
         let at = format!("secrets.{name}");
         validate::check_env_name(name).map_err(|m| RequestError::new(&at, m))?;

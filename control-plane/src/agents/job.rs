@@ -38,5 +38,6 @@ pub fn job(
         conversation: None,
         // The claim fills them in from the sealed URLs (`super::databases::resolve`).
         databases: Vec::new(),
+        packages: agent.packages.clone(),
     }
 }

@@ -67,10 +67,22 @@ fn a_definition_is_refused_naming_the_field() {
             "runtimeSelector.pool: keys and values are 1 to 253 characters, without `=` or control characters"
         ],
     );
+    check(json!({"packages": {"npm": ["is-number@7.0.0"]}}), expect!["ok"]);
+    check(json!({"packages": {"npm": []}}), expect!["ok"]);
+    check(
+        json!({"packages": {"npm": ["is-number@7.0.0", "a b"]}}),
+        expect![[
+            r#"packages.npm[1]: "a b": "a b" is not an npm package name: lowercase letters, digits, `-`, `.` and `_`, not starting with `.` or `_`, optionally `@scope/` first (git, file and URL specs are refused)"#
+        ]],
+    );
+    check(
+        json!({"packages": {"pip": ["x"]}}),
+        expect!["parse: unknown field `pip`, expected `npm` or `lockfile`"],
+    );
     check(
         json!({"maxturns": 3}),
         expect![
-            "parse: unknown field `maxturns`, expected one of `id`, `description`, `model`, `systemPrompt`, `maxTurns`, `allowedTools`, `disallowedTools`, `permissionMode`, `maxBudgetUsd`, `mcpServers`, `skills`, `files`, `env`, `secrets`, `databases`, `timeoutSeconds`, `runtimeSelector`, `version`, `createdAt`, `updatedAt`"
+            "parse: unknown field `maxturns`, expected one of `id`, `description`, `model`, `systemPrompt`, `maxTurns`, `allowedTools`, `disallowedTools`, `permissionMode`, `maxBudgetUsd`, `mcpServers`, `skills`, `files`, `env`, `secrets`, `databases`, `timeoutSeconds`, `runtimeSelector`, `packages`, `version`, `createdAt`, `updatedAt`"
         ],
     );
 }

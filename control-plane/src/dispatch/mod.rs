@@ -28,6 +28,8 @@ pub struct Dispatch {
     /// How long a claimed session may stay `pending` before it goes back to the queue.
     pub lease: Duration,
     pub bell: Bell,
+    /// Where agents' `packages.npm` are resolved when a version is made (`--npm-registry`).
+    pub npm_registry: crate::agents::packages::NpmRegistry,
 }
 
 /// Appends the gauge of queued sessions per agent to the metrics text; a database error leaves it out.

@@ -41,7 +41,8 @@ pub async fn put(
 ) -> Result<Response, ApiError> {
     let body: Agent = read_json(&headers, body, MAX_DEFINITION, "an agent definition").await?;
     let key = state.dispatch.secrets_key.as_ref();
-    let (_, outcome) = put::put(&state.store, key, &id, body).await?;
+    let registry = &state.dispatch.npm_registry;
+    let (_, outcome) = put::put(&state.store, key, registry, &id, body).await?;
     let (status, row) = match outcome {
         PutOutcome::Created(row) => (StatusCode::CREATED, row),
         PutOutcome::Replaced(row) | PutOutcome::Unchanged(row) => (StatusCode::OK, row),

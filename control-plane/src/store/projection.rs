@@ -5,7 +5,8 @@
 //! so a batch that arrives out of order can never replace a later value by an earlier one.
 //!
 //! History is not rewritten: only the supervisor's own `session.started`/`session.finished` (source
-//! `supervisor`) move the status (an agent printing a line of that type does not), and a final status is
+//! `supervisor`) move the status (an agent printing a line of that type does not; the supervisor's
+//! `packages.installing` moves a `pending` session to `running`, the claim taken), and a final status is
 //! final (`finished_at` set): a later `session.finished` or `session.started` is stored but changes nothing.
 //! A session the control plane marked `lost` (no `finished_at`) still takes its runtime's own final status.
 
@@ -30,6 +31,11 @@ pub fn apply(row: &mut SessionRow, event: &Event) {
     match event.kind.as_str() {
         "session.started" if from_supervisor => session_started(row, event),
         "session.finished" if from_supervisor => session_finished(row, event),
+        // The runtime installs the job's packages before `session.started` (issue 15): it has the claim, so
+        // the session is no longer `pending` and its lease does not send it to another runtime meanwhile.
+        "packages.installing" if from_supervisor && row.status == SessionStatus::Pending => {
+            row.status = SessionStatus::Running;
+        }
         "result" => result(row, event, seq),
         "system" => system(row, event),
         _ => {}
@@ -172,7 +178,7 @@ mod tests {
     }
 
     /// Applies `(seq, type, data)` events in the order given to a pending row (a lost one with
-    /// `start: Lost`) and shows the fields the projection sets. Types `session.*` come from the supervisor,
+    /// `start: Lost`) and shows the fields the projection sets. Types `session.*` and `packages.*` come from the supervisor,
     /// the others from the agent; `agent:session.finished` is the agent printing that type.
     #[track_caller]
     fn check(start: SessionStatus, events: &[(u64, &str, &str)], expect: Expect) {
@@ -181,7 +187,9 @@ mod tests {
         for &(seq, kind, data) in events {
             let (source, kind) = match kind.strip_prefix("agent:") {
                 Some(kind) => (EventSource::Agent, kind),
-                None if kind.starts_with("session.") => (EventSource::Supervisor, kind),
+                None if kind.starts_with("session.") || kind.starts_with("packages.") => {
+                    (EventSource::Supervisor, kind)
+                }
                 None => (EventSource::Agent, kind),
             };
             let event = Event {
@@ -257,6 +265,22 @@ mod tests {
             expect![[r#"
                 status=Succeeded agent=Some("reviewer") pid=Some(42) created="t0" started=Some("t0") finished=Some("t4") last_seq=Some(4)
                 exit=Some(0) signal=None error=None turns=Some(3) cost=Some(0.044615999999999996) result_seq=Some(3) result=Some("second") model=Some("claude-x")"#]],
+        );
+        // A runtime installing the job's packages has taken the claim: no longer `pending`, not started yet.
+        check(
+            SessionStatus::Pending,
+            &[(0, "packages.installing", r#"{"manager":"npm"}"#)],
+            expect![[r#"
+                status=Running agent=None pid=None created="t0" started=None finished=None last_seq=Some(0)
+                exit=None signal=None error=None turns=None cost=None result_seq=None result=None model=None"#]],
+        );
+        // An agent printing that type moves nothing.
+        check(
+            SessionStatus::Pending,
+            &[(0, "agent:packages.installing", r#"{"manager":"npm"}"#)],
+            expect![[r#"
+                status=Pending agent=None pid=None created="t0" started=None finished=None last_seq=Some(0)
+                exit=None signal=None error=None turns=None cost=None result_seq=None result=None model=None"#]],
         );
         // The latest result wins even when the batch holding it arrived first.
         check(

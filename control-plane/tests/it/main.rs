@@ -26,6 +26,7 @@ mod history;
 mod hooks;
 mod ingest;
 mod logged_serve;
+mod packages;
 mod rejections;
 mod replier;
 mod replies;

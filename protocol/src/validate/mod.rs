@@ -10,10 +10,12 @@
 //! - `files`: the skills and files of a request, planned as the files to write (layout checked).
 //! - `skill`: DESIGN §9's stricter rules for an agent definition's skills (name, SKILL.md front matter).
 //! - `databases`: the database connections' names and URLs (issue 15).
+//! - `npm`: npm package specs of `packages.npm` and the `package.json` written for them.
 
 mod databases;
 mod env;
 mod files;
+mod npm;
 mod options;
 mod path;
 mod skill;
@@ -25,6 +27,10 @@ pub use databases::{
 };
 pub use env::{MAX_ENV_NAME_LEN, check_env, check_env_name, check_env_value};
 pub use files::{PlannedFile, plan_files};
+pub use npm::{
+    MAX_LOCKFILE_BYTES, MAX_NPM_ERROR_CHARS, MAX_NPM_NAME_LEN, MAX_NPM_PACKAGES, NpmSpec, check_job_packages,
+    check_packages, npm_error, npm_manifest, parse_npm_spec,
+};
 pub use options::{
     MAX_TIMEOUT_SECONDS, PERMISSION_MODES, check_options, check_prompt, check_storage, check_timeout,
 };

@@ -181,3 +181,170 @@ fn options_are_named_with_the_prefix_of_their_body() {
         .assert_eq(&check_options(&options, "options.").unwrap_err().to_string());
     expect!["maxTurns: must be at least 1"].assert_eq(&check_options(&options, "").unwrap_err().to_string());
 }
+
+#[track_caller]
+fn check_npm(specs: &[&str], expect: Expect) {
+    let packages = crate::Packages {
+        npm: specs.iter().map(|s| (*s).to_owned()).collect(),
+        lockfile: None,
+    };
+    let got = match check_packages(&packages) {
+        Ok(()) => "ok".to_owned(),
+        Err(e) => e.to_string(),
+    };
+    expect.assert_eq(&got);
+}
+
+#[test]
+fn npm_specs_are_registry_packages_with_a_version_range_or_tag() {
+    check_npm(
+        &[
+            "is-number@7.0.0",
+            "left-pad@^1.3.0",
+            "@types/node@>=20 <21",
+            "lodash",
+            "react@next",
+            "a.b_c-d@1.x || 2",
+        ],
+        expect!["ok"],
+    );
+    check_npm(
+        &["../x"],
+        expect![[
+            r#"packages.npm[0]: "../x": "../x" is not an npm package name: lowercase letters, digits, `-`, `.` and `_`, not starting with `.` or `_`, optionally `@scope/` first (git, file and URL specs are refused)"#
+        ]],
+    );
+    check_npm(
+        &["git+ssh://git@github.com/a/b.git"],
+        expect![[
+            r#"packages.npm[0]: "git+ssh://git@github.com/a/b.git": is a URL or git spec: only packages of the registry can be installed"#
+        ]],
+    );
+    check_npm(
+        &["ok@1", "a b"],
+        expect![[
+            r#"packages.npm[1]: "a b": "a b" is not an npm package name: lowercase letters, digits, `-`, `.` and `_`, not starting with `.` or `_`, optionally `@scope/` first (git, file and URL specs are refused)"#
+        ]],
+    );
+    check_npm(
+        &["Express@4"],
+        expect![[
+            r#"packages.npm[0]: "Express@4": "Express" is not an npm package name: lowercase letters, digits, `-`, `.` and `_`, not starting with `.` or `_`, optionally `@scope/` first (git, file and URL specs are refused)"#
+        ]],
+    );
+    check_npm(
+        &["x@file:../y"],
+        expect![[
+            r#"packages.npm[0]: "x@file:../y": "file:../y" is not a version, range or tag: git, file, alias and URL specs are refused"#
+        ]],
+    );
+    check_npm(
+        &["x@npm:y@1"],
+        expect![[
+            r#"packages.npm[0]: "x@npm:y@1": "npm:y@1" is not a version, range or tag: git, file, alias and URL specs are refused"#
+        ]],
+    );
+    check_npm(
+        &["user/repo"],
+        expect![[
+            r#"packages.npm[0]: "user/repo": "user/repo" is not an npm package name: lowercase letters, digits, `-`, `.` and `_`, not starting with `.` or `_`, optionally `@scope/` first (git, file and URL specs are refused)"#
+        ]],
+    );
+    check_npm(
+        &["x@1;rm -rf /"],
+        expect![[
+            r#"packages.npm[0]: "x@1;rm -rf /": "1;rm -rf /" is not a version, range or tag: git, file, alias and URL specs are refused"#
+        ]],
+    );
+    check_npm(
+        &["x@$(id)"],
+        expect![[
+            r#"packages.npm[0]: "x@$(id)": "$(id)" is not a version, range or tag: letters, digits and `. - + _ ^ ~ * < > = |` and spaces only"#
+        ]],
+    );
+    check_npm(
+        &["x@"],
+        expect![[r#"packages.npm[0]: "x@": has `@` but no version, range or tag after it"#]],
+    );
+    check_npm(
+        &["@scope"],
+        expect![[r#"packages.npm[0]: "@scope": "@scope": a scoped name is `@scope/name`"#]],
+    );
+    check_npm(
+        &["_private"],
+        expect![[
+            r#"packages.npm[0]: "_private": "_private" is not an npm package name: lowercase letters, digits, `-`, `.` and `_`, not starting with `.` or `_`, optionally `@scope/` first (git, file and URL specs are refused)"#
+        ]],
+    );
+    check_npm(
+        &["node_modules"],
+        expect![[r#"packages.npm[0]: "node_modules": "node_modules" is a name npm reserves"#]],
+    );
+    check_npm(
+        &["is-number@7", "is-number@6"],
+        expect!["packages.npm[1]: is-number is listed twice (packages.npm[0] too)"],
+    );
+    let long = format!("{}@1", "a".repeat(215));
+    check_npm(
+        &[&long],
+        expect![[
+            r#"packages.npm[0]: "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@1": names are at most 214 characters"#
+        ]],
+    );
+}
+
+#[test]
+fn a_jobs_npm_packages_need_their_lockfile() {
+    let mut packages = crate::Packages {
+        npm: vec!["is-number@7.0.0".into()],
+        lockfile: None,
+    };
+    expect!["packages.lockfile: is required with packages.npm: a runtime installs a pinned tree (`npm ci`), it resolves none (make one with `npm install --package-lock-only`)"]
+        .assert_eq(&check_job_packages(&packages).unwrap_err().to_string());
+    packages.lockfile = Some("{".into());
+    expect!["packages.lockfile: is not JSON: it is the text of a package-lock.json"]
+        .assert_eq(&check_job_packages(&packages).unwrap_err().to_string());
+    packages.lockfile = Some("{}".into());
+    assert!(check_job_packages(&packages).is_ok());
+}
+
+#[test]
+fn the_manifest_names_each_package_with_its_range() {
+    let manifest = npm_manifest(&[
+        "is-number@7.0.0".into(),
+        "@types/node@^20".into(),
+        "lodash".into(),
+    ])
+    .unwrap();
+    expect![[r#"
+        {
+          "dependencies": {
+            "@types/node": "^20",
+            "is-number": "7.0.0",
+            "lodash": "*"
+          },
+          "name": "agent-packages",
+          "private": true,
+          "version": "0.0.0"
+        }
+    "#]]
+    .assert_eq(&manifest);
+}
+
+#[test]
+fn npm_errors_keep_npms_lines_without_the_log_path_or_credentials() {
+    let stderr = "npm error code E404\nnpm error 404 Not Found - GET https://u:s3cret@npm.example/zz9\n\
+                  npm notice New minor version\nnpm error A complete log of this run can be found in: /tmp/x.log\n\
+                  npm error fetch http://other:pw@mirror/x failed\n\
+                  npm error     at ClientRequest.<anonymous> (/usr/lib/node_modules/npm/x.js:1:2)\n";
+    expect![[r#"
+        code E404
+        404 Not Found - GET https://npm.example/zz9
+        fetch http://mirror/x failed"#]]
+    .assert_eq(&npm_error(
+        stderr,
+        "https://u:s3cret@npm.example/",
+        "https://npm.example/",
+    ));
+    expect!["no npm here"].assert_eq(&npm_error("  no npm here\n", "r", "r"));
+}

@@ -203,7 +203,7 @@ mod tests {
                 fail s-3 of unknown env {}: the claimed job is invalid: agentId: invalid agentId: must match [A-Za-z0-9._-]{1,128}
                 unattributable
                 unattributable
-                fail s-4 of a env {}: the claimed job is invalid: colour: unknown field `colour`, expected one of `agentId`, `sessionId`, `prompt`, `env`, `storage`, `options`, `skills`, `files`, `timeoutSeconds`, `conversationId`, `agentVersion`, `conversation`, `databases`
+                fail s-4 of a env {}: the claimed job is invalid: colour: unknown field `colour`, expected one of `agentId`, `sessionId`, `prompt`, `env`, `storage`, `options`, `skills`, `files`, `timeoutSeconds`, `conversationId`, `agentVersion`, `conversation`, `databases`, `packages`
                 fail s-5 of a env {} databases[0] postgres://u:long-password@h/db: the claimed job is invalid: databases[0].readOnly: invalid type: string "yes", expected a boolean"#]],
         );
         check("[]", expect![[r#"error: the claim answer has no `jobs` array"#]]);

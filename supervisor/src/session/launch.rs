@@ -17,6 +17,7 @@ use super::supervise::{finish, retire_uid, supervise};
 use super::table::Admission;
 use super::workspace::{SessionDirs, WriteFilesError};
 use crate::eventlog::{LogWriter, now_ts};
+use crate::packages::Installed;
 use crate::process::{RunAs, SpawnSpec};
 use crate::redact::Redactor;
 use crate::secret::SecretName;
@@ -97,6 +98,48 @@ pub(crate) async fn launch(state: &Arc<AppState>, prepared: Prepared) -> Result<
         return Err(LaunchError::Files(err));
     }
 
+    if let Some(dest) = destination(state, &prepared) {
+        state.shippers.for_destination(dest).track(entry.clone(), None);
+    }
+    let packages = prepared.request.packages.clone().filter(|p| !p.is_empty());
+    let Some(packages) = packages else {
+        return start(state, entry, &prepared, &dirs, run_as, None).await;
+    };
+    // The install may take a while: it runs in the session's own task, and the caller has its answer now.
+    let (task_state, task_entry) = (state.clone(), entry.clone());
+    state.tasks.spawn(async move {
+        let started_at = Instant::now();
+        match super::packages::install(&task_state, &task_entry, &packages).await {
+            Ok(installed) => {
+                // A spawn that fails finishes the session itself.
+                let _ = start(&task_state, task_entry, &prepared, &dirs, run_as, Some(installed)).await;
+            }
+            Err(decision) => {
+                if let Some(uid) = task_entry.uid {
+                    retire_uid(&task_state, &task_entry, uid).await;
+                }
+                finish(
+                    &task_state,
+                    &task_entry,
+                    decision,
+                    Ending::Exited(None),
+                    started_at,
+                );
+            }
+        }
+    });
+    Ok(Launch::Started(entry))
+}
+
+/// Spawns the session's agent (with its packages' tree, if any) and hands it to its supervising task.
+async fn start(
+    state: &Arc<AppState>,
+    entry: Arc<SessionEntry>,
+    prepared: &Prepared,
+    dirs: &SessionDirs,
+    run_as: Option<RunAs>,
+    installed: Option<Installed>,
+) -> Result<Launch, LaunchError> {
     let job = RunnerJob {
         session_id: entry.id.clone(),
         agent_id: entry.agent_id.clone(),
@@ -106,21 +149,22 @@ pub(crate) async fn launch(state: &Arc<AppState>, prepared: Prepared) -> Result<
         conversation: prepared.request.conversation.clone(),
         databases: prepared.request.databases.clone(),
     };
+    let mut agent_env = env::build(
+        &dirs.home,
+        &state.config.agent_env,
+        &prepared.request.env,
+        state.anthropic_proxy.as_deref(),
+    );
+    if let Some(installed) = &installed {
+        crate::packages::agent_env(&mut agent_env, &installed.node_modules);
+    }
     let spec = SpawnSpec {
         program: state.runner.program.clone(),
         args: state.runner.args.clone(),
-        env: env::build(
-            &dirs.home,
-            &state.config.agent_env,
-            &prepared.request.env,
-            state.anthropic_proxy.as_deref(),
-        ),
+        env: agent_env,
         cwd: dirs.cwd.clone(),
         run_as,
     };
-    if let Some(dest) = destination(state, &prepared) {
-        state.shippers.for_destination(dest).track(entry.clone(), None);
-    }
     let reaper = state.reaper.clone();
     let spawned = tokio::task::spawn_blocking(move || spec.spawn(&reaper))
         .await

@@ -40,6 +40,9 @@ pub(crate) fn prepare(request: ExecuteRequest, default_timeout: Duration) -> Res
     let timeout =
         validate::check_timeout(request.timeout_seconds)?.map_or(default_timeout, Duration::from_secs);
     let files = validate::plan_files(&request.skills, &request.files)?;
+    if let Some(packages) = &request.packages {
+        validate::check_job_packages(packages)?;
+    }
     let request_hash = request_hash(&request);
     let session_id = match &request.session_id {
         Some(id) => id.clone(),

@@ -23,6 +23,7 @@ mod isolation;
 mod lifecycle;
 mod lifetime;
 mod output;
+mod packages;
 mod pid1;
 mod proxy;
 mod pull;

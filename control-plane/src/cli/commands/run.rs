@@ -114,6 +114,7 @@ fn request(args: &RunArgs) -> Result<ExecuteRequest, CliError> {
         agent_version: None,
         conversation: None,
         databases: Vec::new(),
+        packages: None,
     })
 }
 

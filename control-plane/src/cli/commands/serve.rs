@@ -13,6 +13,7 @@ pub(super) async fn serve(args: &ServeArgs) -> Result<Exit, CliError> {
         .limit_connections(args.limits())
         .hook_settings(args.hook_settings())
         .reply_settings(args.reply_settings())
+        .npm_registry(args.flags.npm_registry.clone())
         .serve_ui(!args.flags.no_ui)
         .retention(args.flags.retention);
     app.run(shutdown_signal()).await?;

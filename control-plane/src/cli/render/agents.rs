@@ -139,6 +139,11 @@ pub fn agent(a: &Agent, now_ms: i64) -> String {
             a.timeout_seconds.map_or_else(|| "-".into(), |s| format!("{s}s")),
         ),
     ];
+    // Shown only when there are packages, so the description of an agent without them reads as it did.
+    let mut fields = fields;
+    if let Some(packages) = a.packages.as_ref().filter(|p| !p.is_empty()) {
+        fields.push(("Packages", list(packages.npm.iter().map(|s| format!("npm:{s}")))));
+    }
     fields
         .into_iter()
         .map(|(name, value)| format!("{:<13}{value}\n", format!("{name}:")))

@@ -159,7 +159,8 @@ async fn save(
         Err(e) => return Ok(Err(e.to_string())),
     };
     let key = state.dispatch.secrets_key.as_ref();
-    match put::put(&state.store, key, id, agent.clone()).await {
+    let registry = &state.dispatch.npm_registry;
+    match put::put(&state.store, key, registry, id, agent.clone()).await {
         Ok(_) => Ok(Ok(())),
         Err(PutError::Refused(e)) => Ok(Err(explain(&e, &agent))),
         Err(PutError::Store(e)) => Err(e.into()),

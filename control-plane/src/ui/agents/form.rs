@@ -217,6 +217,8 @@ impl Fields {
             databases: current.map(|c| c.databases.clone()).unwrap_or_default(),
             timeout_seconds: number(&self.timeout_seconds, "timeoutSeconds")?,
             runtime_selector: pairs(&self.runtime_selector, "runtimeSelector")?,
+            // The form does not edit packages: the current version's are kept (and so is their lockfile).
+            packages: current.and_then(|c| c.packages.clone()),
             version: None,
             created_at: None,
             updated_at: None,
