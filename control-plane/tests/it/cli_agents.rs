@@ -418,5 +418,29 @@ async fn the_example_agents_are_definitions_the_server_takes() {
     let run = ctl(&app, &["agents", "show", "crm-analyst"]).await;
     assert!(run.stdout.contains("crm (read-only)"), "{run:?}");
     assert!(!run.stdout.contains("example-pw"), "{run:?}");
+
+    // A package and a database (issue 15): npm pins pdf-lib from the registry as the version is made.
+    let text = std::fs::read_to_string(examples.join("crm-report.yaml")).expect("read example");
+    let filled = write(
+        dir.path(),
+        "crm-report.yaml",
+        &text.replace("__CRM_DATABASE_URL__", url),
+    );
+    let run = ctl(&app, &["agents", "apply", "-f", &filled]).await;
+    assert_eq!(
+        (run.code, run.stdout.as_str()),
+        (0, "agent/crm-report created (version 1)\n"),
+        "{run:?}"
+    );
+    let run = ctl(&app, &["agents", "show", "crm-report", "-o", "json"]).await;
+    let shown: Value = serde_json::from_str(&run.stdout).expect("json");
+    assert!(
+        shown["packages"]["lockfile"]
+            .as_str()
+            .is_some_and(|l| l.contains("node_modules/pdf-lib")),
+        "the version holds the pinned lockfile: {shown}"
+    );
+    assert_eq!(shown["databases"][0]["url"]["set"], true, "{shown}");
+    assert!(!run.stdout.contains("example-pw"), "{run:?}");
     app.stop().await;
 }
