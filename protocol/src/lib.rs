@@ -26,6 +26,7 @@ mod databases;
 mod event;
 mod execute;
 mod ids;
+mod npm_registry;
 mod packages;
 mod session;
 mod trigger;
@@ -51,6 +52,7 @@ pub use execute::{
     SkillSpec, StorageSpec,
 };
 pub use ids::{AgentId, InvalidId, SessionId, TriggerId};
+pub use npm_registry::NpmRegistry;
 pub use packages::Packages;
 pub use session::{Session, SessionDetail, SessionStatus};
 pub use trigger::{

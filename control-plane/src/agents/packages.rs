@@ -7,58 +7,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use protocol::validate::{self, RequestError};
 use protocol::{Agent, Packages};
-use url::Url;
 
 /// How long one npm resolution may take before the PUT is refused.
 pub const RESOLVE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// The npm registry the control plane resolves from (`--npm-registry`); may carry credentials.
-#[derive(Clone)]
-pub struct NpmRegistry(Arc<Url>);
-
-impl NpmRegistry {
-    pub const DEFAULT: &str = "https://registry.npmjs.org/";
-
-    /// Parses `--npm-registry`: an http(s) URL.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let url = Url::parse(raw).map_err(|e| format!("--npm-registry: not a URL: {e}"))?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err("--npm-registry: must be an http or https URL".to_owned());
-        }
-        Ok(Self(Arc::new(url)))
-    }
-
-    /// The URL as npm is given it.
-    fn expose(&self) -> &str {
-        self.0.as_str()
-    }
-
-    /// The URL without its userinfo: what logs and answers may show.
-    pub fn redacted(&self) -> String {
-        let mut url = Url::clone(&self.0);
-        let _ = url.set_username("");
-        let _ = url.set_password(None);
-        url.to_string()
-    }
-}
-
-impl Default for NpmRegistry {
-    fn default() -> Self {
-        Self::parse(Self::DEFAULT).expect("the default registry is a URL")
-    }
-}
-
-impl std::fmt::Debug for NpmRegistry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("NpmRegistry").field(&self.redacted()).finish()
-    }
-}
+pub use protocol::NpmRegistry;
 
 /// Gives `definition` the lockfile of its `packages.npm`: the current version's when its specs are the same,
 /// else one npm resolves now. A definition without packages is left as it is.
@@ -149,7 +107,7 @@ async fn resolve(registry: &NpmRegistry, specs: &[String]) -> Result<String, Req
         let error = validate::npm_error(
             &String::from_utf8_lossy(&output.stderr),
             registry.expose(),
-            &registry.redacted(),
+            registry.redacted(),
         );
         tracing::info!(registry = %registry.redacted(), elapsed_ms, error = %error, "npm could not pin packages.npm");
         return Err(RequestError::new(
@@ -199,14 +157,6 @@ impl Drop for TempDir {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_registry_is_shown_without_its_credentials() {
-        let registry = NpmRegistry::parse("https://u:s3cret@npm.example/").unwrap();
-        assert_eq!(registry.redacted(), "https://npm.example/");
-        assert_eq!(format!("{registry:?}"), "NpmRegistry(\"https://npm.example/\")");
-        assert!(NpmRegistry::parse("ftp://npm.example/").is_err());
-    }
 
     #[test]
     fn the_current_lockfile_is_kept_only_for_the_same_specs() {

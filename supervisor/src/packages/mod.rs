@@ -6,7 +6,7 @@
 //! other uids, can read and run it and change nothing. Not under `--state-dir`: that is 0700, and agents
 //! must reach the tree.
 //!
-//! - `registry`: `--npm-registry`, shown without its credentials.
+//! - `protocol::NpmRegistry`: `--npm-registry`, shown without its credentials.
 //! - `install`: one `npm ci` run, as the unprivileged `--run-as` user, through the one reaper.
 //! - `tree`: an installed tree made the supervisor's and read-only for everyone else.
 //! - `env`: what an agent's environment gains: `NODE_PATH` and the tree's `.bin` first on `PATH`.
@@ -17,7 +17,6 @@
 
 mod env;
 mod install;
-mod registry;
 mod tree;
 
 use std::collections::HashMap;
@@ -30,7 +29,7 @@ use sha2::{Digest, Sha256};
 
 pub(crate) use env::agent_env;
 pub(crate) use install::InstallError;
-pub(crate) use registry::NpmRegistry;
+pub(crate) use protocol::NpmRegistry;
 
 use crate::process::{Reaper, RunAs};
 
