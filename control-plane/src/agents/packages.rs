@@ -73,12 +73,13 @@ async fn resolve(registry: &NpmRegistry, specs: &[String]) -> Result<String, Req
             "--no-audit",
             "--no-fund",
             "--no-update-notifier",
-            "--registry",
-            registry.expose(),
         ])
         .current_dir(&work)
         // Nothing of the control plane's own environment (its database URL, its keys) reaches npm.
         .env_clear()
+        // The registry in the environment, not on argv: it may carry credentials, and every user can read
+        // a process's command line.
+        .env("npm_config_registry", registry.expose())
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", &home)
         .env("npm_config_cache", home.join("cache"))

@@ -43,13 +43,15 @@ pub(crate) enum InstallError {
     },
 }
 
-/// Installs `lockfile` (with its `manifest`) as `<root>/<hash>`.
+/// Installs `lockfile` (with its `manifest`) as `<root>/<hash>`, holding `held` (the lockfile's install lock)
+/// until the tree is sealed and in place.
 pub(super) async fn install(
     cache: &NpmCache,
     reaper: &Reaper,
     hash: &str,
     manifest: &str,
     lockfile: &str,
+    held: tokio::sync::OwnedMutexGuard<()>,
 ) -> Result<(), InstallError> {
     let tmp = cache.root.join(format!(".tmp-{hash}"));
     let paths = Paths {
@@ -57,11 +59,15 @@ pub(super) async fn install(
         home: tmp.join("home"),
         tmp,
     };
-    let result = run(cache, reaper, &paths, hash, manifest, lockfile).await;
+    // Kept here until the tree is handed to the task that moves it into place, so a failed install is
+    // cleaned up before the next one may start.
+    let mut held = Some(held);
+    let result = run(cache, reaper, &paths, hash, manifest, lockfile, &mut held).await;
     if result.is_err() {
         let tmp = paths.tmp.clone();
         let _ = tokio::task::spawn_blocking(move || remove(&tmp)).await;
     }
+    drop(held);
     result
 }
 
@@ -78,6 +84,7 @@ async fn run(
     hash: &str,
     manifest: &str,
     lockfile: &str,
+    held: &mut Option<tokio::sync::OwnedMutexGuard<()>>,
 ) -> Result<(), InstallError> {
     let (root, tmp, pkg, home) = (
         cache.root.clone(),
@@ -98,12 +105,13 @@ async fn run(
             "--no-audit",
             "--no-fund",
             "--no-update-notifier",
-            "--registry",
-            cache.registry.expose(),
         ]
         .map(str::to_owned)
         .to_vec(),
+        // The registry goes in the environment, not on argv: it may carry credentials, and every user
+        // can read a process's command line (`/proc/<pid>/cmdline`), its environment only its own uid.
         env: vec![
+            ("npm_config_registry".into(), cache.registry.expose().to_owned()),
             ("HOME".into(), paths.home.to_string_lossy().into_owned()),
             ("LANG".into(), "C.UTF-8".into()),
             ("PATH".into(), NPM_PATH.into()),
@@ -162,7 +170,10 @@ async fn run(
         paths.home.clone(),
         hash.to_owned(),
     );
+    let held = held.take();
     tokio::task::spawn_blocking(move || {
+        // Held until the tree is in place, even when the session that started it is gone.
+        let _held = held;
         let io = |path: &Path| {
             let path = path.display().to_string();
             move |source| InstallError::Io { path, source }

@@ -89,14 +89,16 @@ impl NpmCache {
             .entry(hash.clone())
             .or_default()
             .clone();
-        let _held = lock.lock().await;
+        // Owned: the install hands it to the task that seals and renames the tree, so a session cancelled
+        // meanwhile cannot let the next install start in the directory being renamed into the cache.
+        let held = lock.lock_owned().await;
         let dir = self.root.join(&hash);
         let node_modules = dir.join("node_modules");
         let cached = std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_dir());
         if !cached {
             let manifest = protocol::validate::npm_manifest(&packages.npm)
                 .map_err(|e| InstallError::Invalid(e.to_string()))?;
-            install::install(self, reaper, &hash, &manifest, lockfile).await?;
+            install::install(self, reaper, &hash, &manifest, lockfile, held).await?;
         }
         Ok(Installed {
             node_modules,

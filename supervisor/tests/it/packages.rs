@@ -256,9 +256,36 @@ async fn a_registry_that_refuses_fails_the_session_without_showing_its_credentia
     })
     .to_string();
     let packages = json!({"packages": {"npm": ["is-number@7.0.0"], "lockfile": lockfile}});
+    // While npm retries, every user can read its command line: the credentials must not be on it.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let scan = std::thread::spawn({
+        let done = done.clone();
+        move || {
+            let (mut saw_npm, mut leaked) = (false, Vec::new());
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                    let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
+                        continue;
+                    };
+                    let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                    saw_npm |=
+                        text.contains("npm") && text.contains(" ci ") && text.contains("--ignore-scripts");
+                    if text.contains("s3cret-t0ken") {
+                        leaked.push(text);
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            (saw_npm, leaked)
+        }
+    });
     sup.run_cmd_with("s-refused", &format!("echo '{SUCCESS}'"), packages)
         .await;
     let finished = sup.wait_finished("s-refused", Duration::from_secs(300)).await;
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (saw_npm, leaked) = scan.join().unwrap();
+    assert!(saw_npm, "npm ci was seen running");
+    assert!(leaked.is_empty(), "credentials on a command line: {leaked:?}");
     assert_eq!(finished["status"], "failed", "{finished}");
     let error = finished["error"].as_str().unwrap();
     println!("{error}");
