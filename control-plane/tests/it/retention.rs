@@ -115,7 +115,7 @@ async fn status(app: &TestApp, sid: &str) -> StatusCode {
     app.get(&format!("/api/v1/sessions/{sid}")).await.0
 }
 
-async fn claim(app: &TestApp) -> Vec<Value> {
+pub async fn claim(app: &TestApp) -> Vec<Value> {
     let (status, answer) = app
         .post_internal(
             "/api/internal/v1/claim",
@@ -173,7 +173,7 @@ async fn turn_saving(app: &TestApp, sid: &str, conversation: Option<&str>, at_ms
     ingest_all(app, &events).await;
 }
 
-async fn count(db: &TestDb, sql: &str) -> i64 {
+pub async fn count(db: &TestDb, sql: &str) -> i64 {
     let rows = db.fetch_strings(&format!("SELECT CAST(({sql}) AS TEXT)")).await;
     rows[0].parse().expect("a count")
 }

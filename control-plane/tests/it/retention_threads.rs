@@ -9,23 +9,12 @@ use serde_json::json;
 use crate::helpers::TestDb;
 use crate::hooks::{WHSEC, post_signed, store_trigger, webhook_trigger};
 use crate::on_both_backends;
-use crate::retention::{HOUR_MS, event, ingest_all, serve, until_deleted};
+use crate::retention::{HOUR_MS, claim, count, event, ingest_all, serve, until_deleted};
 
-async fn count(db: &TestDb, sql: &str) -> i64 {
-    let rows = db.fetch_strings(&format!("SELECT CAST(({sql}) AS TEXT)")).await;
-    rows[0].parse().expect("a count")
-}
-
+/// The one job a claim hands out: its session id.
 async fn claim_one(app: &crate::helpers::TestApp) -> String {
-    let (status, answer) = app
-        .post_internal(
-            "/api/internal/v1/claim",
-            &json!({"runtimeId": "rt-a", "labels": {"pool": "default"}, "free": 10, "waitSeconds": 0}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{answer}");
-    let jobs = answer["jobs"].as_array().expect("jobs");
-    assert_eq!(jobs.len(), 1, "{answer}");
+    let jobs = claim(app).await;
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
     jobs[0]["sessionId"].as_str().expect("a session id").to_owned()
 }
 
